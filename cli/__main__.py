@@ -1,0 +1,5 @@
+import sys
+
+from anima.main import main
+
+sys.exit(main())

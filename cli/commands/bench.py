@@ -1,0 +1,37 @@
+"""``anima bench NAME [--json]``: run one benchmark of ``anima.benches`` and print its results."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+
+from anima import benches
+
+HELP = "run a benchmark and print one JSON object (see BENCHMARKS.md)"
+
+
+def _names() -> list[str]:
+    return sorted(i.name for i in pkgutil.iter_modules(benches.__path__) if not i.name.startswith("_"))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="bench", metavar="NAME", required=True)
+    for name in _names():
+        module = importlib.import_module(f"{benches.__name__}.{name}")
+        p = sub.add_parser(name, help=getattr(module, "HELP", ""))
+        p.add_argument("--json", action="store_true", help="print only the JSON object")
+        if hasattr(module, "add_arguments"):
+            module.add_arguments(p)
+        p.set_defaults(_bench=module.run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = args._bench(args)
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        for key, value in sorted(result.items()):
+            print(f"{key:32s} {value}")
+    return 0

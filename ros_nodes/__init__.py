@@ -1,0 +1,1 @@
+"""anima.ros_nodes"""

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Create or update .venv/ at the repo root with the pinned dependencies and install anima into it
+# (editable). Idempotent: when requirements.txt and setup.py are unchanged since the last
+# successful install, it only checks the venv and returns in well under a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+stamp=.venv/.anima-install-stamp
+want=$(cat requirements.txt setup.py | sha256sum | cut -d' ' -f1)
+if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+echo "[setup] creating/updating .venv (pinned requirements.txt)" >&2
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "setuptools==84.2.1" "wheel==0.45.1" 2>&1 | grep -v "is ignored" >&2 || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "is ignored" >&2 || true
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | grep -v "is ignored" >&2 || true
+.venv/bin/python -c "import rclpy, pybullet, torch, cv2, anima.main" \
+  || { echo "[setup] install check failed: see the pip output above" >&2; exit 1; }
+echo "$want" > "$stamp"
+echo "[setup] .venv ready" >&2

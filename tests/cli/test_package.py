@@ -1,0 +1,28 @@
+"""Package layout: cores import without ROS; the CLI lists its commands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CORES = ("anima.controllers", "anima.sim_bridge", "anima.models")
+
+
+def test_cores_import_without_rclpy() -> None:
+    # A fresh interpreter imports every module of the cores, then checks no ROS module was loaded.
+    code = (
+        "import importlib, pkgutil, sys\n"
+        f"for root in {CORES!r}:\n"
+        "    pkg = importlib.import_module(root)\n"
+        "    for info in pkgutil.walk_packages(pkg.__path__, root + '.'):\n"
+        "        importlib.import_module(info.name)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'rclpy' or m.split('.')[0].endswith('_msgs') or m.split('.')[0].endswith('_srvs'))\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"cores loaded ROS modules: {out.stdout.strip()}"
+
+
+def test_anima_cli_help_lists_commands() -> None:
+    out = subprocess.run([sys.executable, "-P", "-m", "anima", "--help"], capture_output=True, text=True, check=True)
+    assert "bench" in out.stdout
