@@ -13,13 +13,17 @@ from setuptools import setup
 
 PACKAGE = "anima"
 SUBPACKAGES = ("controllers", "sim_bridge", "models", "ros_nodes")
-NODES = (
-    "sim_bridge",
-    "pd_controller",
-    "state_estimator",
-    "pose_hold",
-    "stack_monitor",
-)
+
+
+def _nodes() -> list[str]:
+    """Every ``ros_nodes/<name>.py`` with a top-level ``def main(`` is node ``<name>``."""
+    names = []
+    for fname in sorted(os.listdir("ros_nodes")):
+        if fname.endswith(".py") and not fname.startswith("_"):
+            with open(os.path.join("ros_nodes", fname), encoding="utf-8") as f:
+                if "\ndef main(" in f.read():
+                    names.append(fname[:-3])
+    return names
 
 
 def _packages() -> tuple[list[str], dict[str, str]]:
@@ -64,7 +68,7 @@ setup(
     data_files=_share_files(),
     zip_safe=False,
     entry_points={
-        "console_scripts": [f"{node} = {PACKAGE}.ros_nodes.{node}:main" for node in NODES]
+        "console_scripts": [f"{node} = {PACKAGE}.ros_nodes.{node}:main" for node in _nodes()]
         + [f"{PACKAGE} = {PACKAGE}.main:main"],
     },
 )

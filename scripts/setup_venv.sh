@@ -6,15 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 stamp=.venv/.anima-install-stamp
-want=$(cat requirements.txt setup.py | sha256sum | cut -d' ' -f1)
+want=$( (cat requirements.txt setup.py setup.cfg pyproject.toml; grep -l "^def main(" ros_nodes/*.py 2>/dev/null || true) | sha256sum | cut -d' ' -f1)
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 echo "[setup] creating/updating .venv (pinned requirements.txt)" >&2
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "setuptools==84.2.1" "wheel==0.45.1" 2>&1 | grep -v "is ignored" >&2 || true
-.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "is ignored" >&2 || true
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | grep -v "is ignored" >&2 || true
+pip_q() {  # quiet pip; drop the local index's noise about absent mirror folders, keep real errors
+  .venv/bin/python -m pip install -q --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither" >&2)
+}
+pip_q --upgrade "setuptools==84.2.1" "wheel==0.45.1"
+pip_q -r requirements.txt
+pip_q --no-deps --no-build-isolation -e .
 .venv/bin/python -c "import rclpy, pybullet, torch, cv2, anima.main" \
   || { echo "[setup] install check failed: see the pip output above" >&2; exit 1; }
 echo "$want" > "$stamp"
