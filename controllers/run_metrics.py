@@ -1,0 +1,102 @@
+"""Run metrics for a standing/locomotion run: estimator error, stance check, e-stop check, rates.
+
+ROS-free accumulator fed by the ``stack_monitor`` node (and usable offline on recorded arrays).
+All times are sim seconds taken from message stamps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RunCheckConfig:
+    settle_s: float = 2.5  # after this, the robot must be up and the estimator converged
+    height_band_m: tuple[float, float] = (0.30, 0.60)
+    estop_at_s: float = -1.0  # < 0: no e-stop in this run
+    damping_kd: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        lo, hi = self.height_band_m
+        if not 0 <= lo < hi:
+            raise ValueError(f"height_band_m must be 0 <= low < high, got {self.height_band_m}")
+        if self.settle_s < 0:
+            raise ValueError(f"settle_s must be >= 0, got {self.settle_s}")
+
+
+@dataclass
+class RunMetrics:
+    """Accumulates samples; ``report()`` gives one JSON-ready dict."""
+
+    config: RunCheckConfig
+    vel_err: list[tuple[float, float]] = field(default_factory=list)  # (t, |v_est - v_true|^2)
+    heights: list[tuple[float, float]] = field(default_factory=list)  # (t, true base z)
+    contact_times: list[tuple[float, str]] = field(default_factory=list)
+    damping_residuals: list[float] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    t_first: float | None = None
+    t_last: float = 0.0
+    estop_accepted: bool = False
+
+    def _seen(self, topic: str, t: float) -> None:
+        self.counts[topic] = self.counts.get(topic, 0) + 1
+        self.t_first = t if self.t_first is None else min(self.t_first, t)
+        self.t_last = max(self.t_last, t)
+
+    def add_velocity_pair(self, t: float, v_est: np.ndarray, v_true: np.ndarray) -> None:
+        self.vel_err.append((t, float(np.sum((np.asarray(v_est) - np.asarray(v_true)) ** 2))))
+
+    def add_ground_truth(self, t: float, z: float) -> None:
+        self._seen("sim/ground_truth/odom", t)
+        self.heights.append((t, z))
+
+    def add_contacts(self, t: float, links: str) -> None:
+        if links:
+            self.contact_times.append((t, links))
+
+    def add_count(self, topic: str, t: float) -> None:
+        self._seen(topic, t)
+
+    def add_command(self, t: float, effort: np.ndarray, qd: np.ndarray | None) -> None:
+        """After an accepted e-stop, the command must be pure damping: tau = -kd * qd."""
+        self._seen("joint_commands", t)
+        if self.estop_accepted and qd is not None and t > self.config.estop_at_s + 0.01:
+            kd = np.asarray(self.config.damping_kd)
+            self.damping_residuals.append(float(np.max(np.abs(effort + kd * qd))))
+
+    def _window(self, samples: list[tuple[float, float]], t0: float, t1: float) -> np.ndarray:
+        return np.array([v for t, v in samples if t0 <= t <= t1])
+
+    def report(self) -> dict:
+        c = self.config
+        t_end = c.estop_at_s if c.estop_at_s >= 0 else self.t_last
+        stand_z = self._window(self.heights, c.settle_s, t_end)
+        err = self._window(self.vel_err, c.settle_s, self.t_last)
+        err_all = self._window(self.vel_err, 0.5, self.t_last)
+        span = max(self.t_last - (self.t_first or 0.0), 1e-9)
+        lo, hi = c.height_band_m
+        contacts_after = [(t, s) for t, s in self.contact_times if c.settle_s <= t <= t_end]
+        out = {
+            "sim_time_s": round(self.t_last, 4),
+            "stood": bool(stand_z.size > 0 and stand_z.min() >= lo and stand_z.max() <= hi and not contacts_after),
+            "base_height_m_min": _round(stand_z.min()) if stand_z.size else None,
+            "base_height_m_max": _round(stand_z.max()) if stand_z.size else None,
+            "non_foot_contacts_after_settle": sorted({s for _, s in contacts_after}),
+            "estimator_velocity_rmse_mps": _round(np.sqrt(err.mean())) if err.size else None,
+            "estimator_velocity_rmse_mps_from_0_5s": _round(np.sqrt(err_all.mean())) if err_all.size else None,
+            "estimator_velocity_samples": int(err.size),
+            "rates_hz": {k: round(v / span, 1) for k, v in sorted(self.counts.items())},
+        }
+        if c.estop_at_s >= 0:
+            after = self._window(self.heights, c.estop_at_s + 1.0, self.t_last)
+            out["estop_accepted"] = self.estop_accepted
+            out["estop_damping_residual_nm_max"] = _round(max(self.damping_residuals)) if self.damping_residuals else None
+            out["estop_damping_samples"] = len(self.damping_residuals)
+            out["base_height_m_after_estop_min"] = _round(after.min()) if after.size else None
+        return out
+
+
+def _round(x: float) -> float:
+    return round(float(x), 5)

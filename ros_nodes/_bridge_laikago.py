@@ -1,0 +1,79 @@
+"""Laikago adapter of the sim_bridge node: IMU, ground truth, contacts.
+
+Publishes ``imu/data`` (sensor_msgs/Imu, frame ``imu_link`` = body frame) at ``imu_rate_hz``,
+``sim/ground_truth/odom`` (nav_msgs/Odometry) at ``ground_truth_rate_hz`` and
+``sim/ground_truth/non_foot_contacts`` (std_msgs/String: comma-separated links other than the
+feet touching the ground, empty when none) at ``contacts_rate_hz``.
+
+Parameters: ``world_config`` (str, "" = the package's config/sim/laikago_world.yaml),
+``initial_pose`` (str, "crouch": a named pose of config/robots/laikago.yaml the robot starts in),
+``imu_rate_hz`` (500), ``ground_truth_rate_hz`` (100), ``contacts_rate_hz`` (20).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from nav_msgs.msg import Odometry
+from pybullet_utils.bullet_client import BulletClient
+from rclpy.node import Node
+from sensor_msgs.msg import Imu
+from std_msgs.msg import String
+
+from anima.controllers.robot_config import load_robot_config
+from anima.ros_nodes._common import SENSOR_QOS
+from anima.ros_nodes._conversions import imu_msg, odometry_msg
+from anima.sim_bridge.laikago_world import LaikagoWorld, load_laikago_world_config
+from anima.sim_bridge.pacing import steps_every
+
+
+class LaikagoAdapter:
+    def __init__(self, node: Node, client: BulletClient) -> None:
+        spec = {
+            "world_config": "",
+            "initial_pose": "crouch",
+            "imu_rate_hz": 500.0,
+            "ground_truth_rate_hz": 100.0,
+            "contacts_rate_hz": 20.0,
+        }
+        p = {k: node.declare_parameter(k, v).value for k, v in spec.items()}
+        config = load_laikago_world_config(p["world_config"] or None)
+        self.world = LaikagoWorld(client, config)
+        robot = load_robot_config("laikago")
+        if p["initial_pose"] not in robot.poses:
+            raise ValueError(f"initial_pose '{p['initial_pose']}' is not a pose of laikago.yaml: {sorted(robot.poses)}")
+        self._initial = np.asarray(robot.poses[p["initial_pose"]], dtype=float)
+        dt = self.world.physics_dt
+        self._imu_every = steps_every(dt, p["imu_rate_hz"], "imu_rate_hz")
+        self._gt_every = steps_every(dt, p["ground_truth_rate_hz"], "ground_truth_rate_hz")
+        self._contacts_every = steps_every(dt, p["contacts_rate_hz"], "contacts_rate_hz")
+        self._imu_var = (config.imu_orientation_noise_rad**2, config.gyro_noise_std**2, config.accel_noise_std**2)
+        self._step = 0
+        self._imu_pub = node.create_publisher(Imu, "imu/data", SENSOR_QOS)
+        self._gt_pub = node.create_publisher(Odometry, "sim/ground_truth/odom", SENSOR_QOS)
+        self._contacts_pub = node.create_publisher(String, "sim/ground_truth/non_foot_contacts", SENSOR_QOS)
+
+    def reset(self, rng: np.random.Generator) -> None:
+        self.world.reset(joint_positions=self._initial, rng=rng)
+
+    def on_step(self, stamp: Time) -> None:
+        self._step += 1
+        if self._step % self._imu_every == 0:
+            r = self.world.imu()
+            self._imu_pub.publish(
+                imu_msg(stamp, "imu_link", r.orientation_xyzw, r.angular_velocity, r.linear_acceleration, *self._imu_var)
+            )
+        if self._step % self._gt_every == 0:
+            g = self.world.ground_truth()
+            self._gt_pub.publish(
+                odometry_msg(stamp, g.position, g.orientation_xyzw, g.linear_velocity_world, g.angular_velocity_body)
+            )
+        if self._step % self._contacts_every == 0:
+            self._contacts_pub.publish(String(data=",".join(self.world.non_foot_ground_contact())))
+
+    def close(self) -> None:
+        pass
+
+
+def make_adapter(node: Node, client: BulletClient) -> LaikagoAdapter:
+    return LaikagoAdapter(node, client)

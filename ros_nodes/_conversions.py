@@ -1,0 +1,153 @@
+"""Message <-> numpy conversions shared by the nodes (no math beyond frame bookkeeping)."""
+
+from __future__ import annotations
+
+import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from nav_msgs.msg import Odometry
+from sensor_msgs.msg import Imu, JointState
+
+
+def _f64(values: np.ndarray) -> array.array:
+    return array.array("d", np.ascontiguousarray(values, dtype=np.float64).tobytes())
+
+
+@dataclass(frozen=True)
+class JointArrays:
+    """A JointState as arrays; empty arrays where the message leaves a field empty."""
+
+    names: tuple[str, ...]
+    position: np.ndarray
+    velocity: np.ndarray
+    effort: np.ndarray
+
+
+def joint_state_msg(
+    stamp: Time,
+    names: Sequence[str],
+    position: np.ndarray | None = None,
+    velocity: np.ndarray | None = None,
+    effort: np.ndarray | None = None,
+) -> JointState:
+    msg = JointState()
+    msg.header.stamp = stamp
+    msg.name = list(names)
+    if position is not None:
+        msg.position = _f64(position)
+    if velocity is not None:
+        msg.velocity = _f64(velocity)
+    if effort is not None:
+        msg.effort = _f64(effort)
+    return msg
+
+
+def joint_arrays(msg: JointState) -> JointArrays:
+    return JointArrays(
+        names=tuple(msg.name),
+        position=np.asarray(msg.position, dtype=np.float64),
+        velocity=np.asarray(msg.velocity, dtype=np.float64),
+        effort=np.asarray(msg.effort, dtype=np.float64),
+    )
+
+
+def reorder_index(source: Sequence[str], target: Sequence[str]) -> np.ndarray:
+    """Index array ``idx`` such that ``values_in_source_order[idx]`` is in ``target`` order.
+
+    Raises ValueError naming the joints that ``source`` lacks.
+    """
+    where = {name: i for i, name in enumerate(source)}
+    missing = [name for name in target if name not in where]
+    if missing:
+        raise ValueError(f"joint_states lacks joints {missing}")
+    return np.array([where[name] for name in target], dtype=np.intp)
+
+
+def imu_msg(
+    stamp: Time,
+    frame_id: str,
+    orientation_xyzw: np.ndarray,
+    angular_velocity: np.ndarray,
+    linear_acceleration: np.ndarray,
+    orientation_var: float,
+    gyro_var: float,
+    accel_var: float,
+) -> Imu:
+    msg = Imu()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    o, w, a = msg.orientation, msg.angular_velocity, msg.linear_acceleration
+    o.x, o.y, o.z, o.w = (float(v) for v in orientation_xyzw)
+    w.x, w.y, w.z = (float(v) for v in angular_velocity)
+    a.x, a.y, a.z = (float(v) for v in linear_acceleration)
+    msg.orientation_covariance = _f64(np.diag([orientation_var] * 3).ravel())
+    msg.angular_velocity_covariance = _f64(np.diag([gyro_var] * 3).ravel())
+    msg.linear_acceleration_covariance = _f64(np.diag([accel_var] * 3).ravel())
+    return msg
+
+
+def imu_arrays(msg: Imu) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    o, w, a = msg.orientation, msg.angular_velocity, msg.linear_acceleration
+    return (
+        np.array([o.x, o.y, o.z, o.w]),
+        np.array([w.x, w.y, w.z]),
+        np.array([a.x, a.y, a.z]),
+    )
+
+
+def odometry_msg(
+    stamp: Time,
+    position: np.ndarray,
+    orientation_xyzw: np.ndarray,
+    linear_velocity_world: np.ndarray,
+    angular_velocity_body: np.ndarray,
+    pose_covariance: np.ndarray | None = None,
+    twist_covariance: np.ndarray | None = None,
+    frame_id: str = "odom",
+    child_frame_id: str = "base_link",
+) -> Odometry:
+    """nav_msgs/Odometry per REP-105: pose in ``odom``, twist in ``child_frame_id`` (body).
+
+    The world-frame linear velocity is rotated into the body frame as the message requires.
+    """
+    msg = Odometry()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.child_frame_id = child_frame_id
+    p, o = msg.pose.pose.position, msg.pose.pose.orientation
+    p.x, p.y, p.z = (float(v) for v in position)
+    o.x, o.y, o.z, o.w = (float(v) for v in orientation_xyzw)
+    v_body = quat_rotate_inverse(np.asarray(orientation_xyzw, dtype=float), np.asarray(linear_velocity_world, dtype=float))
+    lin, ang = msg.twist.twist.linear, msg.twist.twist.angular
+    lin.x, lin.y, lin.z = (float(v) for v in v_body)
+    ang.x, ang.y, ang.z = (float(v) for v in angular_velocity_body)
+    if pose_covariance is not None:
+        msg.pose.covariance = _f64(np.asarray(pose_covariance).ravel())
+    if twist_covariance is not None:
+        msg.twist.covariance = _f64(np.asarray(twist_covariance).ravel())
+    return msg
+
+
+def odometry_arrays(msg: Odometry) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(position, orientation xyzw, linear velocity WORLD frame, angular velocity body)."""
+    p, o = msg.pose.pose.position, msg.pose.pose.orientation
+    q = np.array([o.x, o.y, o.z, o.w])
+    lin, ang = msg.twist.twist.linear, msg.twist.twist.angular
+    v_world = quat_rotate(q, np.array([lin.x, lin.y, lin.z]))
+    return np.array([p.x, p.y, p.z]), q, v_world, np.array([ang.x, ang.y, ang.z])
+
+
+def quat_rotate(q_xyzw: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vector v by unit quaternion q (x, y, z, w): q v q*."""
+    u, w = q_xyzw[:3], q_xyzw[3]
+    t = 2.0 * np.cross(u, v)
+    return v + w * t + np.cross(u, t)
+
+
+def quat_rotate_inverse(q_xyzw: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vector v by the inverse of unit quaternion q."""
+    conj = np.array([-q_xyzw[0], -q_xyzw[1], -q_xyzw[2], q_xyzw[3]])
+    return quat_rotate(conj, v)

@@ -1,0 +1,134 @@
+"""stack_monitor: watches a running robot stack and writes a JSON report; can end the run.
+
+Compares ``odom`` (the estimate) with ``sim/ground_truth/odom`` at matching stamps, checks that
+the base stays in a height band with no non-foot ground contact after ``settle_s``, counts topic
+rates, optionally triggers ``emergency_stop`` at ``estop_at_s`` and checks that the commands after
+it are pure damping. After ``duration_s`` of sim time it writes the report and exits 0, which ends
+an ``anima launch`` run cleanly. Core: ``anima.controllers.run_metrics``.
+
+Topics: subscribes ``odom``, ``sim/ground_truth/odom`` (nav_msgs/Odometry),
+``sim/ground_truth/non_foot_contacts`` (std_msgs/String), and, when ``check_commands``,
+``joint_states`` and ``joint_commands``. Calls ``emergency_stop`` (std_srvs/Trigger).
+Parameters: ``duration_s`` (float, 10.0 sim s; 0 = never end), ``settle_s`` (2.5),
+``height_band_m`` (float[2], [0.30, 0.60]), ``estop_at_s`` (float, -1 = off), ``robot``
+("laikago", for the damping gains), ``check_commands`` (bool, true), ``report_path`` (str, "").
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from anima.controllers.robot_config import load_robot_config
+from anima.controllers.run_metrics import RunCheckConfig, RunMetrics
+from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, from_time_msg, run_node, stamp_key
+from anima.ros_nodes._conversions import odometry_arrays, reorder_index
+
+
+class StackMonitorNode(Node):
+    def __init__(self) -> None:
+        super().__init__("stack_monitor")
+        robot = load_robot_config(self.declare_parameter("robot", "laikago").value)
+        self._names = tuple(robot.joint_names)
+        self._duration = float(self.declare_parameter("duration_s", 10.0).value)
+        self._report_path = self.declare_parameter("report_path", "").value
+        config = RunCheckConfig(
+            settle_s=float(self.declare_parameter("settle_s", 2.5).value),
+            height_band_m=tuple(self.declare_parameter("height_band_m", [0.30, 0.60]).value),
+            estop_at_s=float(self.declare_parameter("estop_at_s", -1.0).value),
+            damping_kd=tuple(robot.damping_kd),
+        )
+        self.metrics = RunMetrics(config)
+        self._estimates: dict[int, np.ndarray] = {}
+        self._qd: dict[int, np.ndarray] = {}
+        self._index = None
+        self._estop_sent = False
+        self._wall0: float | None = None
+        self._sim0 = 0.0
+        self._estop = self.create_client(Trigger, "emergency_stop")
+        self.create_subscription(Odometry, "odom", self._on_estimate, SENSOR_QOS)
+        self.create_subscription(Odometry, "sim/ground_truth/odom", self._on_truth, SENSOR_QOS)
+        self.create_subscription(String, "sim/ground_truth/non_foot_contacts", self._on_contacts, SENSOR_QOS)
+        if self.declare_parameter("check_commands", True).value:
+            self.create_subscription(JointState, "joint_states", self._on_joint_states, SENSOR_QOS)
+            self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
+        self.get_logger().info(f"monitoring for {self._duration:g} s of sim time")
+
+    def _on_estimate(self, msg: Odometry) -> None:
+        self.metrics.add_count("odom", from_time_msg(msg.header.stamp))
+        self._estimates[stamp_key(msg.header.stamp)] = odometry_arrays(msg)[2]
+        if len(self._estimates) > 2000:
+            self._estimates.pop(next(iter(self._estimates)))
+
+    def _on_truth(self, msg: Odometry) -> None:
+        t = from_time_msg(msg.header.stamp)
+        position, _q, v_true, _w = odometry_arrays(msg)
+        self.metrics.add_ground_truth(t, float(position[2]))
+        v_est = self._estimates.get(stamp_key(msg.header.stamp))
+        if v_est is not None:
+            self.metrics.add_velocity_pair(t, v_est, v_true)
+        if self._wall0 is None:
+            self._wall0, self._sim0 = time.perf_counter(), t
+        self._maybe_estop(t)
+        if self._duration > 0 and t >= self._duration:
+            self._finish(t)
+
+    def _on_contacts(self, msg: String) -> None:
+        self.metrics.add_contacts(self.metrics.t_last, msg.data)
+
+    def _on_joint_states(self, msg: JointState) -> None:
+        if self._index is None:
+            try:
+                self._index = reorder_index(tuple(msg.name), self._names)
+            except ValueError as err:
+                self.get_logger().error(str(err), throttle_duration_sec=1.0)
+                return
+        self._qd[stamp_key(msg.header.stamp)] = np.asarray(msg.velocity)[self._index]
+        if len(self._qd) > 200:
+            self._qd.pop(next(iter(self._qd)))
+
+    def _on_command(self, msg: JointState) -> None:
+        qd = self._qd.get(stamp_key(msg.header.stamp))
+        if qd is not None and tuple(msg.name) != self._names:
+            qd = None  # commands are expected in the robot config's joint order
+        self.metrics.add_command(from_time_msg(msg.header.stamp), np.asarray(msg.effort), qd)
+
+    def _maybe_estop(self, t: float) -> None:
+        at = self.metrics.config.estop_at_s
+        if at < 0 or self._estop_sent or t < at:
+            return
+        self._estop_sent = True
+        if not self._estop.service_is_ready():
+            self.get_logger().error("emergency_stop service not available")
+            return
+        self._estop.call_async(Trigger.Request()).add_done_callback(self._on_estop_done)
+
+    def _on_estop_done(self, future) -> None:
+        self.metrics.estop_accepted = bool(future.result() and future.result().success)
+        self.get_logger().info(f"emergency_stop accepted: {self.metrics.estop_accepted}")
+
+    def _finish(self, t: float) -> None:
+        report = self.metrics.report()
+        wall = time.perf_counter() - (self._wall0 or time.perf_counter())
+        report["real_time_factor"] = round((t - self._sim0) / wall, 3) if wall > 0 else None
+        text = json.dumps(report, sort_keys=True)
+        self.get_logger().info(f"report {text}")
+        if self._report_path:
+            with open(self._report_path, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+        raise SystemExit(0)
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(StackMonitorNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
