@@ -1,0 +1,50 @@
+"""RunMetrics: stance check, estimator RMSE and e-stop damping check on synthetic samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anima.controllers.run_metrics import RunCheckConfig, RunMetrics
+
+
+def _metrics(**kw) -> RunMetrics:
+    return RunMetrics(RunCheckConfig(settle_s=1.0, height_band_m=(0.3, 0.6), **kw))
+
+
+def test_rmse_and_stance() -> None:
+    m = _metrics()
+    for k in range(1, 301):
+        t = k * 0.01
+        m.add_ground_truth(t, 0.45)
+        # constant error of (0.03, 0.04, 0) -> |e| = 0.05 m/s exactly
+        m.add_velocity_pair(t, np.array([0.03, 0.04, 0.0]), np.zeros(3))
+    r = m.report()
+    assert r["stood"] is True
+    assert r["estimator_velocity_rmse_mps"] == pytest.approx(0.05)
+    assert r["rates_hz"]["sim/ground_truth/odom"] == pytest.approx(100.0, rel=0.01)
+
+
+def test_fall_or_contact_fails_stance() -> None:
+    m = _metrics()
+    for k in range(1, 301):
+        m.add_ground_truth(k * 0.01, 0.45 if k < 200 else 0.2)
+    assert m.report()["stood"] is False
+    m2 = _metrics()
+    for k in range(1, 301):
+        m2.add_ground_truth(k * 0.01, 0.45)
+    m2.add_contacts(2.0, "FR_upper_leg")
+    assert m2.report()["stood"] is False
+    assert m2.report()["non_foot_contacts_after_settle"] == ["FR_upper_leg"]
+
+
+def test_estop_residual_is_zero_for_pure_damping() -> None:
+    kd = (2.0, 3.0)
+    m = _metrics(estop_at_s=1.0, damping_kd=kd)
+    m.estop_accepted = True
+    qd = np.array([0.5, -1.0])
+    m.add_command(1.5, -np.array(kd) * qd, qd)  # tau = -kd qd exactly
+    m.add_command(1.6, np.array([1.0, 3.0]), qd)  # residual |1 + 1| = 2, |3 - 3| = 0 -> 2
+    r = m.report()
+    assert r["estop_damping_samples"] == 2
+    assert r["estop_damping_residual_nm_max"] == pytest.approx(2.0)
