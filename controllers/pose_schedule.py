@@ -51,3 +51,12 @@ class PoseSchedule:
         phase = ((t - self.rise_time_s) % self.cycle_period_s) / self.cycle_period_s
         depth = smooth_step(1.0 - abs(2.0 * phase - 1.0))  # 0 at stand, 1 at half period
         return stand + depth * (crouch - stand)
+
+
+def named_pose(config: object, name: str) -> np.ndarray:
+    """The pose ``<name>_pose`` of a robot control config (e.g. "standing", "crouch"), validated."""
+    pose = getattr(config, f"{name}_pose", None)
+    if pose is None:
+        known = sorted(a[: -len("_pose")] for a in dir(config) if a.endswith("_pose") and not a.startswith("_"))
+        raise ValueError(f"unknown pose '{name}' for robot {getattr(config, 'robot', '?')}: known poses {known}")
+    return np.asarray(pose, dtype=float)

@@ -20,6 +20,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Imu
 from std_msgs.msg import String
 
+from anima.controllers.pose_schedule import named_pose
 from anima.controllers.robot_config import load_robot_config
 from anima.ros_nodes._common import SENSOR_QOS
 from anima.ros_nodes._conversions import imu_msg, odometry_msg
@@ -40,9 +41,7 @@ class LaikagoAdapter:
         config = load_laikago_world_config(p["world_config"] or None)
         self.world = LaikagoWorld(client, config)
         robot = load_robot_config("laikago")
-        if p["initial_pose"] not in robot.poses:
-            raise ValueError(f"initial_pose '{p['initial_pose']}' is not a pose of laikago.yaml: {sorted(robot.poses)}")
-        self._initial = np.asarray(robot.poses[p["initial_pose"]], dtype=float)
+        self._initial = np.asarray(named_pose(robot, p["initial_pose"]), dtype=float)
         dt = self.world.physics_dt
         self._imu_every = steps_every(dt, p["imu_rate_hz"], "imu_rate_hz")
         self._gt_every = steps_every(dt, p["ground_truth_rate_hz"], "ground_truth_rate_hz")

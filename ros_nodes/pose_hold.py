@@ -7,7 +7,7 @@ then holds it, or cycles stand -> crouch -> stand with period ``cycle_period_s``
 
 Topics: subscribes ``joint_states`` (once, for the start pose); publishes ``joint_targets``
 (sensor_msgs/JointState, position = target) at ``rate_hz``. Parameters: ``robot`` (str,
-"laikago"), ``stand_pose`` (str, "stand"), ``crouch_pose`` (str, "crouch"), ``rate_hz`` (float,
+"laikago"), ``stand_pose`` (str, "standing"), ``crouch_pose`` (str, "crouch"), ``rate_hz`` (float,
 30), ``rise_time_s`` (float, 1.5), ``cycle_period_s`` (float, 0 = hold; e.g. 4.0 for the
 crouch-stand cycle).
 """
@@ -18,7 +18,7 @@ import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
-from anima.controllers.pose_schedule import PoseSchedule
+from anima.controllers.pose_schedule import PoseSchedule, named_pose
 from anima.controllers.robot_config import load_robot_config
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, run_node
 from anima.ros_nodes._conversions import joint_arrays, joint_state_msg, reorder_index
@@ -29,13 +29,10 @@ class PoseHoldNode(Node):
         super().__init__("pose_hold")
         robot = load_robot_config(self.declare_parameter("robot", "laikago").value)
         self._names = tuple(robot.joint_names)
-        stand_name = self.declare_parameter("stand_pose", "stand").value
+        stand_name = self.declare_parameter("stand_pose", "standing").value
         crouch_name = self.declare_parameter("crouch_pose", "crouch").value
-        for pose in (stand_name, crouch_name):
-            if pose not in robot.poses:
-                raise ValueError(f"pose '{pose}' is not defined for this robot: {sorted(robot.poses)}")
-        self._stand = tuple(float(x) for x in robot.poses[stand_name])
-        self._crouch = tuple(float(x) for x in robot.poses[crouch_name])
+        self._stand = tuple(float(x) for x in named_pose(robot, stand_name))
+        self._crouch = tuple(float(x) for x in named_pose(robot, crouch_name))
         self._rate = float(self.declare_parameter("rate_hz", 30.0).value)
         self._rise = float(self.declare_parameter("rise_time_s", 1.5).value)
         self._period = float(self.declare_parameter("cycle_period_s", 0.0).value)

@@ -120,7 +120,7 @@ class StackMonitorNode(Node):
         report["real_time_factor"] = round((t - self._sim0) / wall, 3) if wall > 0 else None
         text = json.dumps(report, sort_keys=True)
         self.get_logger().info(f"report {text}")
-        if self._report_path:
+        if self._report_path and self._report_path != "-":
             with open(self._report_path, "w", encoding="utf-8") as f:
                 f.write(text + "\n")
         raise SystemExit(0)
