@@ -67,17 +67,17 @@ class _CpuSampler(threading.Thread):
         super().__init__(daemon=True)
         self.samples: dict[str, list[tuple[float, float]]] = {}
         self._period = period_s
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._tick = os.sysconf("SC_CLK_TCK")
 
     def run(self) -> None:
-        while not self._stop.wait(self._period):
+        while not self._halt.wait(self._period):
             now = time.perf_counter()
             for pid, name, cpu in _children(os.getpid(), self._tick):
                 self.samples.setdefault(name, []).append((now, cpu))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join()
 
 

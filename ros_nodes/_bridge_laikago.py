@@ -22,7 +22,7 @@ from std_msgs.msg import String
 
 from anima.controllers.pose_schedule import named_pose
 from anima.controllers.robot_config import load_robot_config
-from anima.ros_nodes._common import SENSOR_QOS
+from anima.ros_nodes._common import SENSOR_QOS, declare_params
 from anima.ros_nodes._conversions import imu_msg, odometry_msg
 from anima.sim_bridge.laikago_world import LaikagoWorld, load_laikago_world_config
 from anima.sim_bridge.pacing import steps_every
@@ -37,7 +37,7 @@ class LaikagoAdapter:
             "ground_truth_rate_hz": 100.0,
             "contacts_rate_hz": 20.0,
         }
-        p = {k: node.declare_parameter(k, v).value for k, v in spec.items()}
+        p = declare_params(node, spec)
         config = load_laikago_world_config(p["world_config"] or None)
         self.world = LaikagoWorld(client, config)
         robot = load_robot_config("laikago")

@@ -20,7 +20,7 @@ from sensor_msgs.msg import JointState
 
 from anima.controllers.pose_schedule import PoseSchedule, named_pose
 from anima.controllers.robot_config import load_robot_config
-from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, run_node
+from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, run_node
 from anima.ros_nodes._conversions import joint_arrays, joint_state_msg, reorder_index
 
 
@@ -33,9 +33,8 @@ class PoseHoldNode(Node):
         crouch_name = self.declare_parameter("crouch_pose", "crouch").value
         self._stand = tuple(float(x) for x in named_pose(robot, stand_name))
         self._crouch = tuple(float(x) for x in named_pose(robot, crouch_name))
-        self._rate = float(self.declare_parameter("rate_hz", 30.0).value)
-        self._rise = float(self.declare_parameter("rise_time_s", 1.5).value)
-        self._period = float(self.declare_parameter("cycle_period_s", 0.0).value)
+        p = declare_params(self, {"rate_hz": 30.0, "rise_time_s": 1.5, "cycle_period_s": 0.0})
+        self._rate, self._rise, self._period = p["rate_hz"], p["rise_time_s"], p["cycle_period_s"]
         if self._rate <= 0:
             raise ValueError(f"rate_hz must be > 0, got {self._rate}")
         self._schedule: PoseSchedule | None = None

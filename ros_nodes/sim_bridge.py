@@ -35,9 +35,20 @@ from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 
-from anima.ros_nodes._common import CLOCK_QOS, COMMAND_QOS, SENSOR_QOS, run_node, stamp_key, to_time_msg
+from anima.ros_nodes._common import (
+    CLOCK_QOS,
+    COMMAND_QOS,
+    SENSOR_QOS,
+    SubscriptionPoller,
+    declare_params,
+    run_node,
+    stamp_key,
+    to_time_msg,
+)
 from anima.ros_nodes._conversions import joint_state_msg, reorder_index
 from anima.sim_bridge.pacing import Pacer, steps_every
+
+_SERVICE_PERIOD_S = 0.05  # wall seconds between executor turns for parameter services
 
 
 class SimBridgeNode(Node):
@@ -67,7 +78,8 @@ class SimBridgeNode(Node):
         self.latencies_ms: list[float] = []
         self._clock_pub = self.create_publisher(Clock, "/clock", CLOCK_QOS)
         self._js_pub = self.create_publisher(JointState, "joint_states", SENSOR_QOS)
-        self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
+        cmd_sub = self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
+        self._commands = SubscriptionPoller(self, cmd_sub)
         self.get_logger().info(
             f"world={p['world']} physics {1 / dt:.0f} Hz, joint_states every {self._js_every} steps, "
             f"rtf={p['real_time_factor']}, lockstep={p['lockstep']}"
@@ -86,7 +98,7 @@ class SimBridgeNode(Node):
             "seed": 0,
             "randomize": False,
         }
-        p = {k: self.declare_parameter(k, v).value for k, v in spec.items()}
+        p = declare_params(self, spec)
         if p["real_time_factor"] < 0:
             raise ValueError(f"real_time_factor must be >= 0 (0 = unpaced), got {p['real_time_factor']}")
         return p
@@ -114,12 +126,18 @@ class SimBridgeNode(Node):
             self._awaiting = None
 
     def run(self, executor: SingleThreadedExecutor) -> None:
-        """The physics loop: step, publish what is due, take commands, keep pace."""
+        """The physics loop: step, publish what is due, take commands, keep pace.
+
+        Commands are taken by a poller (microseconds when idle); the executor, which serves the
+        node's parameter services, runs only every ``_SERVICE_PERIOD_S`` of wall time.
+        """
         p = self._p
         pacer = Pacer(self.world.physics_dt, p["real_time_factor"])
         end_step = int(round(p["duration_s"] / self.world.physics_dt)) if p["duration_s"] > 0 else None
         step = 0
+        next_service = time.perf_counter()
         while (end_step is None or step < end_step) and rclpy.ok():
+            self._commands.take_all()
             self._apply_command()
             self.world.step(1)
             step += 1
@@ -129,9 +147,10 @@ class SimBridgeNode(Node):
             self.adapter.on_step(stamp)
             if step % self._js_every == 0:
                 self._publish_joint_states(stamp)
-                self._wait_for_command(executor)
-            else:
+                self._wait_for_command()
+            if time.perf_counter() >= next_service:
                 executor.spin_once(timeout_sec=0.0)
+                next_service = time.perf_counter() + _SERVICE_PERIOD_S
             pacer.wait(step)
 
     def _apply_command(self) -> None:
@@ -150,18 +169,23 @@ class SimBridgeNode(Node):
         self._js_pub.publish(joint_state_msg(stamp, self.world.joint_names, j.position, j.velocity, j.effort))
         self._awaiting = key if (self._p["lockstep"] and self._tau_stamp_s >= 0) else None
 
-    def _wait_for_command(self, executor: SingleThreadedExecutor) -> None:
+    def _wait_for_command(self) -> None:
         deadline = time.perf_counter() + self._p["lockstep_timeout_ms"] * 1e-3
-        executor.spin_once(timeout_sec=0.0)
-        while self._awaiting is not None and time.perf_counter() < deadline:
-            executor.spin_once(timeout_sec=max(0.0, deadline - time.perf_counter()))
+        while self._awaiting is not None:
+            left = deadline - time.perf_counter()
+            if left <= 0 or not self._commands.wait(left):
+                return
+            self._commands.take_all()
 
     def close(self) -> None:
         if self.latencies_ms:
             lat = np.asarray(self.latencies_ms)
-            self.get_logger().info(
-                f"command latency ms: p50 {np.percentile(lat, 50):.3f} p99 {np.percentile(lat, 99):.3f} (n={lat.size})"
+            # printed, not logged: after Ctrl-C the context (and with it /rosout) is already shut down
+            print(
+                f"command latency ms: p50 {np.percentile(lat, 50):.3f} p99 {np.percentile(lat, 99):.3f} (n={lat.size})",
+                flush=True,
             )
+        self._commands.destroy()
         self.adapter.close()
         self._client.disconnect()
 

@@ -11,7 +11,7 @@ Topics: subscribes ``odom``, ``sim/ground_truth/odom`` (nav_msgs/Odometry),
 ``joint_states`` and ``joint_commands``. Calls ``emergency_stop`` (std_srvs/Trigger).
 Parameters: ``duration_s`` (float, 10.0 sim s; 0 = never end), ``settle_s`` (2.5),
 ``height_band_m`` (float[2], [0.30, 0.60]), ``estop_at_s`` (float, -1 = off), ``robot``
-("laikago", for the damping gains), ``check_commands`` (bool, true), ``report_path`` (str, "").
+("laikago", for the damping gains), ``check_commands`` (bool, true), ``report_path`` (str, "" or "none" = log only).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from std_srvs.srv import Trigger
 
 from anima.controllers.robot_config import load_robot_config
 from anima.controllers.run_metrics import RunCheckConfig, RunMetrics
-from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, from_time_msg, run_node, stamp_key
+from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node, stamp_key
 from anima.ros_nodes._conversions import odometry_arrays, reorder_index
 
 
@@ -37,16 +37,17 @@ class StackMonitorNode(Node):
         super().__init__("stack_monitor")
         robot = load_robot_config(self.declare_parameter("robot", "laikago").value)
         self._names = tuple(robot.joint_names)
-        self._duration = float(self.declare_parameter("duration_s", 10.0).value)
-        self._report_path = self.declare_parameter("report_path", "").value
+        p = declare_params(self, {"duration_s": 10.0, "settle_s": 2.5, "estop_at_s": -1.0, "report_path": ""})
+        self._duration, self._report_path = p["duration_s"], p["report_path"]
         config = RunCheckConfig(
-            settle_s=float(self.declare_parameter("settle_s", 2.5).value),
+            settle_s=p["settle_s"],
             height_band_m=tuple(self.declare_parameter("height_band_m", [0.30, 0.60]).value),
-            estop_at_s=float(self.declare_parameter("estop_at_s", -1.0).value),
+            estop_at_s=p["estop_at_s"],
             damping_kd=tuple(robot.damping_kd),
         )
         self.metrics = RunMetrics(config)
-        self._estimates: dict[int, np.ndarray] = {}
+        self._estimates: dict[int, np.ndarray] = {}  # odom and ground truth waiting for their pair
+        self._truths: dict[int, np.ndarray] = {}
         self._qd: dict[int, np.ndarray] = {}
         self._index = None
         self._estop_sent = False
@@ -62,18 +63,26 @@ class StackMonitorNode(Node):
         self.get_logger().info(f"monitoring for {self._duration:g} s of sim time")
 
     def _on_estimate(self, msg: Odometry) -> None:
-        self.metrics.add_count("odom", from_time_msg(msg.header.stamp))
-        self._estimates[stamp_key(msg.header.stamp)] = odometry_arrays(msg)[2]
-        if len(self._estimates) > 2000:
-            self._estimates.pop(next(iter(self._estimates)))
+        t = from_time_msg(msg.header.stamp)
+        self.metrics.add_count("odom", t)
+        key = stamp_key(msg.header.stamp)
+        v_est = odometry_arrays(msg)[2]
+        v_true = self._truths.pop(key, None)
+        if v_true is not None:
+            self.metrics.add_velocity_pair(t, v_est, v_true)
+        else:
+            _remember(self._estimates, key, v_est)
 
     def _on_truth(self, msg: Odometry) -> None:
         t = from_time_msg(msg.header.stamp)
         position, _q, v_true, _w = odometry_arrays(msg)
         self.metrics.add_ground_truth(t, float(position[2]))
-        v_est = self._estimates.get(stamp_key(msg.header.stamp))
+        key = stamp_key(msg.header.stamp)
+        v_est = self._estimates.pop(key, None)
         if v_est is not None:
             self.metrics.add_velocity_pair(t, v_est, v_true)
+        else:  # the estimate for this sample is usually still on its way
+            _remember(self._truths, key, v_true)
         if self._wall0 is None:
             self._wall0, self._sim0 = time.perf_counter(), t
         self._maybe_estop(t)
@@ -90,9 +99,7 @@ class StackMonitorNode(Node):
             except ValueError as err:
                 self.get_logger().error(str(err), throttle_duration_sec=1.0)
                 return
-        self._qd[stamp_key(msg.header.stamp)] = np.asarray(msg.velocity)[self._index]
-        if len(self._qd) > 200:
-            self._qd.pop(next(iter(self._qd)))
+        _remember(self._qd, stamp_key(msg.header.stamp), np.asarray(msg.velocity)[self._index])
 
     def _on_command(self, msg: JointState) -> None:
         qd = self._qd.get(stamp_key(msg.header.stamp))
@@ -120,10 +127,17 @@ class StackMonitorNode(Node):
         report["real_time_factor"] = round((t - self._sim0) / wall, 3) if wall > 0 else None
         text = json.dumps(report, sort_keys=True)
         self.get_logger().info(f"report {text}")
-        if self._report_path and self._report_path != "-":
+        if self._report_path not in ("", "none"):
             with open(self._report_path, "w", encoding="utf-8") as f:
                 f.write(text + "\n")
         raise SystemExit(0)
+
+
+def _remember(store: dict[int, np.ndarray], key: int, value: np.ndarray, size: int = 500) -> None:
+    """Keep the latest ``size`` stamped samples (insertion order = arrival order)."""
+    store[key] = value
+    if len(store) > size:
+        store.pop(next(iter(store)))
 
 
 def main(args: list[str] | None = None) -> int:

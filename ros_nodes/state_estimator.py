@@ -18,14 +18,14 @@ from sensor_msgs.msg import Imu, JointState
 
 from anima.controllers.base_estimator import BaseEstimator, BaseEstimatorConfig
 from anima.controllers.leg_kinematics import LegKinematics
-from anima.ros_nodes._common import SENSOR_QOS, from_time_msg, run_node
+from anima.ros_nodes._common import SENSOR_QOS, declare_params, from_time_msg, run_node
 from anima.ros_nodes._conversions import imu_arrays, joint_arrays, odometry_msg, reorder_index
 
 
 class StateEstimatorNode(Node):
     def __init__(self) -> None:
         super().__init__("state_estimator")
-        height = self.declare_parameter("initial_height_m", 0.0).value
+        height = declare_params(self, {"initial_height_m": 0.0})["initial_height_m"]
         self._odom_frame = self.declare_parameter("odom_frame", "odom").value
         self._base_frame = self.declare_parameter("base_frame", "base_link").value
         self.kinematics = LegKinematics.laikago()

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> dict:
     out: dict = {"pd_rate_hz_target": PD_RATE_HZ_TARGET}
     out["rtf_bare"] = round(bare_rtf(args.bare_seconds), 3)
     common = {"duration_s": str(args.sim_seconds), "estop_at_s": "-1.0"}
-    fast = run_stack("laikago_sim.launch.xml", {**common, "real_time_factor": "0", "check_commands": "false"}, timeout_s=120)
+    fast = run_stack("laikago_sim.launch.xml", {**common, "real_time_factor": "0.0", "check_commands": "false"}, timeout_s=120)
     out["rtf_bridge"] = fast.report.get("real_time_factor")
     cpu = fast.cpu_s_per_sim_s()
     monitor = cpu.pop("stack_monitor", None)
