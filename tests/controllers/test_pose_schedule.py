@@ -16,7 +16,7 @@ def test_smooth_step_values() -> None:
 def test_rise_then_hold() -> None:
     s = PoseSchedule(start=(0.0, 1.0), stand=(1.0, -1.0), crouch=(2.0, -2.0), rise_time_s=2.0)
     np.testing.assert_allclose(s.at(0.0), [0.0, 1.0])
-    np.testing.assert_allclose(s.at(1.0), [0.5, 0.0])  # halfway in time = halfway in position
+    np.testing.assert_allclose(s.at(1.0), [0.5, 0.0], atol=1e-12)  # halfway in time = halfway in position
     np.testing.assert_allclose(s.at(2.0), [1.0, -1.0])
     np.testing.assert_allclose(s.at(50.0), [1.0, -1.0])
 
