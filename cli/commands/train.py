@@ -1,0 +1,30 @@
+"""``anima train ALGORITHM ...``: train a skill; one sub-command per learning method.
+
+Each algorithm lives in its own module (listed in ``ALGORITHMS``) that defines ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int``; adding a method is one line here. Modules are
+imported when the parser is built, so they must import their heavy dependencies inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+HELP = "train a skill (pddm, ...) and write checkpoints, TensorBoard logs, plots and videos"
+
+ALGORITHMS: dict[str, str] = {
+    "pddm": "anima.models.pddm.command",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="algorithm", metavar="ALGORITHM", required=True)
+    for name, module_name in sorted(ALGORITHMS.items()):
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_train=module.run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return int(args._train(args) or 0)

@@ -1,0 +1,157 @@
+"""Batched reward functions for the PDDM planner: ``reward(states, actions, t) -> (reward, done)``.
+
+Every task works on any leading shape: states (..., S), actions (..., A), t (...) integer control-step
+index (broadcastable), in numpy. Tasks hold their goal (target, direction) as parameters, so one model
+of the robot's dynamics serves every task (PDDM, Nagabandi et al., CoRL 2019, Sec. 5: the Baoding
+model trained counter-clockwise is reused for clockwise rotation and go-to-position).
+
+State layouts
+-------------
+Baoding (``BAODING_STATE_DIM`` = 36, ShadowHand, world frame, SI units):
+    [0:24]  joint positions (rad), in the order of ``BaodingWorld.joint_names``
+    [24:27] ball_0 position (m)      [27:30] ball_1 position (m)
+    [30:33] ball_0 velocity (m/s)    [33:36] ball_1 velocity (m/s)
+The paper's 40-D observation also carries the two target xy (4 values); targets here are functions of
+time held by the task, not part of the learned state.
+
+Planar reacher (``REACHER_STATE_DIM`` = 6): [cos q1, sin q1, cos q2, sin q2, qd1, qd2] (rad/s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+BAODING_STATE_DIM = 36
+BAODING_JOINTS = slice(0, 24)
+BALL0_POS, BALL1_POS = slice(24, 27), slice(27, 30)
+BALL0_VEL, BALL1_VEL = slice(30, 33), slice(33, 36)
+REACHER_STATE_DIM = 6
+
+
+@dataclass(frozen=True)
+class BaodingParams:
+    """Baoding target circle and penalties (PDDM public code, FACTS.md "PDDM").
+
+    x radius 0.02 m, y radius 0.036 m, 60 control steps per revolution (6 s at 10 Hz); reward
+    -5 * xy distance per ball; -500 and done when a ball's z < ``drop_z``; -10 when |wrist| > 0.15 rad.
+    ``center_xy`` and ``drop_z`` depend on where the world puts the palm; ``wrist_indices`` are the
+    wrist joints' indices in the state.
+    """
+
+    center_xy: tuple[float, float] = (0.0, 0.0)
+    radius_x: float = 0.02
+    radius_y: float = 0.036
+    period_steps: int = 60
+    distance_weight: float = 5.0
+    drop_z: float = 0.06
+    drop_penalty: float = 500.0
+    wrist_indices: tuple[int, ...] = (0, 1)
+    wrist_limit: float = 0.15
+    wrist_penalty: float = 10.0
+    phase0: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.radius_x < 0 or self.radius_y < 0:
+            raise ValueError(f"BaodingParams radii must be >= 0, got {self.radius_x}, {self.radius_y}")
+        if self.period_steps < 1:
+            raise ValueError(f"BaodingParams.period_steps must be >= 1, got {self.period_steps}")
+        if any(not 0 <= i < 24 for i in self.wrist_indices):
+            raise ValueError(f"BaodingParams.wrist_indices must index the 24 joints, got {self.wrist_indices}")
+
+
+def _drop_and_wrist(p: BaodingParams, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(penalty, done) shared by the Baoding tasks: ball drop and wrist excursion."""
+    dropped = (states[..., BALL0_POS.start + 2] < p.drop_z) | (states[..., BALL1_POS.start + 2] < p.drop_z)
+    penalty = p.drop_penalty * dropped
+    if p.wrist_indices:
+        wrist = np.abs(states[..., list(p.wrist_indices)]).max(axis=-1)
+        penalty = penalty + p.wrist_penalty * (wrist > p.wrist_limit)
+    return penalty, dropped
+
+
+@dataclass(frozen=True)
+class BaodingRotateTask:
+    """Both balls follow targets on an ellipse, half a turn apart; ``direction`` +1 = counter-clockwise."""
+
+    params: BaodingParams = BaodingParams()
+    direction: int = 1
+
+    def __post_init__(self) -> None:
+        if self.direction not in (1, -1):
+            raise ValueError(f"BaodingRotateTask.direction must be +1 (ccw) or -1 (cw), got {self.direction}")
+
+    def targets(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Target xy of ball_0 and ball_1 at control step t: (..., 2) each."""
+        p = self.params
+        theta = p.phase0 + self.direction * 2.0 * np.pi * np.asarray(t, dtype=np.float64) / p.period_steps
+        cx, cy = p.center_xy
+        t0 = np.stack([cx + p.radius_x * np.cos(theta), cy + p.radius_y * np.sin(theta)], axis=-1)
+        t1 = np.stack([cx + p.radius_x * np.cos(theta + np.pi), cy + p.radius_y * np.sin(theta + np.pi)], axis=-1)
+        return t0, t1
+
+    def reward(self, states: np.ndarray, actions: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t0, t1 = self.targets(t)
+        d0 = np.sqrt(((states[..., BALL0_POS.start : BALL0_POS.start + 2] - t0) ** 2).sum(-1))
+        d1 = np.sqrt(((states[..., BALL1_POS.start : BALL1_POS.start + 2] - t1) ** 2).sum(-1))
+        penalty, done = _drop_and_wrist(self.params, states)
+        return -self.params.distance_weight * (d0 + d1) - penalty, done
+
+
+@dataclass(frozen=True)
+class BaodingGoToTask:
+    """Move one ball (``ball``: 0 or 1) to a target xy, keeping both in the hand."""
+
+    target_xy: tuple[float, float]
+    ball: int = 0
+    params: BaodingParams = BaodingParams()
+
+    def __post_init__(self) -> None:
+        if self.ball not in (0, 1):
+            raise ValueError(f"BaodingGoToTask.ball must be 0 or 1, got {self.ball}")
+
+    def reward(self, states: np.ndarray, actions: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        start = (BALL0_POS if self.ball == 0 else BALL1_POS).start
+        d = np.sqrt(((states[..., start : start + 2] - np.asarray(self.target_xy)) ** 2).sum(-1))
+        penalty, done = _drop_and_wrist(self.params, states)
+        return -self.params.distance_weight * d - penalty, done
+
+
+@dataclass(frozen=True)
+class ReachTask:
+    """Planar 2-link reacher: bring the fingertip to ``target_xy`` (m) and stop there.
+
+    reward = -distance_weight * |tip - target| - velocity_weight * |qd|^2; never done.
+    """
+
+    target_xy: tuple[float, float]
+    link_lengths: tuple[float, float] = (0.1, 0.1)
+    distance_weight: float = 10.0
+    velocity_weight: float = 0.01
+
+    def fingertip(self, states: np.ndarray) -> np.ndarray:
+        """Forward kinematics from the (cos, sin) state: (..., 2)."""
+        c1, s1, c2, s2 = states[..., 0], states[..., 1], states[..., 2], states[..., 3]
+        l1, l2 = self.link_lengths
+        x = l1 * c1 + l2 * (c1 * c2 - s1 * s2)
+        y = l1 * s1 + l2 * (s1 * c2 + c1 * s2)
+        return np.stack([x, y], axis=-1)
+
+    def distance(self, states: np.ndarray) -> np.ndarray:
+        return np.sqrt(((self.fingertip(states) - np.asarray(self.target_xy)) ** 2).sum(-1))
+
+    def reward(self, states: np.ndarray, actions: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        speed2 = states[..., 4] ** 2 + states[..., 5] ** 2
+        r = -self.distance_weight * self.distance(states) - self.velocity_weight * speed2
+        return r, np.zeros(r.shape, dtype=bool)
+
+
+__all__ = [
+    "BAODING_STATE_DIM",
+    "REACHER_STATE_DIM",
+    "BaodingParams",
+    "BaodingRotateTask",
+    "BaodingGoToTask",
+    "ReachTask",
+]

@@ -1,0 +1,1 @@
+"""Reference motions: format, playback, transformations, checks, preview and the shipped library."""

@@ -1,0 +1,102 @@
+"""PDDM training configuration: one frozen dataclass, loaded from ``config/pddm/<task>.yaml``.
+
+Defaults are the paper's public-code Baoding values (FACTS.md "PDDM"): 200 iterations x 40
+rollouts of 100 steps, 100/50 random rollouts of 30 steps for train/validation, ensemble 3 x 2x250,
+Adam 1e-3, batch 512, 40 epochs, retrained from scratch every iteration; MPPI N 700, H 7, gamma 20,
+beta 0.6, sigma 0.9.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from anima.controllers.mppi import PlannerConfig
+from anima.models.dynamics_ensemble import EnsembleConfig
+
+
+@dataclass(frozen=True)
+class PDDMTrainConfig:
+    """Everything a run needs; written to ``<run_dir>/config.yaml``."""
+
+    task: str = "baoding"
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    iterations: int = 200
+    rollouts_per_iter: int = 40
+    rollout_length: int = 100
+    random_rollouts_train: int = 100
+    random_rollouts_val: int = 50
+    random_rollout_length: int = 30
+    random_hold_steps: int = 1
+    video_every: int = 0
+    torch_threads: int = 2
+    ensemble: EnsembleConfig = EnsembleConfig()
+    planner: PlannerConfig = PlannerConfig()
+
+    def __post_init__(self) -> None:
+        for name in ("iterations", "rollouts_per_iter", "rollout_length", "random_rollout_length", "random_hold_steps", "torch_threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"PDDMTrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.random_rollouts_train < 1 or self.random_rollouts_val < 1:
+            raise ValueError("PDDMTrainConfig.random_rollouts_train and random_rollouts_val must be >= 1")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "PDDMTrainConfig":
+        """Build from a plain dict (YAML); unknown keys raise a ValueError naming the key and source."""
+        data = dict(data)
+        nested = {"ensemble": EnsembleConfig, "planner": PlannerConfig}
+        kwargs: dict[str, Any] = {}
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key, value in data.items():
+            if key.startswith("_"):
+                continue  # informational sections written into run directories (e.g. "_notes")
+            if key not in names:
+                raise ValueError(f"{source}: unknown key {key!r}; allowed: {sorted(names)}")
+            if key in nested:
+                sub_names = {f.name for f in dataclasses.fields(nested[key])}
+                unknown = sorted(set(value or {}) - sub_names)
+                if unknown:
+                    raise ValueError(f"{source}: unknown key(s) {unknown} under {key!r}; allowed: {sorted(sub_names)}")
+                value = nested[key](**(value or {}))
+            kwargs[key] = value
+        return cls(**kwargs)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "PDDMTrainConfig":
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping at top level, got {type(data).__name__}")
+        return cls.from_dict(data, source=str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["ensemble"]["hidden_sizes"] = list(self.ensemble.hidden_sizes)
+        return out
+
+    def replace(self, **changes: Any) -> "PDDMTrainConfig":
+        """A copy with top-level fields or dotted nested fields (``planner.num_samples``) changed."""
+        top: dict[str, Any] = {}
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in changes.items():
+            if "." in key:
+                group, sub = key.split(".", 1)
+                nested.setdefault(group, {})[sub] = value
+            else:
+                if key not in {f.name for f in dataclasses.fields(self)}:
+                    raise ValueError(f"unknown config key {key!r} in override")
+                top[key] = value
+        for group, sub in nested.items():
+            if group not in ("ensemble", "planner"):
+                raise ValueError(f"unknown config group {group!r} in override")
+            allowed = {f.name for f in dataclasses.fields(getattr(self, group))}
+            unknown = sorted(set(sub) - allowed)
+            if unknown:
+                raise ValueError(f"unknown config key(s) {unknown} under {group!r} in override; allowed: {sorted(allowed)}")
+            top[group] = dataclasses.replace(getattr(self, group), **sub)
+        return dataclasses.replace(self, **top)

@@ -1,0 +1,228 @@
+"""PDDM's online model-based loop (Nagabandi et al., CoRL 2019, Sec. 4 and Alg. 1).
+
+random-action rollouts -> repeat: retrain the ensemble from scratch on all data -> plan with MPPI in
+the simulated world for K rollouts -> add them to the data. Seeded per iteration (numpy and torch
+seeds derive from ``(seed, iteration)``), so a resumed run continues exactly as an uninterrupted one.
+
+Run directory: ``config.yaml`` (every hyperparameter), ``progress.json`` (per-iteration history),
+``data_train.npz``/``data_val.npz``, ``model.pt`` (latest ensemble), ``tb/`` (TensorBoard),
+``learning_curve.png`` (success vs hours of data), ``rollout.mp4`` (latest recorded rollout).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import yaml
+
+from anima.controllers.mppi import SamplingPlanner
+from anima.models.dynamics_ensemble import DynamicsEnsemble
+from anima.models.pddm.config import PDDMTrainConfig
+from anima.models.pddm.data import Rollout, RolloutBuffer
+from anima.models.pddm.report import model_error_per_step, plot_learning_curve, write_video
+from anima.sim_bridge.envs import make_env
+
+Policy = Callable[[np.ndarray, int], np.ndarray]
+
+
+def collect_rollout(env: Any, policy: Policy, length: int, seed: int, frames: list | None = None) -> Rollout:
+    """Run one episode of at most ``length`` steps; stops early when the env terminates."""
+    obs, info = env.reset(seed=seed)
+    states, actions, rewards, success = [obs], [], [], bool(info.get("success", False))
+    if frames is not None:
+        frames.append(env.render())
+    for t in range(length):
+        action = np.asarray(policy(obs, t), dtype=np.float32)
+        obs, reward, terminated, truncated, info = env.step(action)
+        states.append(obs)
+        actions.append(action)
+        rewards.append(reward)
+        success = bool(info.get("success", False)) or success
+        if frames is not None:
+            frames.append(env.render())
+        if terminated or truncated:
+            break
+    return Rollout(np.asarray(states, np.float32), np.asarray(actions, np.float32), np.asarray(rewards, np.float64), success)
+
+
+def random_policy(rng: np.random.Generator, action_dim: int, hold_steps: int) -> Policy:
+    """Uniform actions in [-1, 1], each held for ``hold_steps`` control steps."""
+    current = np.zeros(action_dim, np.float32)
+
+    def act(_obs: np.ndarray, t: int) -> np.ndarray:
+        nonlocal current
+        if t % hold_steps == 0:
+            current = rng.uniform(-1.0, 1.0, action_dim).astype(np.float32)
+        return current
+
+    return act
+
+
+def planner_policy(planner: SamplingPlanner, env: Any) -> Policy:
+    """MPPI on the env's current task; the planner is reset at t = 0 (new episode)."""
+
+    def act(obs: np.ndarray, t: int) -> np.ndarray:
+        if t == 0:
+            planner.reset()
+            planner.task = env.unwrapped.task
+        return planner.plan(obs, t)
+
+    return act
+
+
+class PDDMTrainer:
+    """Owns a run directory; ``run()`` performs the remaining iterations and returns the history."""
+
+    def __init__(self, config: PDDMTrainConfig, run_dir: str | Path, log: Callable[[str], None] = print) -> None:
+        self.config, self.run_dir, self.log = config, Path(run_dir), log
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.env = make_env(config.task, **config.env_kwargs)
+        self.state_dim = int(self.env.observation_space.shape[0])
+        self.action_dim = int(self.env.action_space.shape[0])
+        self.joint_names = tuple(getattr(self.env.unwrapped, "joint_names", ()))
+        self.train, self.val = RolloutBuffer(), RolloutBuffer()
+        self.history: list[dict[str, Any]] = []
+        self.model: DynamicsEnsemble | None = None
+
+    # ------------------------------------------------------------ run dir
+    @classmethod
+    def resume(cls, run_dir: str | Path, log: Callable[[str], None] = print, **overrides: Any) -> "PDDMTrainer":
+        """Reopen a run directory: config, data, history; the next ``run()`` continues where it stopped."""
+        run_dir = Path(run_dir)
+        if not (run_dir / "config.yaml").is_file():
+            raise FileNotFoundError(f"{run_dir}: no config.yaml, not a PDDM run directory")
+        config = PDDMTrainConfig.from_yaml(run_dir / "config.yaml")
+        if overrides:
+            config = config.replace(**overrides)
+        trainer = cls(config, run_dir, log)
+        if (run_dir / "progress.json").is_file():
+            trainer.history = json.loads((run_dir / "progress.json").read_text())["history"]
+            trainer.train = RolloutBuffer.load(run_dir / "data_train.npz")
+            trainer.val = RolloutBuffer.load(run_dir / "data_val.npz")
+        if (run_dir / "model.pt").is_file():
+            trainer.model = DynamicsEnsemble.load(run_dir / "model.pt", trainer.state_dim, trainer.action_dim, trainer.joint_names)
+        return trainer
+
+    def _write_config(self) -> None:
+        data = self.config.to_dict()
+        data["_notes"] = {
+            "state": "ground-truth simulator state (no tracker); see env_kwargs for any injected noise",
+            "state_dim": self.state_dim,
+            "action_dim": self.action_dim,
+            "control_dt_s": float(self.env.unwrapped.control_dt),
+        }
+        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def _checkpoint(self) -> None:
+        self.train.save(self.run_dir / "data_train.npz")
+        self.val.save(self.run_dir / "data_val.npz")
+        tmp = self.run_dir / "progress.json.tmp"
+        tmp.write_text(json.dumps({"history": self.history}, indent=1))
+        tmp.replace(self.run_dir / "progress.json")
+
+    # ------------------------------------------------------------ loop
+    def run(self, iterations: int | None = None) -> list[dict[str, Any]]:
+        """Run up to ``iterations`` (default: config.iterations) in total, counting resumed ones."""
+        cfg = self.config
+        total = cfg.iterations if iterations is None else iterations
+        torch.set_num_threads(cfg.torch_threads)
+        self._write_config()
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(self.run_dir / "tb"))
+        try:
+            if not self.history and len(self.train) == 0:
+                self._collect_random()
+                self._checkpoint()
+            while len(self.history) < total:
+                self._iteration(len(self.history), writer)
+        finally:
+            writer.close()
+        return self.history
+
+    def _collect_random(self) -> None:
+        cfg = self.config
+        rng = np.random.default_rng([cfg.seed, 10**6])
+        policy = random_policy(rng, self.action_dim, cfg.random_hold_steps)
+        for k in range(cfg.random_rollouts_train + cfg.random_rollouts_val):
+            rollout = collect_rollout(self.env, policy, cfg.random_rollout_length, seed=cfg.seed * 100_003 + k)
+            (self.train if k < cfg.random_rollouts_train else self.val).add(rollout)
+        self.log(f"random data: {len(self.train)} train / {len(self.val)} val rollouts, {self.hours_of_data():.3f} h")
+
+    def hours_of_data(self) -> float:
+        steps = self.train.num_transitions + self.val.num_transitions
+        return steps * float(self.env.unwrapped.control_dt) / 3600.0
+
+    def _fit_model(self, iteration: int) -> tuple[DynamicsEnsemble, float]:
+        cfg = self.config
+        gen = torch.Generator().manual_seed(cfg.seed * 7919 + iteration)
+        model = DynamicsEnsemble(self.state_dim, self.action_dim, cfg.ensemble, self.joint_names, generator=gen)
+        losses = model.fit(*self.train.transitions(), rng=np.random.default_rng([cfg.seed, iteration, 1]))
+        return model, (losses[-1] if losses else float("nan"))
+
+    def _iteration(self, it: int, writer: Any) -> None:
+        cfg = self.config
+        t_start = time.perf_counter()
+        self.model, loss = self._fit_model(it)
+        t_fit = time.perf_counter() - t_start
+        errors = model_error_per_step(self.model, self.val.rollouts, cfg.planner.horizon)
+        planner = SamplingPlanner(cfg.planner, self.model, self.env.unwrapped.task, self.action_dim, np.random.default_rng([cfg.seed, it, 2]))
+        record = it == cfg.iterations - 1 or (cfg.video_every > 0 and it % cfg.video_every == 0)
+        frames: list = []
+        rollouts = []
+        for k in range(cfg.rollouts_per_iter):
+            seed = cfg.seed * 100_003 + 50_000 + it * 1000 + k
+            rollouts.append(collect_rollout(self.env, planner_policy(planner, self.env), cfg.rollout_length, seed, frames if record and k == 0 else None))
+        for r in rollouts:
+            self.train.add(r)
+        self.model.save(self.run_dir / "model.pt", extra={"iteration": it, "task": cfg.task})
+        entry = {
+            "iteration": it,
+            "hours_of_data": self.hours_of_data(),
+            "reward_mean": float(np.mean([r.rewards.sum() for r in rollouts])),
+            "success_rate": float(np.mean([r.success for r in rollouts])),
+            "train_loss": float(loss),
+            "model_error_per_step": [float(e) for e in errors],
+            "fit_s": t_fit,
+            "iteration_s": time.perf_counter() - t_start,
+        }
+        self.history.append(entry)
+        self._log_iteration(entry, writer)
+        self._checkpoint()
+        plot_learning_curve(self.history, self.run_dir / "learning_curve.png")
+        if frames:
+            fps = 1.0 / float(self.env.unwrapped.control_dt)
+            write_video(frames, self.run_dir / "rollout.mp4", fps)
+
+    def _log_iteration(self, e: dict[str, Any], writer: Any) -> None:
+        it = e["iteration"]
+        for key in ("reward_mean", "success_rate", "hours_of_data", "train_loss"):
+            writer.add_scalar(f"pddm/{key}", e[key], it)
+        for h, err in enumerate(e["model_error_per_step"]):
+            writer.add_scalar(f"model_error/h{h + 1}", err, it)
+        writer.flush()
+        err = e["model_error_per_step"]
+        self.log(
+            f"iter {it + 1}/{self.config.iterations}: reward {e['reward_mean']:.2f} success {e['success_rate']:.2f} "
+            f"data {e['hours_of_data']:.3f} h model err h1 {err[0]:.3f} h{len(err)} {err[-1]:.3f} "
+            f"({e['iteration_s']:.1f} s)"
+        )
+
+
+def evaluate_planner(model: DynamicsEnsemble, env: Any, planner_config: Any, episodes: int, length: int, seed: int, task: Any = None) -> dict[str, float]:
+    """Success rate and mean reward of MPPI with ``model`` on ``env`` (optionally on another ``task``)."""
+    planner = SamplingPlanner(planner_config, model, env.unwrapped.task, model.action_dim, np.random.default_rng(seed))
+
+    def act(obs: np.ndarray, t: int) -> np.ndarray:
+        if t == 0:
+            planner.reset()
+            planner.task = task if task is not None else env.unwrapped.task
+        return planner.plan(obs, t)
+
+    rollouts = [collect_rollout(env, act, length, seed=seed + k) for k in range(episodes)]
+    return {"success_rate": float(np.mean([r.success for r in rollouts])), "reward_mean": float(np.mean([r.rewards.sum() for r in rollouts]))}

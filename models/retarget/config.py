@@ -1,0 +1,160 @@
+"""Robot retargeting configuration: URDF, keypoint-to-link map, nominal pose, scale, IK settings.
+
+One YAML per robot, ``config/retarget/<robot>.yaml`` under :func:`anima.share_dir`; adding a
+robot with the same leg structure (3 revolute joints per leg, a foot link) is config only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from anima.controllers.leg_kinematics import LegKinematics, rpy_to_matrix
+
+
+@dataclass(frozen=True)
+class IkConfig:
+    """Damped least squares (Levenberg-Marquardt) settings, per leg."""
+
+    damping: float = 0.01  # λ, m: regularises near singularities
+    nominal_weight: float = 0.003  # w, m/rad: pull towards the nominal pose (keeps knee branch)
+    iterations: int = 12
+    tolerance_m: float = 5e-5
+    chunk_frames: int = 8  # frames solved together, warm-started from the previous chunk's last
+
+    def __post_init__(self) -> None:
+        if self.damping < 0 or self.nominal_weight < 0:
+            raise ValueError("ik: damping and nominal_weight must be >= 0")
+        if self.iterations < 1 or self.tolerance_m <= 0 or self.chunk_frames < 1:
+            raise ValueError("ik: iterations and chunk_frames must be >= 1 and tolerance_m > 0")
+
+
+@dataclass(frozen=True, eq=False)
+class RetargetConfig:
+    """Everything robot-specific about retargeting (SI units).
+
+    Attributes:
+        robot: name.
+        urdf: URDF path (``pybullet_data:`` prefix = inside pybullet_data).
+        leg_names: e.g. (FR, FL, RR, RL); feet in this order everywhere.
+        leg_joints: 3 joint names per leg; foot_links: one link per leg.
+        urdf_to_body: rotation URDF base -> REP-103 body (also the load rotation).
+        nominal_pose: URDF joint angles the IK is biased to.
+        source_hips: source keypoint at each leg's hip/shoulder; source_toes: at each toe.
+        scale: global source -> robot length scale; limb_scale: extra factor per leg.
+        root_height_offset_m: added to the scaled root height.
+        foot_contact_height_m: toe-link height when touching the ground (toe sphere radius).
+        stance_height_m / stance_speed_m_s: source toe below/slower than this = stance.
+    """
+
+    robot: str
+    urdf: str
+    leg_names: tuple[str, ...]
+    leg_joints: tuple[tuple[str, ...], ...]
+    foot_links: tuple[str, ...]
+    urdf_to_body: np.ndarray
+    nominal_pose: np.ndarray
+    source_hips: tuple[str, ...]
+    source_toes: tuple[str, ...]
+    scale: float
+    limb_scale: tuple[float, ...]
+    root_height_offset_m: float
+    foot_contact_height_m: float
+    stance_height_m: float
+    stance_speed_m_s: float
+    mirror_joint_permutation: tuple[int, ...]
+    mirror_joint_signs: tuple[float, ...]
+    ik: IkConfig
+
+    def __post_init__(self) -> None:
+        n = len(self.leg_names)
+        for name, seq in (("leg_joints", self.leg_joints), ("foot_links", self.foot_links),
+                          ("source_hips", self.source_hips), ("source_toes", self.source_toes),
+                          ("limb_scale", self.limb_scale)):
+            if len(seq) != n:
+                raise ValueError(f"{self.robot}: {name} needs one entry per leg ({n}), got {len(seq)}")
+        if np.shape(self.nominal_pose) != (3 * n,):
+            raise ValueError(f"{self.robot}: nominal_pose needs {3 * n} angles, got {np.shape(self.nominal_pose)}")
+        if not self.scale > 0 or any(not s > 0 for s in self.limb_scale):
+            raise ValueError(f"{self.robot}: scale and limb_scale must be positive")
+        if sorted(self.mirror_joint_permutation) != list(range(3 * n)):
+            raise ValueError(f"{self.robot}: mirror_joint_permutation must permute 0..{3 * n - 1}")
+
+    def urdf_path(self) -> Path:
+        if self.urdf.startswith("pybullet_data:"):
+            import pybullet_data
+
+            return Path(pybullet_data.getDataPath()) / self.urdf.split(":", 1)[1]
+        path = Path(self.urdf)
+        if not path.is_absolute():
+            from anima import share_dir
+
+            path = share_dir() / path
+        return path
+
+    def kinematics(self) -> LegKinematics:
+        return LegKinematics.from_urdf(self.urdf_path(), self.leg_joints, self.foot_links, self.urdf_to_body)
+
+
+def _get(data: Mapping[str, Any], key: str, source: str) -> Any:
+    if key not in data:
+        raise ValueError(f"{source}: missing key '{key}'")
+    return data[key]
+
+
+def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> RetargetConfig:
+    """Build a :class:`RetargetConfig` from parsed YAML; errors name ``source`` and the key."""
+    legs = tuple(_get(data, "legs", source))
+    leg_map = _get(data, "legs_detail", source)
+    scale = _get(data, "scale", source)
+    limb = scale.get("per_limb", {}) if isinstance(scale, Mapping) else {}
+    global_scale = float(scale["global"] if isinstance(scale, Mapping) else scale)
+    try:
+        detail = [leg_map[leg] for leg in legs]
+    except KeyError as exc:
+        raise ValueError(f"{source}: legs_detail has no entry for leg {exc}") from exc
+    rpy = data.get("urdf_to_body_rpy", [0.0, 0.0, 0.0])
+    ik = IkConfig(**data.get("ik", {}))
+    stance = data.get("stance", {})
+    n = 3 * len(legs)
+    return RetargetConfig(
+        robot=str(_get(data, "robot", source)),
+        urdf=str(_get(data, "urdf", source)),
+        leg_names=legs,
+        leg_joints=tuple(tuple(d["joints"]) for d in detail),
+        foot_links=tuple(d["foot_link"] for d in detail),
+        urdf_to_body=rpy_to_matrix([float(v) for v in rpy]),
+        nominal_pose=np.asarray(_get(data, "nominal_pose_rad", source), dtype=float),
+        source_hips=tuple(d["source_hip"] for d in detail),
+        source_toes=tuple(d["source_toe"] for d in detail),
+        scale=global_scale,
+        limb_scale=tuple(float(limb.get(leg, 1.0)) for leg in legs),
+        root_height_offset_m=float(data.get("root_height_offset_m", 0.0)),
+        foot_contact_height_m=float(data.get("foot_contact_height_m", 0.0)),
+        stance_height_m=float(stance.get("height_m", 0.02)),
+        stance_speed_m_s=float(stance.get("speed_m_s", 0.1)),
+        mirror_joint_permutation=tuple(int(i) for i in data.get("mirror_joint_permutation", range(n))),
+        mirror_joint_signs=tuple(float(s) for s in data.get("mirror_joint_signs", [1.0] * n)),
+        ik=ik,
+    )
+
+
+def load_config(robot_or_path: str | Path) -> RetargetConfig:
+    """``laikago`` -> ``config/retarget/laikago.yaml`` in the share dir; or a YAML path."""
+    import yaml
+
+    from anima import share_dir
+
+    path = Path(robot_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = share_dir() / "config" / "retarget" / f"{robot_or_path}.yaml"
+    if not path.is_file():
+        raise ValueError(f"{path}: no retarget config for robot '{robot_or_path}'")
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{path}: expected a YAML mapping")
+    return config_from_dict(data, str(path))

@@ -1,0 +1,24 @@
+"""Gymnasium environments built on Anima's worlds, for in-process training (no ROS).
+
+``make_env(name, **kwargs)`` builds one by task name; heavy worlds are imported only when asked for.
+Names: ``reacher`` (planar two-link reacher, numpy physics), ``baoding`` (ShadowHand + two balls on
+``BaodingWorld``, PyBullet).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+ENVS: dict[str, str] = {
+    "reacher": "anima.sim_bridge.envs.planar_reacher:PlanarReacherEnv",
+    "baoding": "anima.sim_bridge.envs.baoding:BaodingEnv",
+}
+
+
+def make_env(name: str, **kwargs: Any) -> Any:
+    """Construct environment ``name`` (see ``ENVS``) with keyword arguments for its constructor."""
+    if name not in ENVS:
+        raise ValueError(f"unknown environment {name!r}; known: {sorted(ENVS)}")
+    module, cls = ENVS[name].split(":")
+    return getattr(importlib.import_module(module), cls)(**kwargs)

@@ -1,0 +1,77 @@
+"""Batched task rewards: targets, penalties and broadcasting against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anima.controllers.planning_tasks import BAODING_STATE_DIM, BaodingGoToTask, BaodingParams, BaodingRotateTask, ReachTask
+
+PARAMS = BaodingParams(center_xy=(0.1, 0.2), drop_z=0.06, wrist_indices=(0, 1))
+
+
+def _state(ball0_xy, ball1_xy, z: float = 0.1) -> np.ndarray:
+    s = np.zeros(BAODING_STATE_DIM)
+    s[24:27] = (*ball0_xy, z)
+    s[27:30] = (*ball1_xy, z)
+    return s
+
+
+def test_baoding_targets_quarter_turn() -> None:
+    ccw, cw = BaodingRotateTask(PARAMS, 1), BaodingRotateTask(PARAMS, -1)
+    # t = 0: ball_0 at centre + (rx, 0) = (0.12, 0.2); ball_1 opposite at (0.08, 0.2).
+    t0, t1 = ccw.targets(np.array(0))
+    np.testing.assert_allclose(t0, [0.12, 0.2], atol=1e-12)
+    np.testing.assert_allclose(t1, [0.08, 0.2], atol=1e-12)
+    # t = 15 = quarter of the 60-step period: ccw ball_0 at (0.1, 0.2 + 0.036); cw at (0.1, 0.2 - 0.036).
+    np.testing.assert_allclose(ccw.targets(np.array(15))[0], [0.1, 0.236], atol=1e-12)
+    np.testing.assert_allclose(cw.targets(np.array(15))[0], [0.1, 0.164], atol=1e-12)
+
+
+def test_baoding_reward_values() -> None:
+    task = BaodingRotateTask(PARAMS, 1)
+    on_target = _state((0.12, 0.2), (0.08, 0.2))
+    r, done = task.reward(on_target, np.zeros(24), np.array(0))
+    assert r == pytest.approx(0.0) and not done
+    # ball_0 0.01 m off in x: -5 * 0.01 = -0.05.
+    r, _ = task.reward(_state((0.13, 0.2), (0.08, 0.2)), np.zeros(24), np.array(0))
+    assert r == pytest.approx(-0.05)
+    # ball_1 below the drop height: -500 and done.
+    dropped = _state((0.12, 0.2), (0.08, 0.2))
+    dropped[29] = 0.05
+    r, done = task.reward(dropped, np.zeros(24), np.array(0))
+    assert r == pytest.approx(-500.0) and done
+    # wrist joint 1 at 0.2 rad > 0.15: -10.
+    wrist = on_target.copy()
+    wrist[1] = -0.2
+    assert task.reward(wrist, np.zeros(24), np.array(0))[0] == pytest.approx(-10.0)
+
+
+def test_goto_and_broadcasting() -> None:
+    task = BaodingGoToTask(target_xy=(0.1, 0.25), ball=1, params=PARAMS)
+    # ball_1 at (0.1, 0.2): distance 0.05 -> -0.25; batched over (H=2, E=3, N=4).
+    states = np.broadcast_to(_state((0.0, 0.0), (0.1, 0.2)), (2, 3, 4, BAODING_STATE_DIM))
+    t = np.arange(2).reshape(2, 1, 1)
+    r, done = task.reward(states, np.zeros((2, 1, 4, 24)), t)
+    assert r.shape == (2, 3, 4) and done.shape == (2, 3, 4)
+    np.testing.assert_allclose(r, -0.25)
+    r, _ = BaodingRotateTask(PARAMS).reward(states, np.zeros((2, 1, 4, 24)), t)
+    assert r.shape == (2, 3, 4)
+
+
+def test_reach_fingertip() -> None:
+    task = ReachTask((0.1, 0.1))
+    # q1 = 0, q2 = pi/2: elbow at (0.1, 0), tip at (0.1, 0.1) -> on target, at rest: reward 0.
+    s = np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
+    np.testing.assert_allclose(task.fingertip(s), [0.1, 0.1], atol=1e-12)
+    assert task.reward(s, np.zeros(2), np.array(0))[0] == pytest.approx(0.0)
+    # Moving at qd = (1, 0): -0.01 * 1 = -0.01.
+    s[4] = 1.0
+    assert task.reward(s, np.zeros(2), np.array(0))[0] == pytest.approx(-0.01)
+
+
+def test_validation() -> None:
+    with pytest.raises(ValueError, match="direction"):
+        BaodingRotateTask(PARAMS, 2)
+    with pytest.raises(ValueError, match="wrist_indices"):
+        BaodingParams(wrist_indices=(30,))
