@@ -34,8 +34,8 @@ import numpy as np
 
 from anima.controllers.triangulation import StereoCalibration, triangulate
 
-__all__ = ["BallColor", "BallTrackerConfig", "BallTracker", "StereoDetections", "ViewDetection",
-           "check_image", "detect_in_view"]
+__all__ = ["BALL_COLORS", "BallColor", "BallTrackerConfig", "BallTracker", "StereoDetections", "ViewDetection",
+           "check_image", "detect_in_view", "transform_points"]
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,12 @@ class BallColor:
                 raise ValueError(f"BallColor {self.name!r}: {key} must be in 0..255, got {getattr(self, key)!r}")
 
 
+# Presets. Skin (about H 7, S 80) and a white or grey background have low saturation and never match.
 RED = BallColor("red", ((0, 8), (170, 179)))
 BLUE = BallColor("blue", ((100, 130),))
+GREEN = BallColor("green", ((45, 85),))
+YELLOW = BallColor("yellow", ((22, 35),))
+BALL_COLORS = {c.name: c for c in (RED, BLUE, GREEN, YELLOW)}
 
 
 @dataclass(frozen=True)

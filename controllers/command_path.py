@@ -80,14 +80,24 @@ class CommandPathStatus:
 
 
 class JointCommandPath:
-    """Policy targets in, torques out; the one object the PD node and training envs share."""
+    """Policy targets in, torques out; the one object the PD node and training envs share.
+
+    Typical use (a training env at 1 kHz physics, 30 Hz policy; the PD node is the same with
+    message callbacks)::
+
+        path = JointCommandPath(load_robot_config("laikago"))
+        path.reset(q0)                                   # episode start: hold q0, filter at q0
+        path.set_targets(None, q_target, t)              # each policy step (names None = all)
+        tau = path.compute(q, qd, t + i * dt)            # each physics/control step
+    """
 
     def __init__(self, config: RobotControlConfig) -> None:
         self.config = config
         self._n = config.num_joints
         self._index = {name: i for i, name in enumerate(config.joint_names)}
         self._period = 1.0 / config.target_rate_hz
-        self._filter = ButterworthLowPass(config.filter_order, config.filter_cutoff_hz, config.target_rate_hz, self._n)
+        self._filter = (ButterworthLowPass(config.filter_order, config.filter_cutoff_hz, config.target_rate_hz, self._n)
+                        if config.filter_order > 0 else None)
         self._counts = dict.fromkeys(
             ("targets_accepted", "targets_rejected", "targets_clamped", "joints_clamped", "timeouts", "estops",
              "change_limited_steps", "torque_limited_steps", "nonfinite_state_steps", "time_jumps_back"), 0)
@@ -109,7 +119,11 @@ class JointCommandPath:
         self._last_target_t: float | None = None
         self._last_t: float | None = None
         self._desired = q0.copy()
-        self._filter.reset(np.where(np.isfinite(q0), q0, 0.0))
+        self._reset_filter(np.where(np.isfinite(q0), q0, 0.0))
+
+    def _reset_filter(self, x0: np.ndarray) -> None:
+        if self._filter is not None:
+            self._filter.reset(x0)
 
     def emergency_stop(self) -> None:
         """Damping only until :meth:`reset`; targets are refused meanwhile."""
@@ -156,11 +170,11 @@ class JointCommandPath:
         if self._mode in (CommandMode.WAITING, CommandMode.TIMEOUT):
             start = self._hold if self._mode is CommandMode.WAITING else self._last_q
             start = np.where(np.isfinite(start), start, full)
-            self._filter.reset(start)
+            self._reset_filter(start)
         else:
             start = self._interpolate(t)
         self._seg_start = start
-        self._seg_end = self._filter.step(full)
+        self._seg_end = full.copy() if self._filter is None else self._filter.step(full)
         self._seg_t = t
         self._target = full
         self._last_target_t = t

@@ -226,7 +226,8 @@ class LegKinematics:
         import pybullet_data  # data files only; no PyBullet client is used
 
         legs = [
-            [f"{leg}_hip_motor_2_chassis_joint", f"{leg}_upper_leg_2_hip_motor_joint", f"{leg}_lower_leg_2_upper_leg_joint"]
+            [f"{leg}_hip_motor_2_chassis_joint", f"{leg}_upper_leg_2_hip_motor_joint",
+             f"{leg}_lower_leg_2_upper_leg_joint"]
             for leg in LAIKAGO_LEGS
         ]
         path = Path(pybullet_data.getDataPath()) / LAIKAGO_URDF
@@ -269,6 +270,12 @@ class LegKinematics:
             w = np.einsum("...ij,...j->...i", rots[k], np.broadcast_to(self._axes[:, k], foot.shape))
             cols.append(np.cross(w, foot - origins[k]))
         return foot, np.stack(cols, axis=-1)
+
+    def foot_velocities(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
+        """Body-frame foot velocities ``(..., L, 3)`` from joint angles and rates ``(..., 3L)``."""
+        jac = self.foot_jacobians(q)
+        dq = self._split(dq)
+        return np.einsum("...lij,...lj->...li", jac, dq)
 
     def hip_positions(self) -> np.ndarray:
         """``(L, 3)`` body-frame positions of each leg's first joint origin."""

@@ -147,7 +147,28 @@ class ReachTask:
         return r, np.zeros(r.shape, dtype=bool)
 
 
+def baoding_action_to_targets(action: np.ndarray, rest: np.ndarray, low: np.ndarray, high: np.ndarray, scale: float) -> np.ndarray:
+    """Planner action in [-1, 1]^24 -> joint-position targets (rad): rest + a * scale * half range, clipped.
+
+    PDDM maps actions onto each joint's range around its middle; here 0 is the rest pose (which holds
+    the balls), so random exploration and a zero plan keep the balls on the palm. Used by the training
+    env and the run-time planner node alike.
+    """
+    a = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
+    return np.clip(np.asarray(rest) + a * 0.5 * (np.asarray(high) - np.asarray(low)) * scale, low, high)
+
+
+def baoding_state(q: np.ndarray, ball_pos: np.ndarray, ball_vel: np.ndarray) -> np.ndarray:
+    """Assemble the 36-D Baoding model state from joints (24,), ball positions and velocities (2, 3)."""
+    q, p, v = np.asarray(q, float).reshape(-1), np.asarray(ball_pos, float).reshape(-1), np.asarray(ball_vel, float).reshape(-1)
+    if q.size != 24 or p.size != 6 or v.size != 6:
+        raise ValueError(f"baoding_state: need 24 joints and 2 balls x 3, got {q.size}, {p.size}, {v.size}")
+    return np.concatenate([q, p, v]).astype(np.float32)
+
+
 __all__ = [
+    "baoding_action_to_targets",
+    "baoding_state",
     "BAODING_STATE_DIM",
     "REACHER_STATE_DIM",
     "BaodingParams",

@@ -61,7 +61,9 @@ class RobotControlConfig:
             step, rad. This is how the original imitation code applies its
             ``MAX_MOTOR_ANGLE_CHANGE_PER_STEP`` (at every 1 ms PD substep), so it bounds the
             position error fed to the PD law, not the change between policy targets.
-        filter_order, filter_cutoff_hz: Butterworth action filter, sampled at ``target_rate_hz``.
+            ``inf`` (YAML ``.inf``) disables it.
+        filter_order, filter_cutoff_hz: Butterworth action filter, sampled at ``target_rate_hz``;
+            order 0 disables it (the cutoff is then ignored but must still be > 0).
         target_rate_hz: rate of policy targets (the interpolation period is its inverse), Hz.
         control_rate_hz: rate of the PD law, Hz.
         command_timeout_s: no target for longer than this -> damping mode, s.
@@ -131,15 +133,18 @@ class RobotControlConfig:
             out = ~np.isfinite(pose) | (pose < self.position_lower) | (pose > self.position_upper)
             if out.any():
                 raise bad(key, out, "outside the joint position limits")
-        for key, val in (("max_change_per_step_rad", self.max_change_per_step),
-                         ("action_filter_cutoff_hz", self.filter_cutoff_hz),
+        if not (isinstance(self.max_change_per_step, (int, float)) and self.max_change_per_step > 0):
+            raise ValueError(f"{where}: max_change_per_step_rad: must be > 0 (.inf = no limit), "
+                             f"got {self.max_change_per_step!r}")
+        for key, val in (("action_filter_cutoff_hz", self.filter_cutoff_hz),
                          ("target_rate_hz", self.target_rate_hz), ("control_rate_hz", self.control_rate_hz),
                          ("command_timeout_s", self.command_timeout_s)):
             if not (isinstance(val, (int, float)) and math.isfinite(val) and val > 0):
                 raise ValueError(f"{where}: {key}: must be a finite number > 0, got {val!r}")
-        if not isinstance(self.filter_order, int) or isinstance(self.filter_order, bool) or not 1 <= self.filter_order <= 8:
-            raise ValueError(f"{where}: action_filter_order: must be an integer in 1..8, got {self.filter_order!r}")
-        if self.filter_cutoff_hz >= self.target_rate_hz / 2:
+        if not isinstance(self.filter_order, int) or isinstance(self.filter_order, bool) or not 0 <= self.filter_order <= 8:
+            raise ValueError(f"{where}: action_filter_order: must be an integer in 0..8 (0 = no filter), "
+                             f"got {self.filter_order!r}")
+        if self.filter_order > 0 and self.filter_cutoff_hz >= self.target_rate_hz / 2:
             raise ValueError(
                 f"{where}: action_filter_cutoff_hz: {self.filter_cutoff_hz} must be below the Nyquist "
                 f"frequency of target_rate_hz ({self.target_rate_hz / 2})"

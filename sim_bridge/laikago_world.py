@@ -330,3 +330,8 @@ class LaikagoWorld(World):
     def nominal_pose() -> np.ndarray:
         """The standing pose in URDF joint angles, (12,)."""
         return STANDING_POSE.copy()
+
+    @staticmethod
+    def crouch_pose() -> np.ndarray:
+        """The crouch (lying-down start) pose in URDF joint angles, (12,)."""
+        return CROUCH_POSE.copy()

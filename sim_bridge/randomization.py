@@ -13,17 +13,61 @@ values the world stored at load, so repeated randomization never compounds.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from anima.sim_bridge.world import RandomizationRanges
-
 if TYPE_CHECKING:
     from anima.sim_bridge.world import World
 
-__all__ = ["RandomizationParams", "apply", "sample"]
+__all__ = ["RandomizationParams", "RandomizationRanges", "apply", "sample"]
+
+Range = tuple[float, float] | None
+
+
+def _check_range(owner: str, name: str, value: Any, lower: float, strict: bool) -> Range:
+    """Validate a ``(lo, hi)`` pair (or None); returns it as a tuple of floats."""
+    if value is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}.{name} must be None or a pair (low, high), got {value!r}") from None
+    bad_low = lo <= lower if strict else lo < lower
+    if not (math.isfinite(lo) and math.isfinite(hi)) or bad_low or hi < lo:
+        bound = f"> {lower}" if strict else f">= {lower}"
+        raise ValueError(f"{owner}.{name} must satisfy {bound} <= low <= high, finite; got {value!r}")
+    return (lo, hi)
+
+
+@dataclass(frozen=True)
+class RandomizationRanges:
+    """Domain-randomization ranges, sampled uniformly; ``None`` disables (keeps nominal) a parameter.
+
+    Defaults: Peng et al., RSS 2020, Table "dynamics parameters" / public code
+    ``minitaur_env_randomizer_config.all_params`` (FACTS.md "Domain randomization").
+    Mass and inertia scales are drawn per link; strength, friction and damping per joint; foot
+    friction is one absolute friction coefficient for all feet; latency in seconds;
+    ``joint_damping_nms`` is the viscous "motor friction" (N·m·s/rad, absolute).
+    """
+
+    mass_scale: Range = (0.8, 1.2)
+    inertia_scale: Range = (0.5, 1.5)
+    motor_strength_scale: Range = (0.8, 1.2)
+    joint_friction_nm: Range = (0.0, 0.05)
+    foot_friction: Range = (0.5, 1.25)
+    latency_s: Range = (0.0, 0.04)
+    joint_damping_nms: Range = (0.0, 0.05)
+
+    def __post_init__(self) -> None:
+        strict = {"mass_scale", "inertia_scale", "motor_strength_scale"}
+        for f in dataclasses.fields(self):
+            value = _check_range("RandomizationRanges", f.name, getattr(self, f.name), 0.0, f.name in strict)
+            object.__setattr__(self, f.name, value)
+
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ import numpy as np
 import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
+from anima.sim_bridge import randomization as _dr
+from anima.sim_bridge.randomization import RandomizationRanges
 from anima.sim_bridge.sensors import DelayBuffer, ImuReading
 
 __all__ = [
@@ -46,7 +48,6 @@ __all__ = [
     "load_yaml_config",
 ]
 
-Range = tuple[float, float] | None
 ConfigT = TypeVar("ConfigT")
 
 
@@ -82,47 +83,6 @@ class BaseGroundTruth:
 def _is_number(value: Any) -> bool:
     """A finite int or float (bool excluded), e.g. a YAML scalar that is not a string."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_range(owner: str, name: str, value: Any, lower: float, strict: bool) -> Range:
-    """Validate a ``(lo, hi)`` pair (or None); returns it as a tuple of floats."""
-    if value is None:
-        return None
-    try:
-        lo, hi = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}.{name} must be None or a pair (low, high), got {value!r}") from None
-    bad_low = lo <= lower if strict else lo < lower
-    if not (math.isfinite(lo) and math.isfinite(hi)) or bad_low or hi < lo:
-        bound = f"> {lower}" if strict else f">= {lower}"
-        raise ValueError(f"{owner}.{name} must satisfy {bound} <= low <= high, finite; got {value!r}")
-    return (lo, hi)
-
-
-@dataclass(frozen=True)
-class RandomizationRanges:
-    """Domain-randomization ranges, sampled uniformly; ``None`` disables (keeps nominal) a parameter.
-
-    Defaults: Peng et al., RSS 2020, Table "dynamics parameters" / public code
-    ``minitaur_env_randomizer_config.all_params`` (FACTS.md "Domain randomization").
-    Mass and inertia scales are drawn per link; strength, friction and damping per joint; foot
-    friction is one absolute friction coefficient for all feet; latency in seconds;
-    ``joint_damping_nms`` is the viscous "motor friction" (N·m·s/rad, absolute).
-    """
-
-    mass_scale: Range = (0.8, 1.2)
-    inertia_scale: Range = (0.5, 1.5)
-    motor_strength_scale: Range = (0.8, 1.2)
-    joint_friction_nm: Range = (0.0, 0.05)
-    foot_friction: Range = (0.5, 1.25)
-    latency_s: Range = (0.0, 0.04)
-    joint_damping_nms: Range = (0.0, 0.05)
-
-    def __post_init__(self) -> None:
-        strict = {"mass_scale", "inertia_scale", "motor_strength_scale"}
-        for f in dataclasses.fields(self):
-            value = _check_range("RandomizationRanges", f.name, getattr(self, f.name), 0.0, f.name in strict)
-            object.__setattr__(self, f.name, value)
 
 
 @dataclass(frozen=True)
@@ -476,9 +436,6 @@ class World(abc.ABC):
 
         With ``config.randomization`` None every parameter goes back to nominal.
         """
-        from anima.sim_bridge import randomization
-
-        params = randomization.sample(self.config.randomization, rng, n_links=len(self.link_names),
-                                      n_joints=self.n_joints)
-        randomization.apply(self, params)
+        params = _dr.sample(self.config.randomization, rng, n_links=len(self.link_names), n_joints=self.n_joints)
+        _dr.apply(self, params)
         return params.as_dict()

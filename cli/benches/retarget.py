@@ -16,7 +16,7 @@ HELP = "retargeting throughput (frames/s) of a procedural dog trot to Laikago"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=1200, help="source frames (60 Hz)")
-    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--repeats", type=int, default=5, help="best of this many runs")
 
 
 def _best(fn: Any, repeats: int) -> float:
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from anima.models.retarget.retarget import Retargeter
 
     frames = getattr(args, "frames", 1200)
-    repeats = getattr(args, "repeats", 3)
+    repeats = getattr(args, "repeats", 5)
     params = GaitParams("trot", speed_m_s=0.8, stride_m=0.4, cycles=max(1, round(frames / 30)))
     kp = generate_gait(params).slice(0, frames)
     cfg = load_config("laikago")

@@ -36,7 +36,8 @@ def _check(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.robot)
     path = find_motion(args.file)
-    result = check_motion(load_motion(path), cfg.kinematics(), CheckThresholds(foot_contact_height_m=cfg.foot_contact_height_m))
+    thresholds = CheckThresholds(foot_contact_height_m=cfg.foot_contact_height_m)
+    result = check_motion(load_motion(path), cfg.kinematics(), thresholds)
     result["file"] = str(path)
     if args.json:
         print(json.dumps(result, sort_keys=True))

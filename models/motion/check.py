@@ -59,7 +59,9 @@ def foot_slip(toes: np.ndarray, stance: np.ndarray) -> float:
     return worst
 
 
-def check_motion(motion: ReferenceMotion, kin: LegKinematics, th: CheckThresholds = CheckThresholds()) -> dict[str, Any]:
+def check_motion(
+    motion: ReferenceMotion, kin: LegKinematics, th: CheckThresholds = CheckThresholds()
+) -> dict[str, Any]:
     """All metrics as one JSON-ready dict; ``passed`` tells whether every target is met."""
     toes = toe_positions_world(motion, kin)
     out: dict[str, Any] = {"frames": motion.num_frames, "duration_s": round(motion.duration, 6)}
@@ -85,7 +87,8 @@ def check_motion(motion: ReferenceMotion, kin: LegKinematics, th: CheckThreshold
     ang = np.linalg.norm((rots[1:] * rots[:-1].inv()).as_rotvec(), axis=-1) / dt
     out["joint_velocity_max_rad_s"] = float(qd.max())
     out["joint_velocity_spikes"] = int((qd > th.joint_speed_spike_rad_s).sum())
-    out["root_velocity_spikes"] = int((lin > th.root_speed_spike_m_s).sum() + (ang > th.root_angular_speed_spike_rad_s).sum())
+    spikes = (lin > th.root_speed_spike_m_s).sum() + (ang > th.root_angular_speed_spike_rad_s).sum()
+    out["root_velocity_spikes"] = int(spikes)
     if motion.loop_mode == LOOP_WRAP:
         out["loop_seam_joint_jump_rad"] = float(np.abs(q[-1] - q[0]).max())
     out["passed"] = bool(

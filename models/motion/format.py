@@ -77,7 +77,9 @@ class ReferenceMotion:
     def __post_init__(self) -> None:
         frames = np.asarray(self.frames, dtype=float)
         if frames.ndim != 2 or frames.shape[0] < 2 or frames.shape[1] <= ROOT_SIZE:
-            raise ValueError(f"Frames: expected at least 2 rows of more than {ROOT_SIZE} values, got shape {frames.shape}")
+            raise ValueError(
+                f"Frames: expected at least 2 rows of more than {ROOT_SIZE} values, got shape {frames.shape}"
+            )
         if not np.all(np.isfinite(frames)):
             row = int(np.argwhere(~np.isfinite(frames))[0, 0])
             raise ValueError(f"Frames: row {row} contains NaN or infinity")
@@ -188,7 +190,8 @@ def motion_from_dict(data: dict[str, Any], source: str = "<dict>") -> ReferenceM
     width = len(rows[0]) if isinstance(rows[0], list) else -1
     for i, row in enumerate(rows):
         if not isinstance(row, list) or len(row) != width:
-            raise ValueError(f"{source}: Frames row {i} has {len(row) if isinstance(row, list) else 'no'} values, expected {width}")
+            got = len(row) if isinstance(row, list) else "no"
+            raise ValueError(f"{source}: Frames row {i} has {got} values, expected {width}")
     try:
         return ReferenceMotion(
             frames=np.asarray(rows, dtype=float),

@@ -36,7 +36,9 @@ class PreviewConfig:
             raise ValueError("preview: width/height >= 16 px, video_fps > 0 and max_frames >= 1 required")
 
 
-def project_points(points: np.ndarray, view: Sequence[float], proj: Sequence[float], width: int, height: int) -> np.ndarray:
+def project_points(
+    points: np.ndarray, view: Sequence[float], proj: Sequence[float], width: int, height: int
+) -> np.ndarray:
     """World points ``(K, 3)`` -> pixel coordinates ``(K, 2)`` (NaN behind the camera).
 
     PyBullet's matrices are column-major 4x4 lists (OpenGL convention).

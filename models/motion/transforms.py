@@ -97,7 +97,9 @@ def time_scale(motion: ReferenceMotion, factor: float) -> ReferenceMotion:
     return motion.with_frames(motion.frames.copy(), frame_duration=motion.frame_duration * factor)
 
 
-def blend_loop_seam(motion: ReferenceMotion, blend_frames: int = 10, urdf_to_body: np.ndarray = R_LOAD) -> ReferenceMotion:
+def blend_loop_seam(
+    motion: ReferenceMotion, blend_frames: int = 10, urdf_to_body: np.ndarray = R_LOAD
+) -> ReferenceMotion:
     """Make a ``Wrap`` clip continuous at the loop point.
 
     The next cycle starts at the first frame moved by the cycle offset; the mismatch between

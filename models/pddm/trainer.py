@@ -11,6 +11,7 @@ Run directory: ``config.yaml`` (every hyperparameter), ``progress.json`` (per-it
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -180,7 +181,11 @@ class PDDMTrainer:
             rollouts.append(collect_rollout(self.env, planner_policy(planner, self.env), cfg.rollout_length, seed, frames if record and k == 0 else None))
         for r in rollouts:
             self.train.add(r)
-        self.model.save(self.run_dir / "model.pt", extra={"iteration": it, "task": cfg.task})
+        params = getattr(self.env.unwrapped, "params", None)
+        extra = {"iteration": it, "task": cfg.task, "env_kwargs": dict(cfg.env_kwargs)}
+        if dataclasses.is_dataclass(params):
+            extra["task_params"] = dataclasses.asdict(params)
+        self.model.save(self.run_dir / "model.pt", extra=extra)
         entry = {
             "iteration": it,
             "hours_of_data": self.hours_of_data(),

@@ -47,7 +47,8 @@ class RetargetConfig:
         scale: global source -> robot length scale; limb_scale: extra factor per leg.
         root_height_offset_m: added to the scaled root height.
         foot_contact_height_m: toe-link height when touching the ground (toe sphere radius).
-        stance_height_m / stance_speed_m_s: source toe below/slower than this = stance.
+        stance_height_m / stance_speed_m_s: source toe below/slower than this = stance;
+            stance_min_frames: shorter stance runs and gaps are treated as marker noise.
     """
 
     robot: str
@@ -65,6 +66,7 @@ class RetargetConfig:
     foot_contact_height_m: float
     stance_height_m: float
     stance_speed_m_s: float
+    stance_min_frames: int
     mirror_joint_permutation: tuple[int, ...]
     mirror_joint_signs: tuple[float, ...]
     ik: IkConfig
@@ -136,6 +138,7 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Retarge
         foot_contact_height_m=float(data.get("foot_contact_height_m", 0.0)),
         stance_height_m=float(stance.get("height_m", 0.02)),
         stance_speed_m_s=float(stance.get("speed_m_s", 0.1)),
+        stance_min_frames=int(stance.get("min_frames", 3)),
         mirror_joint_permutation=tuple(int(i) for i in data.get("mirror_joint_permutation", range(n))),
         mirror_joint_signs=tuple(float(s) for s in data.get("mirror_joint_signs", [1.0] * n)),
         ik=ik,

@@ -93,3 +93,63 @@ def hop_turn_keyframes(rt: Retargeter, turn_rad: float = math.pi / 2) -> list[Ke
         Keyframe(1.0, z(-0.06), (0.0, 0.02, turn_rad), after),
         Keyframe(1.4, z(0.0), (0.0, 0.0, turn_rad), after),
     ]
+
+
+def _feet_entry(rt: Retargeter, entry: object, xyz: tuple, rpy: tuple, where: str) -> tuple:
+    """Feet of one keyframe: 4 xyz points, ``under_hips`` or ``{under_hips: {yaw, lift_m}}``."""
+    contact = rt.config.foot_contact_height_m
+    if entry == "under_hips":
+        return feet_under_hips(rt, xyz, rpy[2], contact)
+    if isinstance(entry, dict) and "under_hips" in entry:
+        opts = entry["under_hips"] or {}
+        return feet_under_hips(rt, xyz, float(opts.get("yaw", rpy[2])), contact + float(opts.get("lift_m", 0.0)))
+    pts = np.asarray(entry, dtype=float) if isinstance(entry, list) else None
+    if pts is None or pts.shape != (len(rt.config.leg_names), 3) or not np.all(np.isfinite(pts)):
+        raise ValueError(f"{where}: 'feet' must be 'under_hips', {{under_hips: {{yaw, lift_m}}}} or "
+                         f"{len(rt.config.leg_names)} finite [x, y, z] points")
+    return tuple(tuple(p) for p in pts)
+
+
+def keyframes_from_dict(rt: Retargeter, data: dict, source: str = "<dict>") -> tuple[list[Keyframe], float, str]:
+    """Parse a keyframe file (YAML/JSON)::
+
+        frame_duration_s: 0.0333
+        loop_mode: Clamp
+        keyframes:
+          - {t: 0.0, root_xyz: [0, 0, 0.456], root_rpy: [0, 0, 0], feet: under_hips}
+          - {t: 0.6, root_xyz: [0, 0, 0.52], root_rpy: [0, 0, 0.8], feet: {under_hips: {yaw: 0.8, lift_m: 0.1}}}
+
+    Returns the keyframes, the frame duration and the loop mode; errors name the keyframe.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("keyframes"), list):
+        raise ValueError(f"{source}: expected a mapping with a 'keyframes' list")
+    keys = []
+    for i, item in enumerate(data["keyframes"]):
+        where = f"{source}: keyframe {i}"
+        try:
+            xyz = tuple(float(v) for v in item["root_xyz"])
+            rpy = tuple(float(v) for v in item.get("root_rpy", (0.0, 0.0, 0.0)))
+            t = float(item["t"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: needs t, root_xyz [x, y, z] and optional root_rpy ({exc})") from exc
+        if len(xyz) != 3 or len(rpy) != 3:
+            raise ValueError(f"{where}: root_xyz and root_rpy need 3 values each")
+        keys.append(Keyframe(t, xyz, rpy, _feet_entry(rt, item.get("feet", "under_hips"), xyz, rpy, where)))
+    times = [k.time_s for k in keys]
+    if len(keys) < 2 or any(b <= a for a, b in zip(times, times[1:])):
+        raise ValueError(f"{source}: need at least 2 keyframes with increasing t")
+    return keys, float(data.get("frame_duration_s", 1.0 / 30.0)), str(data.get("loop_mode", LOOP_CLAMP))
+
+
+def load_keyframes(rt: Retargeter, path: str) -> tuple[list[Keyframe], float, str]:
+    """Read a keyframe YAML or JSON file (see :func:`keyframes_from_dict`)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)  # YAML is a superset of JSON
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: invalid YAML/JSON ({exc})") from exc
+    return keyframes_from_dict(rt, data, str(path))

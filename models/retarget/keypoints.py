@@ -64,7 +64,9 @@ class KeypointTrajectory:
         if pos.shape[0] < 2:
             raise ValueError(f"{self.source}: need at least 2 frames, got {pos.shape[0]}")
         if len(self.names) != pos.shape[1] or len(set(self.names)) != len(self.names):
-            raise ValueError(f"{self.source}: need one unique name per keypoint ({pos.shape[1]}), got {list(self.names)}")
+            raise ValueError(
+                f"{self.source}: need one unique name per keypoint ({pos.shape[1]}), got {list(self.names)}"
+            )
         bad = np.argwhere(~np.isfinite(pos))
         if bad.size:
             f, k = int(bad[0, 0]), int(bad[0, 1])
@@ -115,7 +117,8 @@ def _fps_from_times(times: np.ndarray, source: str, row_offset: int = 0) -> floa
     if np.any(dt <= 0):
         raise ValueError(f"{source}: row {int(np.argmax(dt <= 0)) + 1 + row_offset}: time is not increasing")
     if np.any(np.abs(dt - dt.mean()) > 0.1 * dt.mean()):
-        raise ValueError(f"{source}: row {int(np.argmax(np.abs(dt - dt.mean()))) + 1 + row_offset}: frames not evenly spaced")
+        row = int(np.argmax(np.abs(dt - dt.mean()))) + 1 + row_offset
+        raise ValueError(f"{source}: row {row}: frames not evenly spaced")
     return float(1.0 / dt.mean())
 
 

@@ -55,10 +55,26 @@ def heading_rotations(rot: np.ndarray) -> np.ndarray:
     return out
 
 
-def detect_stance(toes: np.ndarray, fps: float, height_m: float, speed_m_s: float) -> np.ndarray:
-    """``(T, L)`` stance flags: toe within ``height_m`` of the ground and slower than ``speed_m_s``."""
+def detect_stance(
+    toes: np.ndarray, fps: float, height_m: float, speed_m_s: float, min_frames: int = 3
+) -> np.ndarray:
+    """``(T, L)`` stance flags: toe within ``height_m`` of the ground and slower than ``speed_m_s``.
+
+    Marker noise makes raw flags flicker, so gaps shorter than ``min_frames`` inside a stance
+    are filled and stance runs shorter than ``min_frames`` are dropped.
+    """
     vel = np.gradient(toes[..., :2], axis=0) * fps
-    return (toes[..., 2] < height_m) & (np.linalg.norm(vel, axis=-1) < speed_m_s)
+    flags = (toes[..., 2] < height_m) & (np.linalg.norm(vel, axis=-1) < speed_m_s)
+    for leg in range(flags.shape[1]):
+        col = flags[:, leg]
+        runs = _intervals(~col)
+        for a, b in runs:
+            if 0 < a and b < col.size and b - a < min_frames:
+                col[a:b] = True
+        for a, b in _intervals(col):
+            if b - a < min_frames:
+                col[a:b] = False
+    return flags
 
 
 def _intervals(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -126,7 +142,7 @@ class Retargeter:
         heading = heading_rotations(rot)
         limb = cfg.scale * np.asarray(cfg.limb_scale)[None, :, None]
         targets = hips_world + np.einsum("tij,lj->tli", heading, self.toe_offsets_body) + limb * (src_toes - src_hips)
-        stance = detect_stance(src_toes, kp.fps, cfg.stance_height_m, cfg.stance_speed_m_s)
+        stance = detect_stance(src_toes, kp.fps, cfg.stance_height_m, cfg.stance_speed_m_s, cfg.stance_min_frames)
         return origin, rot, lock_stance(targets, stance, cfg.foot_contact_height_m), stance
 
     def solve(self, origin: np.ndarray, rot: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -159,7 +175,9 @@ class Retargeter:
         ground = self._source_ground(kp)
         first = range(kp.num_frames)[frames]
         if len(first) < 2 or first.step != 1:
-            raise ValueError(f"{kp.source}: frame range selects {len(first)} frames with step {first.step}; need >= 2, step 1")
+            raise ValueError(
+                f"{kp.source}: frame range selects {len(first)} frames with step {first.step}; need >= 2, step 1"
+            )
         sel = slice(first.start, first.stop)
         origin, rot, targets, stance = origin[sel], rot[sel], targets[sel], stance[sel]
         kp = kp.slice(sel.start, sel.stop)

@@ -103,7 +103,7 @@ class PlanarReacherEnv(gym.Env):
         self.world = PlanarReacherWorld(config)
         self.render_mode = render_mode
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
-        high = np.array([1, 1, 1, 1, np.inf, np.inf], dtype=np.float32)
+        high = np.array([1, 1, 1, 1, 100, 100], dtype=np.float32)  # |qd| stays < 10 rad/s under max torque
         self.observation_space = gym.spaces.Box(-high, high, dtype=np.float32)
         self.task = ReachTask((0.1, 0.0), config.link_lengths)
         self.t = 0

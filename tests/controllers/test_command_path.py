@@ -210,3 +210,13 @@ def test_closed_loop_joint_tracks_step_target() -> None:
         q = q + qd * dt
         t += dt
     np.testing.assert_allclose(q, goal, atol=5e-3)
+
+
+def test_filter_and_change_limit_can_be_disabled() -> None:
+    # Order 0 = no action filter; .inf = no change limit: the segment ends exactly at the target.
+    path = make_path(action_filter_order=0, max_change_per_step_rad=float("inf"))
+    path.reset(np.zeros(2))
+    path.set_targets(None, [0.5, -0.5], 0.0)
+    tau = path.compute(np.zeros(2), np.zeros(2), PERIOD)
+    np.testing.assert_allclose(path.desired_positions, [0.5, -0.5])
+    np.testing.assert_allclose(tau, [5.0, -5.0])  # 10 * ±0.5, exactly at the 5 N·m limit

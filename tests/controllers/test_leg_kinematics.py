@@ -68,6 +68,15 @@ def test_jacobian_matches_finite_differences(lk: LegKinematics) -> None:
         np.testing.assert_allclose(num[:, others], 0.0, atol=1e-12)  # a joint moves only its own foot
 
 
+def test_foot_velocities_match_finite_differences(lk: LegKinematics) -> None:
+    rng = np.random.default_rng(2)
+    q = rng.uniform(lk.lower, lk.upper, size=(3, 12))
+    dq = rng.normal(size=(3, 12))
+    h = 1e-6
+    num = (lk.foot_positions(q + h * dq) - lk.foot_positions(q - h * dq)) / (2 * h)
+    np.testing.assert_allclose(lk.foot_velocities(q, dq), num, atol=1e-7)
+
+
 def test_bad_input(lk: LegKinematics) -> None:
     with pytest.raises(ValueError, match="q: expected last dimension 12"):
         lk.foot_positions(np.zeros(11))

@@ -1,0 +1,116 @@
+"""Run-time PDDM planning for the ShadowHand: model + task + MPPI -> joint targets (no ROS).
+
+The ``pddm_planner`` node wraps this: it feeds joint positions and ball states, calls ``plan`` in its
+own thread, and publishes the targets. Tasks switch at run time (``set_task``) without retraining,
+since the tasks are reward functions over the same learned dynamics (PDDM, Nagabandi et al., CoRL
+2019, Sec. 6, model reuse).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from anima.controllers.mppi import PlannerConfig, SamplingPlanner
+from anima.controllers.planning_tasks import (
+    BAODING_STATE_DIM,
+    BaodingGoToTask,
+    BaodingParams,
+    BaodingRotateTask,
+    baoding_action_to_targets,
+    baoding_state,
+)
+from anima.models.dynamics_ensemble import DynamicsEnsemble
+
+TASKS = ("ccw", "cw", "goto")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Which task to plan for: ``name`` in TASKS; goto target xy (m, offset from the circle centre) and ball."""
+
+    name: str = "ccw"
+    goto_target_xy: tuple[float, float] = (0.0, 0.03)
+    goto_ball: int = 0
+
+    def __post_init__(self) -> None:
+        if self.name not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.name!r}")
+        if self.goto_ball not in (0, 1):
+            raise ValueError(f"goto_ball must be 0 or 1, got {self.goto_ball}")
+        xy = tuple(float(v) for v in self.goto_target_xy)
+        if len(xy) != 2 or not all(np.isfinite(xy)):
+            raise ValueError(f"goto_target_xy must be 2 finite numbers (m), got {self.goto_target_xy!r}")
+        object.__setattr__(self, "goto_target_xy", xy)
+
+
+def load_baoding_model(path: str | Path, joint_names: tuple[str, ...]) -> DynamicsEnsemble:
+    """Load a Baoding checkpoint, refusing one whose dimensions or joint names differ from the robot's."""
+    return DynamicsEnsemble.load(path, state_dim=BAODING_STATE_DIM, action_dim=len(joint_names), joint_names=joint_names)
+
+
+class BaodingPlannerRuntime:
+    """Holds the model, planner and task; thread-safe task switching, one ``plan`` at a time."""
+
+    def __init__(self, model: DynamicsEnsemble, robot: Any, planner_config: PlannerConfig, task: TaskSpec,
+                 action_scale: float, rng: np.random.Generator) -> None:
+        self.model, self.robot, self.action_scale = model, robot, float(action_scale)
+        self.low, self.high = np.asarray(robot.position_lower, float), np.asarray(robot.position_upper, float)
+        self.rest = np.asarray(robot.standing_pose, float)
+        saved = dict(getattr(model, "extra", {}).get("task_params", {}) or {})
+        fields = {f.name for f in dataclasses.fields(BaodingParams)}
+        self.params: BaodingParams | None = BaodingParams(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k in fields}) if saved else None
+        self.planner = SamplingPlanner(planner_config, model, BaodingRotateTask(), len(self.rest), rng)
+        self._lock = threading.Lock()
+        self._spec, self._applied = task, None
+        self.step_index = 0
+        self.last_plan_ms = float("nan")
+
+    def set_task(self, spec: TaskSpec) -> None:
+        """Switch the task (applied at the next ``plan``); the step counter restarts the target circle."""
+        with self._lock:
+            self._spec = spec
+
+    @property
+    def task_spec(self) -> TaskSpec:
+        with self._lock:
+            return self._spec
+
+    def _task(self, state: np.ndarray) -> Any:
+        spec = self.task_spec
+        if self.params is None:  # no geometry in the checkpoint: centre and drop height from the first state
+            center = state[24:30].reshape(2, 3).mean(axis=0)
+            self.params = BaodingParams(center_xy=(float(center[0]), float(center[1])), drop_z=float(center[2] - 0.06), phase0=float(np.pi))
+        if spec != self._applied:
+            self._applied, self.step_index = spec, 0
+            if spec.name == "goto":
+                cx, cy = self.params.center_xy
+                return BaodingGoToTask((cx + spec.goto_target_xy[0], cy + spec.goto_target_xy[1]), spec.goto_ball, self.params)
+            # Start the target circle where ball_0 is now, so the switch does not yank the balls.
+            cx, cy = self.params.center_xy
+            phase = float(np.arctan2((state[25] - cy) / self.params.radius_y, (state[24] - cx) / self.params.radius_x))
+            return BaodingRotateTask(dataclasses.replace(self.params, phase0=phase), 1 if spec.name == "ccw" else -1)
+        return self.planner.task
+
+    def plan(self, q: np.ndarray, ball_pos: np.ndarray, ball_vel: np.ndarray) -> np.ndarray:
+        """One MPPI step from the measured state; returns joint targets (24,) in robot joint order."""
+        start = time.perf_counter()
+        state = baoding_state(q, ball_pos, ball_vel)
+        self.planner.task = self._task(state)
+        action = self.planner.plan(state, self.step_index)
+        self.step_index += 1
+        self.last_plan_ms = (time.perf_counter() - start) * 1000.0
+        return self.targets(action)
+
+    def next_planned_targets(self) -> np.ndarray:
+        """Targets of the previous plan's next action (the warm-started mean's first step)."""
+        return self.targets(self.planner.mean[0])
+
+    def targets(self, action: np.ndarray) -> np.ndarray:
+        return baoding_action_to_targets(action, self.rest, self.low, self.high, self.action_scale)

@@ -1,0 +1,107 @@
+"""ball_state_estimator: positions and velocities of the balls from their stereo detections.
+
+One constant-velocity Kalman filter per ball with outlier gating and prediction through dropouts
+(core: ``anima.controllers.ball_filter``). Runs once per detection message (the camera rate).
+
+Topics:
+- subscribes ``balls/detections`` (geometry_msgs/PoseArray: ``poses[i]`` = ball i, NaN = missing);
+- publishes ``balls/state`` (sensor_msgs/MultiDOFJointState: ``joint_names`` ``ball_0``..,
+  ``transforms[i].translation`` = position, ``twist[i].linear`` = velocity; stamp and frame of
+  the detections);
+- publishes ``balls/status`` (std_msgs/Float64MultiArray, rows = balls, 7 columns: status code
+  (0 tracking, 1 coasting, 2 lost, 3 dropped, 4 unseen), position std x y z (m), velocity std
+  x y z (m/s)) so a planner sees the uncertainty grow and the drop, never a silently frozen ball.
+
+Parameters: ``n_balls`` (int, 2), ``accel_std_mps2`` (float, 1.0), ``measurement_std_m``
+(float, 0.001), ``gate_chi2`` (float, 16.27), ``lost_after_s`` (float, 0.5), ``drop_z_m``
+(float, NaN = off: an estimate below this height in the detection frame is a dropped ball).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from geometry_msgs.msg import PoseArray, Transform, Twist
+from rclpy.node import Node
+from sensor_msgs.msg import MultiDOFJointState
+from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+
+from anima.controllers.ball_filter import BallFilterConfig, BallStateEstimator, BallStatus
+from anima.ros_nodes._common import SENSOR_QOS, declare_params, from_time_msg, run_node
+
+
+def ball_state_msg(stamp, frame_id: str, positions: np.ndarray, velocities: np.ndarray) -> MultiDOFJointState:
+    """MultiDOFJointState with ``ball_<i>``: translation = position (m), twist.linear = velocity (m/s)."""
+    msg = MultiDOFJointState()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    for i, (p, v) in enumerate(zip(positions, velocities)):
+        msg.joint_names.append(f"ball_{i}")
+        tf = Transform()
+        tf.translation.x, tf.translation.y, tf.translation.z = (float(x) for x in p)
+        tf.rotation.w = 1.0
+        tw = Twist()
+        tw.linear.x, tw.linear.y, tw.linear.z = (float(x) for x in v)
+        msg.transforms.append(tf)
+        msg.twist.append(tw)
+    return msg
+
+
+def ball_state_arrays(msg: MultiDOFJointState) -> tuple[np.ndarray, np.ndarray]:
+    """(positions (N, 3), velocities (N, 3)) of a ball-state message."""
+    p = np.array([[t.translation.x, t.translation.y, t.translation.z] for t in msg.transforms]).reshape(-1, 3)
+    v = np.array([[t.linear.x, t.linear.y, t.linear.z] for t in msg.twist]).reshape(-1, 3)
+    return p, v
+
+
+class BallStateEstimatorNode(Node):
+    def __init__(self) -> None:
+        super().__init__("ball_state_estimator")
+        p = declare_params(self, {
+            "n_balls": 2, "accel_std_mps2": 1.0, "measurement_std_m": 0.001, "gate_chi2": 16.27,
+            "lost_after_s": 0.5, "drop_z_m": math.nan,
+        })
+        drop = None if math.isnan(p["drop_z_m"]) else p["drop_z_m"]
+        self._config = BallFilterConfig(n_balls=int(p["n_balls"]), accel_std_mps2=p["accel_std_mps2"],
+                                        measurement_std_m=p["measurement_std_m"], gate_chi2=p["gate_chi2"],
+                                        lost_after_s=p["lost_after_s"], drop_z_m=drop)
+        self._estimator = BallStateEstimator(self._config)
+        self._last_status = np.full(self._config.n_balls, int(BallStatus.UNSEEN))
+        self._state_pub = self.create_publisher(MultiDOFJointState, "balls/state", SENSOR_QOS)
+        self._status_pub = self.create_publisher(Float64MultiArray, "balls/status", SENSOR_QOS)
+        self.create_subscription(PoseArray, "balls/detections", self._on_detections, SENSOR_QOS)
+        self.get_logger().info(f"{self._config.n_balls} balls, sigma_a {self._config.accel_std_mps2} m/s^2, "
+                               f"sigma_z {self._config.measurement_std_m} m, drop below {drop}")
+
+    def _on_detections(self, msg: PoseArray) -> None:
+        n = self._config.n_balls
+        if len(msg.poses) != n:
+            self.get_logger().error(f"balls/detections: expected {n} poses (one per ball), got {len(msg.poses)}",
+                                    throttle_duration_sec=2.0)
+            return
+        z = np.array([[p.position.x, p.position.y, p.position.z] for p in msg.poses])
+        est = self._estimator.step(from_time_msg(msg.header.stamp), z)
+        self._report_transitions(est.status)
+        self._state_pub.publish(ball_state_msg(msg.header.stamp, msg.header.frame_id, est.position, est.velocity))
+        status = Float64MultiArray()
+        status.layout.dim = [MultiArrayDimension(label="ball", size=n, stride=7 * n),
+                             MultiArrayDimension(label="status,pos_std_xyz,vel_std_xyz", size=7, stride=7)]
+        status.data = np.column_stack([est.status, est.position_std, est.velocity_std]).ravel().tolist()
+        self._status_pub.publish(status)
+
+    def _report_transitions(self, status: np.ndarray) -> None:
+        for i, (old, new) in enumerate(zip(self._last_status, status)):
+            if new != old and new in (BallStatus.LOST, BallStatus.DROPPED):
+                self.get_logger().warn(f"ball_{i} {BallStatus(new).name.lower()}")
+            elif new != old and new == BallStatus.TRACKING and old in (BallStatus.LOST, BallStatus.DROPPED):
+                self.get_logger().info(f"ball_{i} tracked again")
+        self._last_status = status.copy()
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(BallStateEstimatorNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

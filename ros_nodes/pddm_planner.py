@@ -1,0 +1,178 @@
+"""pddm_planner: PDDM's ensemble + filtered MPPI turning the Baoding balls, as a node.
+
+Plans in its own thread (core: ``anima.models.pddm.runtime``); a timer at ``rate_hz`` publishes.
+Each tick hands the latest state to the planning thread and publishes the finished plan's action;
+if the previous plan is still running (overrun), the tick publishes the previous plan's next action
+(the warm-started mean) and counts the overrun. When ``joint_states`` or ``balls/state`` is older
+than ``stale_timeout_s`` the node holds the hand still (repeats its last targets) and says so.
+
+Topics: subscribes ``joint_states`` (sensor_msgs/JointState, best effort), ``balls/state``
+(sensor_msgs/MultiDOFJointState ``ball_0``, ``ball_1``, best effort); publishes ``joint_targets``
+(sensor_msgs/JointState, position = target rad, reliable, ``rate_hz``) and ``planner/status``
+(std_msgs/Float64MultiArray: [last plan ms, overruns, stale flag, task index in ccw/cw/goto]).
+Parameters: ``model_path`` (str, required: a ``DynamicsEnsemble`` checkpoint for this robot),
+``robot`` (str, "shadowhand"), ``task`` (str, "ccw" | "cw" | "goto", settable at run time),
+``goto_target_xy`` (float[2], [0.0, 0.03] m from the circle centre, settable), ``goto_ball`` (int, 0,
+settable), ``rate_hz`` (float, 10.0), ``stale_timeout_s`` (float, 0.5), ``action_scale`` (float,
+0.5), ``num_samples`` (int, 700), ``horizon`` (int, 7), ``gamma`` (20.0), ``beta`` (0.6),
+``sigma`` (0.9), ``seed`` (int, 0).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.node import Node
+from sensor_msgs.msg import JointState, MultiDOFJointState
+from std_msgs.msg import Float64MultiArray
+
+from anima.controllers.mppi import PlannerConfig
+from anima.controllers.robot_config import load_robot_config
+from anima.models.pddm.runtime import TASKS, BaodingPlannerRuntime, TaskSpec, load_baoding_model
+from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, run_node
+from anima.ros_nodes._conversions import joint_state_msg, reorder_index
+
+TASK_PARAMS = ("task", "goto_target_xy", "goto_ball")
+
+
+class PddmPlannerNode(Node):
+    def __init__(self) -> None:
+        super().__init__("pddm_planner")
+        p = declare_params(self, {
+            "model_path": "", "robot": "shadowhand", "task": "ccw", "goto_target_xy": [0.0, 0.03], "goto_ball": 0,
+            "rate_hz": 10.0, "stale_timeout_s": 0.5, "action_scale": 0.5, "num_samples": 700, "horizon": 7,
+            "gamma": 20.0, "beta": 0.6, "sigma": 0.9, "seed": 0,
+        })
+        if not p["model_path"]:
+            raise ValueError("parameter 'model_path' is required (a PDDM Baoding checkpoint, model.pt)")
+        if p["rate_hz"] <= 0 or p["stale_timeout_s"] <= 0:
+            raise ValueError("parameters 'rate_hz' and 'stale_timeout_s' must be > 0")
+        self.robot = load_robot_config(str(p["robot"]))
+        self.names = tuple(self.robot.joint_names)
+        model = load_baoding_model(str(p["model_path"]), self.names)
+        planner = PlannerConfig(num_samples=int(p["num_samples"]), horizon=int(p["horizon"]), gamma=p["gamma"], beta=p["beta"], sigma=p["sigma"])
+        spec = TaskSpec(str(p["task"]), tuple(p["goto_target_xy"]), int(p["goto_ball"]))
+        self.core = BaodingPlannerRuntime(model, self.robot, planner, spec, p["action_scale"], np.random.default_rng(int(p["seed"])))
+        self.period_s, self.stale_s = 1.0 / p["rate_hz"], p["stale_timeout_s"]
+        self._lock = threading.Lock()
+        self._q = self._balls = None
+        self._q_time = self._ball_time = None
+        self._index, self._state_names = None, ()
+        self._held = np.clip(np.asarray(self.robot.standing_pose, float), self.core.low, self.core.high)
+        self._request = threading.Event()
+        self._busy, self._result, self._closing = False, None, False
+        self.overruns, self._stale = 0, False
+        self._targets_pub = self.create_publisher(JointState, "joint_targets", COMMAND_QOS)
+        self._status_pub = self.create_publisher(Float64MultiArray, "planner/status", SENSOR_QOS)
+        self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
+        self.create_subscription(MultiDOFJointState, "balls/state", self._on_balls, SENSOR_QOS)
+        self.add_on_set_parameters_callback(self._on_params)
+        self._thread = threading.Thread(target=self._plan_loop, name="pddm_plan", daemon=True)
+        self._thread.start()
+        self.create_timer(self.period_s, self._on_tick)
+        self.get_logger().info(f"model {p['model_path']} (ensemble {model.ensemble_size}), task {spec.name}, "
+                               f"N {planner.num_samples} H {planner.horizon}, {p['rate_hz']} Hz")
+
+    # ------------------------------------------------------------ inputs
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_joints(self, msg: JointState) -> None:
+        names = tuple(msg.name)
+        if names != self._state_names:
+            try:
+                self._index = reorder_index(names, self.names)
+            except ValueError as err:
+                self.get_logger().error(str(err), throttle_duration_sec=1.0)
+                return
+            self._state_names = names
+        with self._lock:
+            self._q, self._q_time = np.asarray(msg.position, float)[self._index], self._now()
+
+    def _on_balls(self, msg: MultiDOFJointState) -> None:
+        where = {n: i for i, n in enumerate(msg.joint_names)}
+        if "ball_0" not in where or "ball_1" not in where:
+            self.get_logger().error(f"balls/state needs ball_0 and ball_1, got {list(msg.joint_names)}", throttle_duration_sec=1.0)
+            return
+        pos = [[msg.transforms[where[b]].translation.x, msg.transforms[where[b]].translation.y, msg.transforms[where[b]].translation.z] for b in ("ball_0", "ball_1")]
+        vel = [[msg.twist[where[b]].linear.x, msg.twist[where[b]].linear.y, msg.twist[where[b]].linear.z] if len(msg.twist) > where[b] else [0.0] * 3 for b in ("ball_0", "ball_1")]
+        with self._lock:
+            self._balls, self._ball_time = (np.asarray(pos), np.asarray(vel)), self._now()
+
+    def _on_params(self, params) -> SetParametersResult:
+        current = self.core.task_spec
+        values = {"task": current.name, "goto_target_xy": current.goto_target_xy, "goto_ball": current.goto_ball}
+        for prm in params:
+            if prm.name in TASK_PARAMS:
+                values[prm.name] = prm.value
+        try:
+            spec = TaskSpec(str(values["task"]), tuple(values["goto_target_xy"]), int(values["goto_ball"]))
+        except (ValueError, TypeError) as err:
+            return SetParametersResult(successful=False, reason=str(err))
+        if spec != current:
+            self.core.set_task(spec)
+            self.get_logger().info(f"task -> {spec.name}" + (f" {spec.goto_target_xy} ball {spec.goto_ball}" if spec.name == "goto" else ""))
+        return SetParametersResult(successful=True)
+
+    # ------------------------------------------------------------ planning thread
+    def _plan_loop(self) -> None:
+        while not self._closing:
+            if not self._request.wait(timeout=0.2):
+                continue
+            self._request.clear()
+            with self._lock:
+                q, balls = self._q, self._balls
+            try:
+                targets = self.core.plan(q, balls[0], balls[1])
+            except ValueError as err:  # non-finite state: hold
+                self.get_logger().error(f"planning failed: {err}", throttle_duration_sec=1.0)
+                targets = None
+            with self._lock:
+                self._result, self._busy = targets, False
+
+    # ------------------------------------------------------------ timer
+    def _on_tick(self) -> None:
+        now = self._now()
+        with self._lock:
+            fresh = self._q_time is not None and self._ball_time is not None and now - min(self._q_time, self._ball_time) <= self.stale_s
+            busy, result = self._busy, self._result
+            self._result = None
+        if not fresh:
+            if not self._stale:
+                self.get_logger().warning(f"state older than {self.stale_s} s (or none yet): holding the hand still")
+            self._stale = True
+            self._publish(self._held)
+            return
+        self._stale = False
+        if busy:
+            self.overruns += 1
+            self.get_logger().warning(f"planning overran the {self.period_s * 1000:.0f} ms period ({self.overruns} overruns): "
+                                      "previous plan's next action", throttle_duration_sec=1.0)
+            self._publish(self.core.next_planned_targets())
+            return
+        if result is not None:
+            self._publish(result)
+        with self._lock:
+            self._busy = True
+        self._request.set()
+
+    def _publish(self, targets: np.ndarray) -> None:
+        self._held = np.asarray(targets, float)
+        self._targets_pub.publish(joint_state_msg(self.get_clock().now().to_msg(), self.names, self._held))
+        status = Float64MultiArray()
+        status.data = [float(self.core.last_plan_ms), float(self.overruns), float(self._stale), float(TASKS.index(self.core.task_spec.name))]
+        self._status_pub.publish(status)
+
+    def close(self) -> None:
+        self._closing = True
+        self._thread.join(timeout=2.0)
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(PddmPlannerNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""Baoding balls on the simulated ShadowHand (``BaodingWorld``) as a gymnasium environment.
+
+PDDM's Baoding task (Nagabandi et al., CoRL 2019, Sec. 6; FACTS.md "PDDM"): 24 joint-position
+targets at 10 Hz, actions in [-1, 1] mapped linearly onto each joint's range, the same PD command path
+as under ROS (``JointCommandPath``) run in process. Observation = the planner's model state
+(``planning_tasks`` Baoding layout, 36 values): 24 joint positions, ball positions, ball velocities,
+ground truth from the simulator plus optional Gaussian position noise (``ball_noise_std_m``) as a
+stand-in for the stereo tracker.
+
+Tasks (``task``): ``ccw`` (training), ``cw``, ``goto`` (ball ``goto_ball`` to ``goto_target_xy``,
+offsets from the palm centre). Episode ends when a ball drops (reward -500). ``info["success"]``:
+rotation tasks, at least ``success_rotation_rad`` (pi) of relative ball rotation in the task's
+direction without a drop; goto, the ball within 1 cm of its target at the last step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from anima.controllers.planning_tasks import (
+    BAODING_STATE_DIM,
+    BaodingGoToTask,
+    BaodingParams,
+    BaodingRotateTask,
+    baoding_action_to_targets,
+    baoding_state,
+)
+
+
+class BaodingEnv(gym.Env):
+    """ShadowHand + two balls; see the module docstring for spaces, tasks and success."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(
+        self,
+        task: str = "ccw",
+        episode_steps: int = 100,
+        control_dt: float = 0.1,
+        ball_noise_std_m: float = 0.0,
+        randomize: bool = False,
+        goto_target_xy: tuple[float, float] = (0.0, 0.03),
+        goto_ball: int = 0,
+        success_rotation_rad: float = float(np.pi),
+        action_scale: float = 1.0,
+        render_mode: str | None = "rgb_array",
+    ) -> None:
+        from pybullet_utils.bullet_client import BulletClient
+        import pybullet
+
+        from anima.controllers.command_path import JointCommandPath
+        from anima.controllers.robot_config import load_robot_config
+        from anima.sim_bridge.baoding_world import BaodingWorld, load_baoding_config
+
+        if task not in ("ccw", "cw", "goto"):
+            raise ValueError(f"BaodingEnv task must be 'ccw', 'cw' or 'goto', got {task!r}")
+        if episode_steps < 1 or control_dt <= 0 or ball_noise_std_m < 0:
+            raise ValueError("BaodingEnv: episode_steps must be >= 1, control_dt > 0, ball_noise_std_m >= 0")
+        self.task_name, self.episode_steps, self.control_dt = task, int(episode_steps), float(control_dt)
+        self.ball_noise_std_m, self.randomize_dynamics = float(ball_noise_std_m), bool(randomize)
+        self.goto_target_xy, self.goto_ball, self.success_rotation_rad = tuple(goto_target_xy), int(goto_ball), float(success_rotation_rad)
+        self.render_mode, self.action_scale = render_mode, float(action_scale)
+        self.client = BulletClient(connection_mode=pybullet.DIRECT)
+        self.robot = load_robot_config("shadowhand")
+        self.world = BaodingWorld(self.client, load_baoding_config())
+        self.path = JointCommandPath(self.robot)
+        self.joint_names = tuple(self.world.joint_names)
+        if self.joint_names != tuple(self.robot.joint_names):
+            raise ValueError(f"BaodingEnv: world joints {self.joint_names} differ from robot config {self.robot.joint_names}")
+        self.low, self.high = np.asarray(self.robot.position_lower, float), np.asarray(self.robot.position_upper, float)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(24,), dtype=np.float32)
+        self.observation_space = gym.spaces.Box(-10.0, 10.0, shape=(BAODING_STATE_DIM,), dtype=np.float32)
+        self.t = 0
+        self.task: Any = None
+        self.params = BaodingParams()
+
+    # ---------------------------------------------------------------- helpers
+    def action_to_targets(self, action: np.ndarray) -> np.ndarray:
+        """[-1, 1] -> joint targets around the rest pose (``planning_tasks.baoding_action_to_targets``)."""
+        return baoding_action_to_targets(action, self.world.rest_pose, self.low, self.high, self.action_scale)
+
+    def _make_task(self, center: np.ndarray, drop_z: float) -> Any:
+        wrist = tuple(self.joint_names.index(n) for n in ("WRJ1", "WRJ0"))
+        # phase0 = pi: at t = 0 ball_0's target is behind the centre (towards the wrist), where it starts.
+        self.params = BaodingParams(center_xy=(float(center[0]), float(center[1])), drop_z=drop_z, wrist_indices=wrist, phase0=float(np.pi))
+        if self.task_name == "goto":
+            target = (float(center[0] + self.goto_target_xy[0]), float(center[1] + self.goto_target_xy[1]))
+            return BaodingGoToTask(target, self.goto_ball, self.params)
+        return BaodingRotateTask(self.params, 1 if self.task_name == "ccw" else -1)
+
+    def _observe(self) -> np.ndarray:
+        balls = self.world.ball_states()
+        pos = balls.position.copy()
+        if self.ball_noise_std_m > 0:
+            pos += self.np_random.normal(0.0, self.ball_noise_std_m, pos.shape)
+        return baoding_state(self.world.read_joints().position, pos, balls.linear_velocity)
+
+    def _pair_angle(self) -> float:
+        p = self.world.ball_states().position
+        d = p[1, :2] - p[0, :2]
+        return float(np.arctan2(d[1], d[0]))
+
+    # ---------------------------------------------------------------- gym API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        rng = self.np_random
+        if self.randomize_dynamics:
+            self.world.randomize(rng)
+        self.world.reset(rng=rng)
+        self.path.reset(self.world.read_joints().position)
+        self.world.run_targets(self.path, self.world.rest_pose, 0.3)  # let the balls settle
+        surface = self.world.palm_surface_position()
+        balls = self.world.ball_states().position
+        self.task = self._make_task(balls[:, :2].mean(axis=0), float(surface[2] - self.world.config.drop_depth_m))
+        self.t, self._rotation, self._last_angle = 0, 0.0, self._pair_angle()
+        return self._observe(), {"success": False, "rotation_rad": 0.0, "dropped": False}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        a = np.asarray(action, dtype=np.float32)
+        if a.shape != (24,) or not np.isfinite(a).all():
+            raise ValueError(f"BaodingEnv.step: action must be 24 finite values, got shape {a.shape}")
+        self.world.run_targets(self.path, self.action_to_targets(a), self.control_dt)
+        self.t += 1
+        obs = self._observe()
+        true_obs = obs if self.ball_noise_std_m == 0 else self._observe_true()
+        reward, _ = self.task.reward(true_obs, a, np.asarray(self.t))
+        dropped = bool(self.world.balls_dropped().any())
+        angle = self._pair_angle()
+        self._rotation += float(np.angle(np.exp(1j * (angle - self._last_angle))))
+        self._last_angle = angle
+        truncated = self.t >= self.episode_steps
+        info = {"dropped": dropped, "rotation_rad": self._rotation, "success": self._success(true_obs, dropped, truncated)}
+        return obs, float(reward) - (500.0 if dropped and reward > -500.0 else 0.0), dropped, truncated and not dropped, info
+
+    def _observe_true(self) -> np.ndarray:
+        balls = self.world.ball_states()
+        return baoding_state(self.world.read_joints().position, balls.position, balls.linear_velocity)
+
+    def _success(self, obs: np.ndarray, dropped: bool, last: bool) -> bool:
+        if dropped:
+            return False
+        if self.task_name == "goto":
+            start = 24 + 3 * self.goto_ball
+            return last and float(np.hypot(*(obs[start : start + 2] - np.asarray(self.task.target_xy)))) < 0.01
+        sign = 1.0 if self.task_name == "ccw" else -1.0
+        return sign * self._rotation >= self.success_rotation_rad
+
+    def render(self) -> np.ndarray:
+        return self.world.render_stereo().left
+
+    def close(self) -> None:
+        if getattr(self, "client", None) is not None:
+            self.client.disconnect()
+            self.client = None

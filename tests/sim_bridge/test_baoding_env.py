@@ -1,0 +1,54 @@
+"""BaodingEnv on BaodingWorld: spaces, state layout, rest pose holds the balls, drop ends the episode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anima.controllers.planning_tasks import BAODING_STATE_DIM, BaodingGoToTask, BaodingRotateTask
+from anima.sim_bridge.envs import make_env
+
+pytestmark = pytest.mark.sim
+
+
+@pytest.fixture(scope="module")
+def env():
+    e = make_env("baoding", episode_steps=20)
+    yield e
+    e.close()
+
+
+def test_layout_and_rest_pose_holds_balls(env) -> None:
+    obs, info = env.reset(seed=0)
+    assert obs.shape == (BAODING_STATE_DIM,) and env.action_space.shape == (24,)
+    assert isinstance(env.task, BaodingRotateTask) and env.task.direction == 1
+    # Ball positions sit in [24:30]: above the drop height the task uses.
+    assert obs[26] > env.task.params.drop_z and obs[29] > env.task.params.drop_z
+    # Action 0 = rest pose: both balls stay in the hand for the whole (short) episode.
+    for _ in range(20):
+        obs, reward, terminated, truncated, info = env.step(np.zeros(24, np.float32))
+        assert not terminated
+    assert truncated and not info["dropped"]
+    # The env's reward is the task's reward on the state it returns (no drop, ground truth).
+    expected, _ = env.task.reward(obs, np.zeros(24), np.asarray(env.t))
+    assert reward == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_action_mapping_and_bad_action(env) -> None:
+    env.reset(seed=1)
+    # 0 -> rest pose; +1 -> rest + half range, clipped to the upper limit.
+    np.testing.assert_allclose(env.action_to_targets(np.zeros(24)), np.clip(env.world.rest_pose, env.low, env.high))
+    assert np.all(env.action_to_targets(np.ones(24)) <= env.high + 1e-12)
+    with pytest.raises(ValueError, match="24 finite values"):
+        env.step(np.full(24, np.nan))
+
+
+def test_goto_task_built_from_kwargs() -> None:
+    e = make_env("baoding", task="goto", goto_target_xy=(0.0, 0.02), goto_ball=1)
+    try:
+        e.reset(seed=0)
+        assert isinstance(e.task, BaodingGoToTask) and e.task.ball == 1
+    finally:
+        e.close()
+    with pytest.raises(ValueError, match="task must be"):
+        make_env("baoding", task="spin")
