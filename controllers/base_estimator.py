@@ -34,6 +34,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from anima.controllers.spatial import cross
+
 
 class LegKinematicsLike(Protocol):
     """What the estimator needs from :class:`anima.controllers.leg_kinematics.LegKinematics`."""
@@ -146,12 +148,6 @@ def foot_forces_from_efforts(jacobians: np.ndarray, efforts: np.ndarray) -> np.n
     except np.linalg.LinAlgError:
         pass
     return -np.einsum("...ij,...j->...i", np.linalg.pinv(jt), tau)
-
-
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a x b`` for ``a (3,)`` and ``b (..., 3)`` (np.cross is slow on small arrays)."""
-    return np.stack([a[1] * b[..., 2] - a[2] * b[..., 1], a[2] * b[..., 0] - a[0] * b[..., 2],
-                     a[0] * b[..., 1] - a[1] * b[..., 0]], axis=-1)
 
 
 class BaseEstimator:
@@ -272,7 +268,7 @@ class BaseEstimator:
         rel_world = feet_body @ self._R.T  # (L, 3): s_i - p
         if not self._feet_initialised:
             self._init_feet(rel_world)
-        foot_vel_body = self._foot_velocity(t, feet_body, jac, qd_arr) + _cross(self._omega, feet_body)
+        foot_vel_body = self._foot_velocity(t, feet_body, jac, qd_arr) + cross(self._omega, feet_body)
         self._correct(rel_world, -(foot_vel_body @ self._R.T))
 
     def _kinematics(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

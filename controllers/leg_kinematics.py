@@ -29,6 +29,8 @@ from typing import Sequence
 
 import numpy as np
 
+from anima.controllers.spatial import cross
+
 LAIKAGO_URDF = "laikago/laikago_toes_limits.urdf"
 LAIKAGO_LEGS = ("FR", "FL", "RR", "RL")
 LAIKAGO_INIT_POSITION = (0.0, 0.0, 0.48)
@@ -268,7 +270,7 @@ class LegKinematics:
         for k in range(3):
             # The axis is fixed in the joint's child frame; Rot(axis, q) leaves it unchanged.
             w = np.einsum("...ij,...j->...i", rots[k], np.broadcast_to(self._axes[:, k], foot.shape))
-            cols.append(np.cross(w, foot - origins[k]))
+            cols.append(cross(w, foot - origins[k]))
         return foot, np.stack(cols, axis=-1)
 
     def foot_velocities(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:

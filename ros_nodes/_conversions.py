@@ -11,6 +11,8 @@ from builtin_interfaces.msg import Time
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Imu, JointState
 
+from anima.controllers.spatial import quat_rotate, quat_rotate_inverse
+
 
 def _f64(values: np.ndarray) -> array.array:
     return array.array("d", np.ascontiguousarray(values, dtype=np.float64).tobytes())
@@ -138,16 +140,3 @@ def odometry_arrays(msg: Odometry) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     lin, ang = msg.twist.twist.linear, msg.twist.twist.angular
     v_world = quat_rotate(q, np.array([lin.x, lin.y, lin.z]))
     return np.array([p.x, p.y, p.z]), q, v_world, np.array([ang.x, ang.y, ang.z])
-
-
-def quat_rotate(q_xyzw: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotate vector v by unit quaternion q (x, y, z, w): q v q*."""
-    u, w = q_xyzw[:3], q_xyzw[3]
-    t = 2.0 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
-
-
-def quat_rotate_inverse(q_xyzw: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotate vector v by the inverse of unit quaternion q."""
-    conj = np.array([-q_xyzw[0], -q_xyzw[1], -q_xyzw[2], q_xyzw[3]])
-    return quat_rotate(conj, v)

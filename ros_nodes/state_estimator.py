@@ -7,7 +7,9 @@ one ``odom`` message per ``joint_states`` message; time is the message stamps.
 Topics: subscribes ``imu/data`` (sensor_msgs/Imu) and ``joint_states`` (sensor_msgs/JointState,
 effort used for contact detection); publishes ``odom`` (nav_msgs/Odometry, ``odom`` ->
 ``base_link``, twist in ``base_link``). Parameters: ``initial_height_m`` (float, 0.0 = from the
-core config), ``odom_frame`` (str, "odom"), ``base_frame`` (str, "base_link").
+core config), ``gravity_mps2`` (float, 9.81; the simulator uses 10), ``foot_velocity_source``
+(str, "joint_velocity" | "differentiated"), ``odom_frame`` (str, "odom"), ``base_frame``
+(str, "base_link").
 """
 
 from __future__ import annotations
@@ -25,11 +27,16 @@ from anima.ros_nodes._conversions import imu_arrays, joint_arrays, odometry_msg,
 class StateEstimatorNode(Node):
     def __init__(self) -> None:
         super().__init__("state_estimator")
-        height = declare_params(self, {"initial_height_m": 0.0})["initial_height_m"]
+        p = declare_params(
+            self, {"initial_height_m": 0.0, "gravity_mps2": 9.81, "foot_velocity_source": "joint_velocity"}
+        )
         self._odom_frame = self.declare_parameter("odom_frame", "odom").value
         self._base_frame = self.declare_parameter("base_frame", "base_link").value
         self.kinematics = LegKinematics.laikago()
-        config = BaseEstimatorConfig(initial_height_m=height) if height > 0 else BaseEstimatorConfig()
+        overrides = {"gravity_mps2": p["gravity_mps2"], "foot_velocity_source": p["foot_velocity_source"]}
+        if p["initial_height_m"] > 0:
+            overrides["initial_height_m"] = p["initial_height_m"]
+        config = BaseEstimatorConfig(**overrides)
         self.core = BaseEstimator(config, self.kinematics)
         self.core.reset()
         self._state_names: tuple[str, ...] = ()

@@ -13,9 +13,9 @@ from anima.ros_nodes._conversions import (
     joint_state_msg,
     odometry_arrays,
     odometry_msg,
-    quat_rotate,
     reorder_index,
 )
+from anima.controllers.spatial import quat_rotate
 
 
 def test_time_round_trip_is_exact_to_the_nanosecond() -> None:
