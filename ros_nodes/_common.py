@@ -192,7 +192,12 @@ def spin_light(node: Node, max_wait_s: float = 0.1) -> None:
             ws.wait(int(max_wait_s * 1e9))
             if not ctx.ok():  # Ctrl-C: handles may already be finalized, take nothing
                 break
-            _dispatch(ws, subs, timers, services, clients)
+            try:
+                _dispatch(ws, subs, timers, services, clients)
+            except Exception:
+                if ctx.ok():
+                    raise
+                break  # the context shut down (Ctrl-C) while taking: a clean stop
     finally:
         if ws is not None:
             ws.clear_entities()
