@@ -23,7 +23,7 @@ from std_msgs.msg import String
 from anima.controllers.pose_schedule import named_pose
 from anima.controllers.robot_config import load_robot_config
 from anima.ros_nodes._common import SENSOR_QOS, declare_params
-from anima.ros_nodes._conversions import imu_msg, odometry_msg
+from anima.ros_nodes._conversions import diagonal_covariance, imu_msg, odometry_msg
 from anima.sim_bridge.laikago_world import LaikagoWorld, load_laikago_world_config
 from anima.sim_bridge.pacing import steps_every
 
@@ -46,7 +46,10 @@ class LaikagoAdapter:
         self._imu_every = steps_every(dt, p["imu_rate_hz"], "imu_rate_hz")
         self._gt_every = steps_every(dt, p["ground_truth_rate_hz"], "ground_truth_rate_hz")
         self._contacts_every = steps_every(dt, p["contacts_rate_hz"], "contacts_rate_hz")
-        self._imu_var = (config.imu_orientation_noise_rad**2, config.gyro_noise_std**2, config.accel_noise_std**2)
+        self._imu_cov = tuple(
+            diagonal_covariance(std**2)
+            for std in (config.imu_orientation_noise_rad, config.gyro_noise_std, config.accel_noise_std)
+        )
         self._step = 0
         self._imu_pub = node.create_publisher(Imu, "imu/data", SENSOR_QOS)
         self._gt_pub = node.create_publisher(Odometry, "sim/ground_truth/odom", SENSOR_QOS)
@@ -60,7 +63,7 @@ class LaikagoAdapter:
         if self._step % self._imu_every == 0:
             r = self.world.imu()
             self._imu_pub.publish(
-                imu_msg(stamp, "imu_link", r.orientation_xyzw, r.angular_velocity, r.linear_acceleration, *self._imu_var)
+                imu_msg(stamp, "imu_link", r.orientation_xyzw, r.angular_velocity, r.linear_acceleration, self._imu_cov)
             )
         if self._step % self._gt_every == 0:
             g = self.world.ground_truth()

@@ -68,16 +68,21 @@ def reorder_index(source: Sequence[str], target: Sequence[str]) -> np.ndarray:
     return np.array([where[name] for name in target], dtype=np.intp)
 
 
+def diagonal_covariance(variance: float) -> array.array:
+    """Row-major 3x3 covariance with ``variance`` on the diagonal, ready for a message field."""
+    return _f64(np.diag([variance] * 3).ravel())
+
+
 def imu_msg(
     stamp: Time,
     frame_id: str,
     orientation_xyzw: np.ndarray,
     angular_velocity: np.ndarray,
     linear_acceleration: np.ndarray,
-    orientation_var: float,
-    gyro_var: float,
-    accel_var: float,
+    covariances: tuple[array.array, array.array, array.array],
 ) -> Imu:
+    """sensor_msgs/Imu; ``covariances`` (orientation, gyro, accel) from ``diagonal_covariance``,
+    built once by the caller since they do not change between samples."""
     msg = Imu()
     msg.header.stamp = stamp
     msg.header.frame_id = frame_id
@@ -85,9 +90,7 @@ def imu_msg(
     o.x, o.y, o.z, o.w = (float(v) for v in orientation_xyzw)
     w.x, w.y, w.z = (float(v) for v in angular_velocity)
     a.x, a.y, a.z = (float(v) for v in linear_acceleration)
-    msg.orientation_covariance = _f64(np.diag([orientation_var] * 3).ravel())
-    msg.angular_velocity_covariance = _f64(np.diag([gyro_var] * 3).ravel())
-    msg.linear_acceleration_covariance = _f64(np.diag([accel_var] * 3).ravel())
+    msg.orientation_covariance, msg.angular_velocity_covariance, msg.linear_acceleration_covariance = covariances
     return msg
 
 

@@ -87,8 +87,11 @@ def test_resting_balls_state_matches_ground_truth(ros_env, venv_bin, tmp_path) -
     est_p, est_v, tru_p, tru_v = _errors(rec, after_s=2.0)  # the grip closes and the balls settle first
     assert len(est_p) > 60, f"too few matched samples: {len(est_p)} of {rec['n_est']} estimates"
     err = np.linalg.norm(est_p - tru_p, axis=2)
+    vel_rmse = np.sqrt(np.mean(np.sum((est_v - tru_v) ** 2, axis=2)))
+    print(f"resting: {len(est_p)} samples, position RMS {np.sqrt(np.mean(err ** 2)) * 1e3:.2f} mm, "
+          f"velocity RMSE {vel_rmse:.4f} m/s")
     assert np.sqrt(np.mean(err ** 2)) < 0.003, f"position RMS {np.sqrt(np.mean(err ** 2)) * 1e3:.2f} mm"
-    assert np.sqrt(np.mean(np.sum((est_v - tru_v) ** 2, axis=2))) < 0.03
+    assert vel_rmse < 0.03
     status = np.array(rec["status"][-1]).reshape(2, 7)
     assert status[:, 0].tolist() == [0.0, 0.0]  # both balls TRACKING at the end
 
@@ -102,4 +105,7 @@ def test_tilting_hand_moves_balls_and_state_follows(ros_env, venv_bin, tmp_path)
     err = np.linalg.norm(est_p - tru_p, axis=2)
     assert np.sqrt(np.mean(err ** 2)) < 0.005, f"position RMS {np.sqrt(np.mean(err ** 2)) * 1e3:.2f} mm"
     vel_rmse = np.sqrt(np.mean(np.sum((est_v - tru_v) ** 2, axis=2)))
+    print(f"tilting: {len(est_p)} samples, travel {travel * 1e3:.1f} mm, position RMS "
+          f"{np.sqrt(np.mean(err ** 2)) * 1e3:.2f} mm, velocity RMSE {vel_rmse:.4f} m/s "
+          f"(true speed RMS {np.sqrt(np.mean(np.sum(tru_v ** 2, axis=2))):.4f} m/s)")
     assert vel_rmse < 0.05, f"velocity RMSE {vel_rmse:.3f} m/s"

@@ -7,6 +7,7 @@ import pytest
 
 from anima.ros_nodes._common import from_time_msg, stamp_key, to_time_msg
 from anima.ros_nodes._conversions import (
+    diagonal_covariance,
     imu_arrays,
     imu_msg,
     joint_arrays,
@@ -60,8 +61,9 @@ def test_odometry_twist_is_in_body_frame_and_round_trips_to_world() -> None:
 
 
 def test_imu_round_trip_with_covariances() -> None:
+    cov = (diagonal_covariance(1e-4), diagonal_covariance(1e-5), diagonal_covariance(1e-3))
     msg = imu_msg(to_time_msg(0.5), "imu_link", np.array([0, 0, 0, 1.0]), np.array([0.1, 0.2, 0.3]),
-                  np.array([0.0, 0.0, 10.0]), 1e-4, 1e-5, 1e-3)
+                  np.array([0.0, 0.0, 10.0]), cov)
     o, w, a = imu_arrays(msg)
     np.testing.assert_allclose(w, [0.1, 0.2, 0.3])
     np.testing.assert_allclose(a, [0.0, 0.0, 10.0])
