@@ -30,6 +30,7 @@ class StackRun:
     output: str
     cpu_s: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # node -> [(wall, cpu_s)]
     end_wall: float = 0.0
+    failures: list[str] = field(default_factory=list)  # "node: reason" for each node that failed
 
     def latency_ms(self) -> tuple[float, float, int] | None:
         m = _LATENCY.search(self.output)
@@ -132,7 +133,8 @@ def run_stack(launch_file: str, args: dict[str, str], timeout_s: float, echo: bo
         end = time.perf_counter()
         sampler.stop()
         report = json.loads(report_path.read_text()) if report_path.is_file() else {}
-    run = StackRun(result.exit_code, report, tee.buffer_.getvalue(), sampler.samples)
+    failures = [f"{n.name}: {n.reason}" for n in result.nodes if n.failed]
+    run = StackRun(result.exit_code, report, tee.buffer_.getvalue(), sampler.samples, failures=failures)
     run.end_wall = _monitor_end(sampler.samples, end)
     return run
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 
 HELP = "real-time factor of BaodingWorld without and with 30 Hz stereo rendering"
 

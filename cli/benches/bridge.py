@@ -75,4 +75,5 @@ def run(args: argparse.Namespace) -> dict:
     out["rtf_paced"] = paced.report.get("real_time_factor")
     out["estimator_velocity_rmse_mps"] = paced.report.get("estimator_velocity_rmse_mps")
     out["launch_exit_codes"] = [fast.exit_code, paced.exit_code]
+    out["launch_failures"] = fast.failures + paced.failures
     return out

@@ -5,7 +5,7 @@ A step = noise sampling + filtering + rollouts through every member + Baoding re
 ``step_ms_median`` uses ``DynamicsEnsemble.rollout`` (default backend); ``numpy_step_ms_median`` is
 the same planner step with a straightforward batched float32 numpy model (normalize, concatenate,
 three ``np.matmul``, denormalize). Both are timed interleaved in the same process with the same
-thread count; the rollout alone is also timed for each backend.
+thread count, in alternating blocks; the rollout alone is also timed for each backend.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ HELP = "PDDM planning step (N 700, H 7, ensemble 3 x 2x250) in torch vs plain nu
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--repeats", type=int, default=15, help="timed steps per variant (default 15)")
+    parser.add_argument("--repeats", type=int, default=20, help="timed steps per variant (default 20)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (numpy uses its BLAS default)")
     parser.add_argument("--state-dim", type=int, default=40)
     parser.add_argument("--samples", type=int, default=700)
@@ -90,15 +90,17 @@ def run(args: argparse.Namespace) -> dict:
     }
     steps: dict[str, list[float]] = {k: [] for k in variants}
     rolls: dict[str, list[float]] = {k: [] for k in rollouts}
-    for i in range(args.repeats + 3):  # interleaved, so shared-machine load hits every variant alike
+    # Blocks of 5 per variant, alternating: load on the shared machine hits every variant alike, and a
+    # thread pool left spinning by the previous variant (OpenBLAS, OpenMP) costs only a block's first
+    # step, which is discarded.
+    block, i = 5, 0
+    while min(len(v) for v in steps.values()) < args.repeats:
         for name, planner in variants.items():
-            ms = _time(lambda: planner.plan(state, i))
-            if i >= 3:
-                steps[name].append(ms)
+            times = [_time(lambda: planner.plan(state, i + k)) for k in range(block + 1)]
+            steps[name] += times[1:]
         for name, fn in rollouts.items():
-            ms = _time(fn)
-            if i >= 3:
-                rolls[name].append(ms)
+            rolls[name] += [_time(fn) for _ in range(block + 1)][1:]
+        i += block + 1
     med = {k: float(np.median(v)) for k, v in steps.items()}
     result: dict[str, Any] = {
         "step_ms_median": med["torch_loop"],

@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if latency:
         report["command_latency_ms_p50"], report["command_latency_ms_p99"], _n = latency
     report["launch_exit_code"] = run_.exit_code
+    report["launch_failures"] = run_.failures
     if args.json:
         print(json.dumps(report, sort_keys=True))
     else:
@@ -68,4 +69,5 @@ def _print_report(r: dict) -> None:
     if "estop_accepted" in r:
         print(f"  e-stop                 : accepted {r['estop_accepted']}, damping residual max "
               f"{r.get('estop_damping_residual_nm_max')} N·m, base height after {r.get('base_height_m_after_estop_min')} m")
-    print(f"  anima launch exit code : {r['launch_exit_code']}")
+    print(f"  anima launch exit code : {r['launch_exit_code']}"
+          + (f" (failed: {'; '.join(r['launch_failures'])})" if r.get("launch_failures") else ""))
