@@ -67,14 +67,17 @@ class RunMetrics:
             self.damping_residuals.append(float(np.max(np.abs(effort + kd * qd))))
 
     def _window(self, samples: list[tuple[float, float]], t0: float, t1: float) -> np.ndarray:
+        """Values with t0 <= t <= t1, or t0 <= t < t1 when t1 is the e-stop time."""
+        if t1 == self.config.estop_at_s:
+            return np.array([v for t, v in samples if t0 <= t < t1])
         return np.array([v for t, v in samples if t0 <= t <= t1])
 
     def report(self) -> dict:
         c = self.config
         t_end = c.estop_at_s if c.estop_at_s >= 0 else self.t_last
         stand_z = self._window(self.heights, c.settle_s, t_end)
-        err = self._window(self.vel_err, c.settle_s, self.t_last)
-        err_all = self._window(self.vel_err, 0.5, self.t_last)
+        err = self._window(self.vel_err, c.settle_s, t_end)  # standing / cycling, before any e-stop
+        err_all = self._window(self.vel_err, 0.5, t_end)  # including the rise from the crouch
         span = max(self.t_last - (self.t_first or 0.0), 1e-9)
         lo, hi = c.height_band_m
         contacts_after = [(t, s) for t, s in self.contact_times if c.settle_s <= t <= t_end]
@@ -95,6 +98,8 @@ class RunMetrics:
             out["estop_damping_residual_nm_max"] = _round(max(self.damping_residuals)) if self.damping_residuals else None
             out["estop_damping_samples"] = len(self.damping_residuals)
             out["base_height_m_after_estop_min"] = _round(after.min()) if after.size else None
+            fall = self._window(self.vel_err, c.estop_at_s, self.t_last)
+            out["estimator_velocity_rmse_mps_after_estop"] = _round(np.sqrt(fall.mean())) if fall.size else None
         return out
 
 

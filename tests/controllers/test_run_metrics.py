@@ -48,3 +48,15 @@ def test_estop_residual_is_zero_for_pure_damping() -> None:
     r = m.report()
     assert r["estop_damping_samples"] == 2
     assert r["estop_damping_residual_nm_max"] == pytest.approx(2.0)
+
+
+def test_rmse_window_ends_at_the_estop() -> None:
+    m = _metrics(estop_at_s=2.0)
+    for k in range(1, 301):
+        t = k * 0.01
+        m.add_ground_truth(t, 0.45)
+        err = 0.05 if t < 2.0 else 1.0  # the estimator may lose track while the robot collapses
+        m.add_velocity_pair(t, np.array([err, 0.0, 0.0]), np.zeros(3))
+    r = m.report()
+    assert r["estimator_velocity_rmse_mps"] == pytest.approx(0.05)
+    assert r["estimator_velocity_rmse_mps_after_estop"] == pytest.approx(np.sqrt((0.05**2 + 100 * 1.0) / 101), rel=1e-3)
