@@ -59,4 +59,4 @@ def test_rmse_window_ends_at_the_estop() -> None:
         m.add_velocity_pair(t, np.array([err, 0.0, 0.0]), np.zeros(3))
     r = m.report()
     assert r["estimator_velocity_rmse_mps"] == pytest.approx(0.05)
-    assert r["estimator_velocity_rmse_mps_after_estop"] == pytest.approx(np.sqrt((0.05**2 + 100 * 1.0) / 101), rel=1e-3)
+    assert r["estimator_velocity_rmse_mps_after_estop"] == pytest.approx(1.0)  # t = 2.00 .. 3.00: all 1.0
