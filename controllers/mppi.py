@@ -140,7 +140,10 @@ def ensemble_returns(task: BatchedTask, states: np.ndarray, actions: np.ndarray,
         reward = np.broadcast_to(reward, states.shape[:3]).astype(np.float64)
         done_so_far = np.logical_or.accumulate(np.broadcast_to(done, states.shape[:3]), axis=0)
         total = (reward - done_penalty * done_so_far).sum(axis=0)  # (E, N)
-        total[~np.isfinite(states).all(axis=(0, 3))] = -np.inf
+        # A non-finite value at step h reaches every dimension at h + 1 through the first layer, so
+        # checking the last step (and the returns) covers the whole rollout at 1/H of the cost.
+        bad = ~np.isfinite(total) | ~np.isfinite(states[-1]).all(axis=-1)
+        total[bad] = -np.inf
     return total.mean(axis=0)
 
 
@@ -193,7 +196,9 @@ class SamplingPlanner:
             self.mean = shift_mean(self.mean)
             return self.prev_action.copy()
         w = mppi_weights(returns, c.gamma)
-        mean = np.tensordot(w, u, axes=(0, 0)).astype(np.float32)  # (H, A)
+        # einsum, not tensordot: keeps OpenBLAS's thread pool (which spins after each call and then
+        # competes with torch's threads) out of the planning step.
+        mean = np.einsum("n,nha->ha", w.astype(np.float32), u)  # (H, A)
         action = mean[0].copy()
         self.mean = shift_mean(mean)
         return action

@@ -10,6 +10,9 @@ publishes, all with the same stamp:
 - ``sim/ground_truth/balls_dropped`` (std_msgs/String: comma-separated names of dropped balls,
   empty when none).
 
+With a camera latency in the world (``randomize``: 0-40 ms), each capture is published that
+much sim time later, still stamped with its capture time.
+
 Parameters: ``world_config`` (str, "" = config/sim/baoding_world.yaml of the package),
 ``initial_pose`` (str, "standing": named pose of config/robots/shadowhand.yaml),
 ``camera_rate_hz`` (float, 30), ``image_noise_std`` (float, -1 = the world config's value; pixel
@@ -18,7 +21,9 @@ noise std on the 0..255 scale).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+from collections import deque
 
 import numpy as np
 from builtin_interfaces.msg import Time
@@ -85,6 +90,7 @@ class BaodingAdapter:
         self._infos = camera_info_msgs(self.world.camera)
         self._frames = self.world.camera.frame_ids()
         self._noise_rng = np.random.default_rng(0)
+        self._pending: deque = deque()
         self._img_pubs = [node.create_publisher(Image, f"stereo/{s}/image_raw", SENSOR_QOS) for s in ("left", "right")]
         self._info_pubs = [node.create_publisher(CameraInfo, f"stereo/{s}/camera_info", CAMERA_INFO_QOS)
                            for s in ("left", "right")]
@@ -101,19 +107,33 @@ class BaodingAdapter:
         # Capture on the first physics step at or after each camera period (any rate works; at
         # 30 Hz and 500 Hz physics the pairs are 32 or 34 ms apart, 33.3 ms on average).
         now = self.world.time_s
-        if now + 1e-9 < self._next_capture_s:
-            return
-        self._next_capture_s = max(self._next_capture_s + self._camera_period_s, now)
+        if now + 1e-9 >= self._next_capture_s:
+            self._next_capture_s = max(self._next_capture_s + self._camera_period_s, now)
+            self._pending.append((now + self.world.camera_latency_s, self._capture(stamp)))
+        # Camera latency (domain randomization, 0-40 ms): a pair is published that much sim time
+        # after its capture, stamped with the capture time, as a real camera pipeline would.
+        while self._pending and self._pending[0][0] <= now + 1e-9:
+            self._publish(self._pending.popleft()[1])
+
+    def _capture(self, stamp: Time) -> list:
         frame = self.world.render_stereo(self._noise_rng)
-        for pub, info_pub, info, frame_id, img in zip(self._img_pubs, self._info_pubs, self._infos, self._frames,
-                                                      (frame.left, frame.right)):
-            info.header.stamp = stamp
-            pub.publish(image_msg(stamp, frame_id, img))
-            info_pub.publish(info)
+        msgs = []
+        for info, frame_id, img in zip(self._infos, self._frames, (frame.left, frame.right)):
+            info_msg = copy.deepcopy(info)
+            info_msg.header.stamp = stamp
+            msgs.append((image_msg(stamp, frame_id, img), info_msg))
         truth = self.world.ball_states()
-        self._gt_pub.publish(ball_state_msg(stamp, "world", truth.position, truth.linear_velocity))
         dropped = self.world.balls_dropped()
-        self._drop_pub.publish(String(data=",".join(f"ball_{i}" for i in np.flatnonzero(dropped))))
+        return [msgs, ball_state_msg(stamp, "world", truth.position, truth.linear_velocity),
+                String(data=",".join(f"ball_{i}" for i in np.flatnonzero(dropped)))]
+
+    def _publish(self, captured: list) -> None:
+        stereo, truth, dropped = captured
+        for (img, info), img_pub, info_pub in zip(stereo, self._img_pubs, self._info_pubs):
+            img_pub.publish(img)
+            info_pub.publish(info)
+        self._gt_pub.publish(truth)
+        self._drop_pub.publish(dropped)
 
     def close(self) -> None:
         pass

@@ -16,7 +16,8 @@ Control API for environments (in process, no ROS)::
     world.ball_states(), world.balls_dropped()
 
 Domain randomization (:class:`BaodingRandomization`): ball mass and friction, joint damping,
-camera pose jitter, sensor latency 0..40 ms and lighting.
+camera pose jitter, camera latency 0..40 ms (``camera_latency_s``; applied by whoever publishes
+the images) and lighting.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class BaodingRandomization:
     """Per-episode randomization ranges (uniform); ``None`` keeps a parameter nominal.
 
     Ball mass (kg) and lateral friction per ball, joint damping scale per joint, camera position
-    jitter (m, per axis) and rotation jitter (rad, rotation vector per axis), latency (s).
+    jitter (m, per axis) and rotation jitter (rad, rotation vector per axis), camera latency (s).
     """
 
     ball_mass_kg: Range = (0.035, 0.045)
@@ -76,16 +77,16 @@ class BaodingRandomization:
     joint_damping_scale: Range = (0.5, 1.5)
     camera_position_jitter_m: float = 0.002
     camera_rotation_jitter_rad: float = 0.005
-    latency_s: Range = (0.0, 0.04)
+    camera_latency_s: Range = (0.0, 0.04)
     lighting: bool = True
 
     def __post_init__(self) -> None:
         name = type(self).__name__
         for key, low in (("ball_mass_kg", 1e-4), ("ball_friction", 0.0), ("joint_damping_scale", 0.0),
-                         ("latency_s", 0.0)):
+                         ("camera_latency_s", 0.0)):
             object.__setattr__(self, key, _range(name, key, getattr(self, key), low))
-        if self.latency_s is not None and self.latency_s[1] > 1.0:
-            raise ValueError(f"{name}.latency_s must be within [0, 1] s, got {self.latency_s!r}")
+        if self.camera_latency_s is not None and self.camera_latency_s[1] > 1.0:
+            raise ValueError(f"{name}.camera_latency_s must be within [0, 1] s, got {self.camera_latency_s!r}")
         for key in ("camera_position_jitter_m", "camera_rotation_jitter_rad"):
             v = getattr(self, key)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
@@ -183,18 +184,27 @@ class BaodingWorld(World):
     """The Baoding scene; joints in URDF order (``joint_names``), balls indexed 0..N-1 by colour."""
 
     def __init__(self, client: BulletClient, config: BaodingWorldConfig,
-                 rest_pose: np.ndarray | None = None, control_rate_hz: float = 100.0) -> None:
+                 rest_pose: np.ndarray | None = None, control_rate_hz: float | None = None) -> None:
+        """``rest_pose`` (URDF order) and ``control_rate_hz`` (PD rate of :meth:`run_targets`)
+        default to ``standing_pose_rad`` and ``control_rate_hz`` of ``config/robots/<config.robot>.yaml``."""
         super().__init__(client, config)
         self.config: BaodingWorldConfig = config
         self._load_hand()
         self._load_balls()
         self.camera = StereoCamera(client, config.camera)
-        self.control_rate_hz = float(control_rate_hz)
-        if rest_pose is None:
+        self.camera_latency_s = 0.0
+        if rest_pose is None or control_rate_hz is None:
             from anima.controllers.robot_config import load_robot_config
 
-            rest_pose = load_robot_config(config.robot).standing_pose
+            robot = load_robot_config(config.robot)
+            rest_pose = robot.standing_pose if rest_pose is None else rest_pose
+            control_rate_hz = robot.control_rate_hz if control_rate_hz is None else control_rate_hz
+        if not (np.isfinite(control_rate_hz) and 0 < control_rate_hz <= 1.0 / self.physics_dt):
+            raise ValueError(f"control_rate_hz must be in (0, {1.0 / self.physics_dt:g}] Hz, got {control_rate_hz!r}")
+        self.control_rate_hz = float(control_rate_hz)
         self.rest_pose = np.asarray(rest_pose, dtype=float).copy()
+        if self.rest_pose.shape != (self.n_joints,):
+            raise ValueError(f"rest_pose must have {self.n_joints} values (URDF order), got shape {self.rest_pose.shape}")
         self.reset()
 
     # ----------------------------------------------------------------- scene
@@ -223,11 +233,12 @@ class BaodingWorld(World):
         for leader, follower in COUPLED:
             cid = c.createConstraint(body, idx[leader], body, idx[follower], pybullet.JOINT_GEAR,
                                      [1, 0, 0], [0, 0, 0], [0, 0, 0])
-            # gearRatio -1: q_leader - q_follower = 0 (Bullet: qA + ratio qB + target = 0).
+            # gearRatio -1 makes the follower turn with the leader, q_J0 = q_J1 (checked by
+            # tests/sim_bridge/test_baoding_world.py::test_distal_joint_follows_middle_joint).
             c.changeConstraint(cid, gearRatio=-1.0, maxForce=10.0, erp=0.2)
-        # Ground plane that catches dropped balls. It is not drawn: a full-image plane costs TINY_RENDERER
-        # more than the whole hand (~18 ms per stereo pair), and the renderer's plain background is
-        # a stand-in for a dark table.
+        # Ground plane that catches dropped balls. It is not drawn: a full-image plane costs
+        # TINY_RENDERER more than the whole hand (~18 ms per stereo pair); the renderer's plain
+        # white background stands in for the table.
         self.ground_id = c.createMultiBody(0.0, c.createCollisionShape(pybullet.GEOM_PLANE))
         c.changeVisualShape(self.ground_id, -1, rgbaColor=[0.0, 0.0, 0.0, 0.0])
 
@@ -339,8 +350,10 @@ class BaodingWorld(World):
         cam_rot = rng.uniform(-1, 1, 3) * dr.camera_rotation_jitter_rad if dr else np.zeros(3)
         self.camera.set_pose_offset(cam_pos, cam_rot)
         self.camera.set_lighting(rng if dr is not None and dr.lighting else None)
-        latency = float(draw(dr.latency_s if dr else None, cfg.latency_s, 1)[0])
-        self.set_latency(latency)
+        # Latency is the camera pipeline's (what the planner sees late). Joint sensing keeps the
+        # nominal latency: the hand's PD runs on its own controller, and 40 ms inside that loop
+        # makes the finger PD unstable (45 rad/s bandwidth x 0.04 s = 1.8 rad of phase lag).
+        self.camera_latency_s = float(draw(dr.camera_latency_s if dr else None, 0.0, 1)[0])
         return {"ball_mass_kg": mass, "ball_friction": friction, "joint_damping": damping,
                 "camera_position_offset_m": cam_pos, "camera_rotation_offset_rad": cam_rot,
-                "latency_s": self.latency_s}
+                "camera_latency_s": self.camera_latency_s}

@@ -35,7 +35,7 @@ def _run(sim_seconds: float, camera_rate_hz: float | None, control: bool) -> tup
 
     client = BulletClient(connection_mode=pybullet.DIRECT)
     robot = load_robot_config("shadowhand")
-    world = BaodingWorld(client, load_baoding_config(), control_rate_hz=robot.control_rate_hz)
+    world = BaodingWorld(client, load_baoding_config())
     path = JointCommandPath(robot)
     path.reset(world.read_joints().position)
     chunk = 1.0 / camera_rate_hz if camera_rate_hz else 0.1

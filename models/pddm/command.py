@@ -6,6 +6,7 @@ Examples::
     anima train pddm --task baoding --iterations 20 --run-dir runs/baoding
     anima train pddm --resume runs/baoding --iterations 40
     anima train pddm --task reacher --set planner.num_samples=300 --set seed=3
+    anima train pddm --resume runs/baoding --evaluate 10    # success rates on ccw, cw, goto
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR")
     parser.add_argument("--iterations", type=int, help="total iterations (overrides the config)")
     parser.add_argument("--seed", type=int, help="random seed (overrides the config)")
+    parser.add_argument("--evaluate", type=int, default=0, metavar="EPISODES", help="after training, evaluate the model on every task of the env (baoding: ccw, cw, goto) and write evaluation.json")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. planner.num_samples=300 (repeatable)")
 
 
@@ -47,7 +49,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from anima import share_dir
     from anima.models.pddm.config import PDDMTrainConfig
-    from anima.models.pddm.trainer import PDDMTrainer
+    from anima.models.pddm.trainer import PDDMTrainer, evaluate_run
 
     try:
         overrides = _overrides(args)
@@ -69,5 +71,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"run directory: {trainer.run_dir}")
     history = trainer.run()
     last = history[-1] if history else {}
+    if args.evaluate > 0:
+        evaluate_run(trainer.run_dir, args.evaluate)
     print(f"done: {len(history)} iterations, success {last.get('success_rate', float('nan')):.2f}, {trainer.hours_of_data():.3f} h of data; model {trainer.run_dir / 'model.pt'}")
     return 0

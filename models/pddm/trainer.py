@@ -219,15 +219,32 @@ class PDDMTrainer:
         )
 
 
-def evaluate_planner(model: DynamicsEnsemble, env: Any, planner_config: Any, episodes: int, length: int, seed: int, task: Any = None) -> dict[str, float]:
-    """Success rate and mean reward of MPPI with ``model`` on ``env`` (optionally on another ``task``)."""
+def evaluate_planner(model: DynamicsEnsemble, env: Any, planner_config: Any, episodes: int, length: int, seed: int) -> dict[str, float]:
+    """Success rate and mean episode reward of MPPI with ``model`` on ``env``'s own task (no training)."""
     planner = SamplingPlanner(planner_config, model, env.unwrapped.task, model.action_dim, np.random.default_rng(seed))
+    rollouts = [collect_rollout(env, planner_policy(planner, env), length, seed=seed + k) for k in range(episodes)]
+    return {"success_rate": float(np.mean([r.success for r in rollouts])), "reward_mean": float(np.mean([r.rewards.sum() for r in rollouts])), "episodes": episodes}
 
-    def act(obs: np.ndarray, t: int) -> np.ndarray:
-        if t == 0:
-            planner.reset()
-            planner.task = task if task is not None else env.unwrapped.task
-        return planner.plan(obs, t)
 
-    rollouts = [collect_rollout(env, act, length, seed=seed + k) for k in range(episodes)]
-    return {"success_rate": float(np.mean([r.success for r in rollouts])), "reward_mean": float(np.mean([r.rewards.sum() for r in rollouts]))}
+EVAL_TASKS: dict[str, list[dict[str, Any]]] = {
+    # Model reuse (PDDM Sec. 6): the ccw-trained Baoding model, evaluated on cw and go-to unchanged.
+    "baoding": [{"task": "ccw"}, {"task": "cw"}, {"task": "goto", "goto_target_xy": (0.0, 0.03), "goto_ball": 0}],
+    "reacher": [{}],
+}
+
+
+def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Evaluate a run's latest model on every task of its environment; writes ``evaluation.json``."""
+    run_dir = Path(run_dir)
+    config = PDDMTrainConfig.from_yaml(run_dir / "config.yaml")
+    torch.set_num_threads(config.torch_threads)
+    results: dict[str, Any] = {}
+    for overrides in EVAL_TASKS.get(config.task, [{}]):
+        env = make_env(config.task, **{**config.env_kwargs, **overrides})
+        model = DynamicsEnsemble.load(run_dir / "model.pt", env.observation_space.shape[0], env.action_space.shape[0], tuple(getattr(env.unwrapped, "joint_names", ())))
+        name = overrides.get("task", config.task)
+        results[name] = evaluate_planner(model, env, config.planner, episodes, config.rollout_length, seed)
+        log(f"eval {name}: success {results[name]['success_rate']:.2f} reward {results[name]['reward_mean']:.2f} ({episodes} episodes)")
+        getattr(env, "close", lambda: None)()
+    (run_dir / "evaluation.json").write_text(json.dumps(results, indent=1))
+    return results

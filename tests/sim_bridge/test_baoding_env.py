@@ -34,6 +34,13 @@ def test_layout_and_rest_pose_holds_balls(env) -> None:
     assert reward == pytest.approx(float(expected), rel=1e-5)
 
 
+def test_gymnasium_env_checker(env) -> None:
+    from gymnasium.utils.env_checker import check_env
+
+    check_env(env, skip_render_check=True)
+    assert env.render().shape == (180, 280, 3)  # the left camera of the stereo pair
+
+
 def test_action_mapping_and_bad_action(env) -> None:
     env.reset(seed=1)
     # 0 -> rest pose; +1 -> rest + half range, clipped to the upper limit.

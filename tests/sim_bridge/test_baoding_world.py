@@ -98,7 +98,7 @@ def test_randomization_is_reproducible_and_in_range() -> None:
     np.testing.assert_array_equal(a["ball_mass_kg"], b["ball_mass_kg"])
     assert mass == pytest.approx(a["ball_mass_kg"][0])
     assert np.all((a["ball_mass_kg"] >= 0.035) & (a["ball_mass_kg"] <= 0.045))
-    assert 0.0 <= a["latency_s"] <= 0.04
+    assert 0.0 <= a["camera_latency_s"] <= 0.04
     assert np.abs(a["camera_position_offset_m"]).max() <= 0.002
 
 
@@ -107,7 +107,7 @@ def test_randomize_without_ranges_restores_nominal() -> None:
     world = BaodingWorld(client, dataclasses.replace(load_baoding_config(), dr=None))
     params = world.randomize(np.random.default_rng(0))
     client.disconnect()
-    assert params["latency_s"] == 0.0
+    assert params["camera_latency_s"] == 0.0
     np.testing.assert_allclose(params["ball_mass_kg"], 0.04)
 
 

@@ -24,11 +24,11 @@ def _sphere(c: BulletClient, pos, radius=0.02, rgba=(1, 0, 0, 1)) -> int:
     return c.createMultiBody(0.0, -1, vis, list(pos))
 
 
-def test_calibration_matrices_by_hand() -> None:
+def test_calibration_matrices_by_hand(client) -> None:
     cfg = StereoCameraConfig(width_px=280, height_px=180, fx_px=300.0, fy_px=300.0, baseline_m=0.08)
     # Principal point at the image centre in the pixel-centre convention: ((280-1)/2, (180-1)/2).
     np.testing.assert_allclose(cfg.K, [[300, 0, 139.5], [0, 300, 89.5], [0, 0, 1]])
-    P_l, P_r = StereoCamera(BulletClient(connection_mode=pybullet.DIRECT), cfg).projection_matrices()
+    P_l, P_r = StereoCamera(client, cfg).projection_matrices()
     assert P_l[0, 3] == 0.0 and P_r[0, 3] == pytest.approx(-300 * 0.08)  # Tx = -fx B (REP 104)
 
 

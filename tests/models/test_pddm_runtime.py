@@ -1,0 +1,49 @@
+"""Run-time Baoding planner core: task specs, switching, previous-plan fallback, action mapping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anima.controllers.mppi import PlannerConfig
+from anima.controllers.planning_tasks import BaodingGoToTask, BaodingRotateTask, baoding_action_to_targets
+from anima.controllers.robot_config import load_robot_config
+from anima.models.dynamics_ensemble import DynamicsEnsemble, EnsembleConfig
+from anima.models.pddm.runtime import BaodingPlannerRuntime, TaskSpec
+
+ROBOT = load_robot_config("shadowhand")
+BALLS = np.array([[0.03, 0.01, 0.21], [0.07, 0.01, 0.21]])
+
+
+def _runtime(task: TaskSpec = TaskSpec()) -> BaodingPlannerRuntime:
+    model = DynamicsEnsemble(36, 24, EnsembleConfig(hidden_sizes=(8, 8)), joint_names=ROBOT.joint_names)
+    return BaodingPlannerRuntime(model, ROBOT, PlannerConfig(num_samples=32), task, 0.5, np.random.default_rng(0))
+
+
+def test_plan_switch_and_fallback() -> None:
+    rt = _runtime()
+    q = np.asarray(ROBOT.standing_pose, float)
+    targets = rt.plan(q, BALLS, np.zeros((2, 3)))
+    assert targets.shape == (24,) and np.all(targets >= ROBOT.position_lower) and np.all(targets <= ROBOT.position_upper)
+    task = rt.planner.task
+    assert isinstance(task, BaodingRotateTask) and task.direction == 1
+    # Geometry from the first state: centre = ball midpoint (0.05, 0.01); the circle starts at ball_0:
+    # ball_0 is 0.02 m behind the centre in x -> phase pi, so its t = 0 target is ball_0 itself.
+    assert task.params.center_xy == pytest.approx((0.05, 0.01))
+    np.testing.assert_allclose(task.targets(np.array(0))[0], BALLS[0, :2], atol=1e-6)  # float32 state
+    # Fallback = the previous plan's next action, mapped the same way.
+    np.testing.assert_allclose(rt.next_planned_targets(), rt.targets(rt.planner.mean[0]))
+    rt.set_task(TaskSpec("goto", (0.0, 0.03), 1))
+    rt.plan(q, BALLS, np.zeros((2, 3)))
+    assert isinstance(rt.planner.task, BaodingGoToTask) and rt.planner.task.target_xy == pytest.approx((0.05, 0.04))
+    assert rt.step_index == 1  # restarted by the switch
+
+
+def test_task_spec_validation_and_mapping() -> None:
+    with pytest.raises(ValueError, match="task must be one of"):
+        TaskSpec("spin")
+    with pytest.raises(ValueError, match="goto_ball"):
+        TaskSpec("goto", goto_ball=2)
+    # rest 0.2, range [0, 1], scale 0.5: a = 1 -> 0.2 + 1 * 0.5 * 1 * 0.5 = 0.45; a = -1 -> -0.05 -> clipped 0.
+    out = baoding_action_to_targets(np.array([1.0, -1.0]), np.array([0.2, 0.2]), np.zeros(2), np.ones(2), 0.5)
+    np.testing.assert_allclose(out, [0.45, 0.0])
