@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import pkgutil
+import sys
 
 from anima import benches
 
@@ -27,8 +29,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.set_defaults(_bench=module.run)
 
 
+def _measure(args: argparse.Namespace) -> dict:
+    """Run the benchmark with the process's stdout (fd 1) sent to stderr, so C libraries that
+    print (PyBullet's build banner) cannot corrupt the one JSON object on stdout."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        return args._bench(args)
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def run(args: argparse.Namespace) -> int:
-    result = args._bench(args)
+    result = _measure(args)
     if args.json:
         print(json.dumps(result, sort_keys=True))
     else:
