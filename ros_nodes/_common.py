@@ -85,9 +85,13 @@ def run_node(
     finally:
         if node is not None:
             close = getattr(node, "close", None)
-            if close is not None:
-                close()
-            node.destroy_node()
+            try:
+                if close is not None:
+                    close()
+                node.destroy_node()
+            except Exception as err:  # a failing cleanup must not hide how the node ended
+                print(f"[cleanup] {type(err).__name__}: {err}", file=sys.stderr)
+                code = code or 1
         rclpy.try_shutdown()
     return code
 

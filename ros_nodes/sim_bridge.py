@@ -193,7 +193,12 @@ class SimBridgeNode(Node):
 def _spin(node: SimBridgeNode) -> None:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    node.run(executor)
+    try:
+        node.run(executor)
+    except Exception:
+        if rclpy.ok():
+            raise
+        # Ctrl-C shut the context down in the middle of a publish or take: a clean stop
 
 
 def main(args: list[str] | None = None) -> int:
