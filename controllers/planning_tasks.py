@@ -66,7 +66,9 @@ def _drop_and_wrist(p: BaodingParams, states: np.ndarray) -> tuple[np.ndarray, n
     dropped = (states[..., BALL0_POS.start + 2] < p.drop_z) | (states[..., BALL1_POS.start + 2] < p.drop_z)
     penalty = p.drop_penalty * dropped
     if p.wrist_indices:
-        wrist = np.abs(states[..., list(p.wrist_indices)]).max(axis=-1)
+        wrist = np.abs(states[..., p.wrist_indices[0]])
+        for i in p.wrist_indices[1:]:
+            wrist = np.maximum(wrist, np.abs(states[..., i]))
         penalty = penalty + p.wrist_penalty * (wrist > p.wrist_limit)
     return penalty, dropped
 
@@ -93,8 +95,9 @@ class BaodingRotateTask:
 
     def reward(self, states: np.ndarray, actions: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t0, t1 = self.targets(t)
-        d0 = np.sqrt(((states[..., BALL0_POS.start : BALL0_POS.start + 2] - t0) ** 2).sum(-1))
-        d1 = np.sqrt(((states[..., BALL1_POS.start : BALL1_POS.start + 2] - t1) ** 2).sum(-1))
+        b0, b1 = BALL0_POS.start, BALL1_POS.start
+        d0 = np.hypot(states[..., b0] - t0[..., 0], states[..., b0 + 1] - t0[..., 1])
+        d1 = np.hypot(states[..., b1] - t1[..., 0], states[..., b1 + 1] - t1[..., 1])
         penalty, done = _drop_and_wrist(self.params, states)
         return -self.params.distance_weight * (d0 + d1) - penalty, done
 
@@ -113,7 +116,7 @@ class BaodingGoToTask:
 
     def reward(self, states: np.ndarray, actions: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         start = (BALL0_POS if self.ball == 0 else BALL1_POS).start
-        d = np.sqrt(((states[..., start : start + 2] - np.asarray(self.target_xy)) ** 2).sum(-1))
+        d = np.hypot(states[..., start] - self.target_xy[0], states[..., start + 1] - self.target_xy[1])
         penalty, done = _drop_and_wrist(self.params, states)
         return -self.params.distance_weight * d - penalty, done
 

@@ -15,7 +15,7 @@ Parameters: ``model_path`` (str, required: a ``DynamicsEnsemble`` checkpoint for
 ``goto_target_xy`` (float[2], [0.0, 0.03] m from the circle centre, settable), ``goto_ball`` (int, 0,
 settable), ``rate_hz`` (float, 10.0), ``stale_timeout_s`` (float, 0.5), ``action_scale`` (float,
 0.5), ``num_samples`` (int, 700), ``horizon`` (int, 7), ``gamma`` (20.0), ``beta`` (0.6),
-``sigma`` (0.9), ``seed`` (int, 0).
+``sigma`` (0.9), ``optimizer`` (str, "mppi" | "cem"), ``seed`` (int, 0).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class PddmPlannerNode(Node):
         p = declare_params(self, {
             "model_path": "", "robot": "shadowhand", "task": "ccw", "goto_target_xy": [0.0, 0.03], "goto_ball": 0,
             "rate_hz": 10.0, "stale_timeout_s": 0.5, "action_scale": 0.5, "num_samples": 700, "horizon": 7,
-            "gamma": 20.0, "beta": 0.6, "sigma": 0.9, "seed": 0,
+            "gamma": 20.0, "beta": 0.6, "sigma": 0.9, "optimizer": "mppi", "seed": 0,
         })
         if not p["model_path"]:
             raise ValueError("parameter 'model_path' is required (a PDDM Baoding checkpoint, model.pt)")
@@ -52,7 +52,8 @@ class PddmPlannerNode(Node):
         self.robot = load_robot_config(str(p["robot"]))
         self.names = tuple(self.robot.joint_names)
         model = load_baoding_model(str(p["model_path"]), self.names)
-        planner = PlannerConfig(num_samples=int(p["num_samples"]), horizon=int(p["horizon"]), gamma=p["gamma"], beta=p["beta"], sigma=p["sigma"])
+        planner = PlannerConfig(optimizer=str(p["optimizer"]), num_samples=int(p["num_samples"]), horizon=int(p["horizon"]),
+                                gamma=p["gamma"], beta=p["beta"], sigma=p["sigma"])
         spec = TaskSpec(str(p["task"]), tuple(p["goto_target_xy"]), int(p["goto_ball"]))
         self.core = BaodingPlannerRuntime(model, self.robot, planner, spec, p["action_scale"], np.random.default_rng(int(p["seed"])))
         self.period_s, self.stale_s = 1.0 / p["rate_hz"], p["stale_timeout_s"]

@@ -17,6 +17,7 @@ Parameters: ``duration_s`` (float, 10.0 sim s; 0 = never end), ``settle_s`` (2.5
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import numpy as np
@@ -141,6 +142,7 @@ def _remember(store: dict[int, np.ndarray], key: int, value: np.ndarray, size: i
 
 
 def main(args: list[str] | None = None) -> int:
+    os.nice(10)  # an observer: never compete with the control loop for a core
     return run_node(StackMonitorNode, args)
 
 

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             path = args.config or share_dir() / "config" / "pddm" / f"{args.task}.yaml"
             if not Path(path).is_file():
-                raise FileNotFoundError(f"no training config {path} (tasks with configs: {sorted(p.stem for p in (share_dir() / 'config' / 'pddm').glob('*.yaml'))})")
+                raise FileNotFoundError(f"no training config {path} (tasks with configs: {sorted(p.stem for p in (share_dir() / 'config' / 'pddm').glob('*.yaml') if p.stem != 'pddm_planner')})")
             config = PDDMTrainConfig.from_yaml(path)
             if args.config is None and config.task != args.task:
                 raise ValueError(f"{path}: task is {config.task!r}, --task asked for {args.task!r}")

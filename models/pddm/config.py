@@ -35,11 +35,12 @@ class PDDMTrainConfig:
     random_hold_steps: int = 1
     video_every: int = 0
     torch_threads: int = 2
+    workers: int = 1
     ensemble: EnsembleConfig = EnsembleConfig()
     planner: PlannerConfig = PlannerConfig()
 
     def __post_init__(self) -> None:
-        for name in ("iterations", "rollouts_per_iter", "rollout_length", "random_rollout_length", "random_hold_steps", "torch_threads"):
+        for name in ("iterations", "rollouts_per_iter", "rollout_length", "random_rollout_length", "random_hold_steps", "torch_threads", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"PDDMTrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.random_rollouts_train < 1 or self.random_rollouts_val < 1:

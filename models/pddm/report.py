@@ -36,8 +36,12 @@ def model_error_per_step(model: DynamicsEnsemble, rollouts: Sequence[Rollout], h
     return np.asarray(errors)
 
 
-def plot_learning_curve(history: Sequence[dict], path: str | Path) -> None:
-    """Success rate and mean reward against hours of data (matplotlib, Agg backend)."""
+def plot_learning_curve(history: Sequence[dict], path: str | Path, random_baseline: dict | None = None) -> None:
+    """Success rate and mean reward against hours of data (matplotlib, Agg backend).
+
+    ``random_baseline`` (hours, success, reward of the random-action seed rollouts) is drawn as a
+    separate marker; its rewards come from the seed rollouts' own length.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,12 +49,17 @@ def plot_learning_curve(history: Sequence[dict], path: str | Path) -> None:
 
     hours = [h["hours_of_data"] for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
-    ax1.plot(hours, [h["success_rate"] for h in history], "o-")
+    ax1.plot(hours, [h["success_rate"] for h in history], "o-", label="MPPI with the latest model")
     ax1.set(xlabel="hours of data", ylabel="success rate", ylim=(-0.05, 1.05), title="PDDM success")
-    ax2.plot(hours, [h["reward_mean"] for h in history], "o-", color="tab:orange")
+    ax2.plot(hours, [h["reward_mean"] for h in history], "o-", color="tab:orange", label="MPPI with the latest model")
     ax2.set(xlabel="hours of data", ylabel="mean episode reward", title="PDDM reward")
+    if random_baseline:
+        ax1.plot([random_baseline["hours_of_data"]], [random_baseline["success_rate"]], "kx", ms=9, label="random actions")
+        ax2.plot([random_baseline["hours_of_data"]], [random_baseline["reward_mean"]], "kx", ms=9, label="random actions")
     for ax in (ax1, ax2):
         ax.grid(True, alpha=0.3)
+        if random_baseline:
+            ax.legend(loc="best")
     fig.tight_layout()
     fig.savefig(Path(path), dpi=100)
     plt.close(fig)

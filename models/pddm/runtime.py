@@ -52,6 +52,8 @@ class TaskSpec:
 
 def load_baoding_model(path: str | Path, joint_names: tuple[str, ...]) -> DynamicsEnsemble:
     """Load a Baoding checkpoint, refusing one whose dimensions or joint names differ from the robot's."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"model_path {path}: no such checkpoint file (train one with `anima train pddm --task baoding`)")
     return DynamicsEnsemble.load(path, state_dim=BAODING_STATE_DIM, action_dim=len(joint_names), joint_names=joint_names)
 
 

@@ -11,8 +11,10 @@ Run directory: ``config.yaml`` (every hyperparameter), ``progress.json`` (per-it
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
+import multiprocessing
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -76,6 +78,33 @@ def planner_policy(planner: SamplingPlanner, env: Any) -> Policy:
     return act
 
 
+Job = tuple[int, int, list[int], bool]  # (rollout index, env seed, planner seed sequence, record video)
+
+
+def _plan_rollouts(env: Any, model: DynamicsEnsemble, cfg: PDDMTrainConfig, jobs: list[Job]) -> list[tuple[int, Rollout, list]]:
+    """MPPI rollouts; each has its own env and planner seeds, so any split over workers gives the same data."""
+    out = []
+    action_dim = int(env.action_space.shape[0])
+    for k, env_seed, planner_seed, record in jobs:
+        planner = SamplingPlanner(cfg.planner, model, env.unwrapped.task, action_dim, np.random.default_rng(planner_seed))
+        frames: list | None = [] if record else None
+        out.append((k, collect_rollout(env, planner_policy(planner, env), cfg.rollout_length, env_seed, frames), frames or []))
+    return out
+
+
+def _rollout_worker(args: tuple[dict, str, list[Job]]) -> list[tuple[int, Rollout, list]]:
+    """Process-pool entry: its own env and a copy of the model (one torch thread per worker)."""
+    config_dict, model_path, jobs = args
+    cfg = PDDMTrainConfig.from_dict(config_dict)
+    torch.set_num_threads(1)
+    env = make_env(cfg.task, **cfg.env_kwargs)
+    model = DynamicsEnsemble.load(model_path)
+    try:
+        return _plan_rollouts(env, model, cfg, jobs)
+    finally:
+        getattr(env, "close", lambda: None)()
+
+
 class PDDMTrainer:
     """Owns a run directory; ``run()`` performs the remaining iterations and returns the history."""
 
@@ -88,6 +117,7 @@ class PDDMTrainer:
         self.joint_names = tuple(getattr(self.env.unwrapped, "joint_names", ()))
         self.train, self.val = RolloutBuffer(), RolloutBuffer()
         self.history: list[dict[str, Any]] = []
+        self.random_baseline: dict[str, float] | None = None
         self.model: DynamicsEnsemble | None = None
 
     # ------------------------------------------------------------ run dir
@@ -102,7 +132,8 @@ class PDDMTrainer:
             config = config.replace(**overrides)
         trainer = cls(config, run_dir, log)
         if (run_dir / "progress.json").is_file():
-            trainer.history = json.loads((run_dir / "progress.json").read_text())["history"]
+            progress = json.loads((run_dir / "progress.json").read_text())
+            trainer.history, trainer.random_baseline = progress["history"], progress.get("random_baseline")
             trainer.train = RolloutBuffer.load(run_dir / "data_train.npz")
             trainer.val = RolloutBuffer.load(run_dir / "data_val.npz")
         if (run_dir / "model.pt").is_file():
@@ -123,7 +154,7 @@ class PDDMTrainer:
         self.train.save(self.run_dir / "data_train.npz")
         self.val.save(self.run_dir / "data_val.npz")
         tmp = self.run_dir / "progress.json.tmp"
-        tmp.write_text(json.dumps({"history": self.history}, indent=1))
+        tmp.write_text(json.dumps({"history": self.history, "random_baseline": self.random_baseline}, indent=1))
         tmp.replace(self.run_dir / "progress.json")
 
     # ------------------------------------------------------------ loop
@@ -153,7 +184,14 @@ class PDDMTrainer:
         for k in range(cfg.random_rollouts_train + cfg.random_rollouts_val):
             rollout = collect_rollout(self.env, policy, cfg.random_rollout_length, seed=cfg.seed * 100_003 + k)
             (self.train if k < cfg.random_rollouts_train else self.val).add(rollout)
-        self.log(f"random data: {len(self.train)} train / {len(self.val)} val rollouts, {self.hours_of_data():.3f} h")
+        random = self.train.rollouts + self.val.rollouts
+        self.random_baseline = {
+            "hours_of_data": self.hours_of_data(),
+            "success_rate": float(np.mean([r.success for r in random])),
+            "reward_mean": float(np.mean([r.rewards.sum() for r in random])),
+        }
+        self.log(f"random data: {len(self.train)} train / {len(self.val)} val rollouts, {self.hours_of_data():.3f} h, "
+                 f"success {self.random_baseline['success_rate']:.2f}")
 
     def hours_of_data(self) -> float:
         steps = self.train.num_transitions + self.val.num_transitions
@@ -166,19 +204,30 @@ class PDDMTrainer:
         losses = model.fit(*self.train.transitions(), rng=np.random.default_rng([cfg.seed, iteration, 1]))
         return model, (losses[-1] if losses else float("nan"))
 
+    def _collect_planned(self, it: int, record: bool) -> tuple[list[Rollout], list]:
+        """K MPPI rollouts with the latest model, serially or on ``workers`` processes (same data)."""
+        cfg = self.config
+        jobs = [(k, cfg.seed * 100_003 + 50_000 + it * 1000 + k, [cfg.seed, it, 2, k], record and k == 0) for k in range(cfg.rollouts_per_iter)]
+        if cfg.workers > 1:
+            self.model.save(self.run_dir / "model.pt")  # the workers load it
+            chunks = [jobs[w :: cfg.workers] for w in range(cfg.workers)]
+            args = [(cfg.to_dict(), str(self.run_dir / "model.pt"), chunk) for chunk in chunks if chunk]
+            ctx = multiprocessing.get_context("spawn")
+            with concurrent.futures.ProcessPoolExecutor(len(args), mp_context=ctx) as pool:
+                done = [item for part in pool.map(_rollout_worker, args) for item in part]
+        else:
+            done = _plan_rollouts(self.env, self.model, cfg, jobs)
+        done.sort(key=lambda item: item[0])
+        return [r for _k, r, _f in done], next((f for _k, _r, f in done if f), [])
+
     def _iteration(self, it: int, writer: Any) -> None:
         cfg = self.config
         t_start = time.perf_counter()
         self.model, loss = self._fit_model(it)
         t_fit = time.perf_counter() - t_start
         errors = model_error_per_step(self.model, self.val.rollouts, cfg.planner.horizon)
-        planner = SamplingPlanner(cfg.planner, self.model, self.env.unwrapped.task, self.action_dim, np.random.default_rng([cfg.seed, it, 2]))
         record = it == cfg.iterations - 1 or (cfg.video_every > 0 and it % cfg.video_every == 0)
-        frames: list = []
-        rollouts = []
-        for k in range(cfg.rollouts_per_iter):
-            seed = cfg.seed * 100_003 + 50_000 + it * 1000 + k
-            rollouts.append(collect_rollout(self.env, planner_policy(planner, self.env), cfg.rollout_length, seed, frames if record and k == 0 else None))
+        rollouts, frames = self._collect_planned(it, record)
         for r in rollouts:
             self.train.add(r)
         params = getattr(self.env.unwrapped, "params", None)
@@ -199,7 +248,7 @@ class PDDMTrainer:
         self.history.append(entry)
         self._log_iteration(entry, writer)
         self._checkpoint()
-        plot_learning_curve(self.history, self.run_dir / "learning_curve.png")
+        plot_learning_curve(self.history, self.run_dir / "learning_curve.png", self.random_baseline)
         if frames:
             fps = 1.0 / float(self.env.unwrapped.control_dt)
             write_video(frames, self.run_dir / "rollout.mp4", fps)

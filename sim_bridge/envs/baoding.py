@@ -116,7 +116,7 @@ class BaodingEnv(gym.Env):
         balls = self.world.ball_states().position
         self.task = self._make_task(balls[:, :2].mean(axis=0), float(surface[2] - self.world.config.drop_depth_m))
         self.t, self._rotation, self._last_angle = 0, 0.0, self._pair_angle()
-        return self._observe(), {"success": False, "rotation_rad": np.array(0.0), "dropped": False}
+        return self._observe(), {"success": False, "rotation_rad": 0.0, "dropped": False}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         a = np.asarray(action, dtype=np.float32)
@@ -132,9 +132,7 @@ class BaodingEnv(gym.Env):
         self._rotation += float(np.angle(np.exp(1j * (angle - self._last_angle))))
         self._last_angle = angle
         truncated = self.t >= self.episode_steps
-        # rotation_rad as a 0-d array: PyBullet's contact warm start makes a replay after another episode
-        # differ at ~1e-7, and gymnasium's checker compares arrays with a tolerance, floats exactly.
-        info = {"dropped": dropped, "rotation_rad": np.array(self._rotation), "success": self._success(true_obs, dropped, truncated)}
+        info = {"dropped": dropped, "rotation_rad": self._rotation, "success": self._success(true_obs, dropped, truncated)}
         return obs, float(reward) - (500.0 if dropped and reward > -500.0 else 0.0), dropped, truncated and not dropped, info
 
     def _observe_true(self) -> np.ndarray:

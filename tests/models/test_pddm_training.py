@@ -52,3 +52,14 @@ def test_bad_config_key_is_named(tmp_path: Path) -> None:
     bad.write_text("task: reacher\nplanner:\n  horizon_steps: 7\n")
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['horizon_steps'\] under 'planner'"):
         PDDMTrainConfig.from_yaml(bad)
+
+
+def test_parallel_rollout_workers_give_the_same_data(tmp_path: Path) -> None:
+    # Every rollout seeds its own env and planner, so two worker processes reproduce the serial run.
+    tiny = dict(iterations=1, rollouts_per_iter=3, rollout_length=8, random_rollouts_train=3, random_rollouts_val=1, random_rollout_length=8)
+    config = PDDMTrainConfig.from_yaml(share_dir() / "config" / "pddm" / "reacher.yaml").replace(
+        **tiny, **{"ensemble.hidden_sizes": (16, 16), "ensemble.epochs": 2, "planner.num_samples": 30}
+    )
+    serial = PDDMTrainer(config, tmp_path / "serial", log=lambda _m: None).run()
+    parallel = PDDMTrainer(config.replace(workers=2), tmp_path / "parallel", log=lambda _m: None).run()
+    assert parallel[0]["reward_mean"] == pytest.approx(serial[0]["reward_mean"], rel=1e-9)
