@@ -7,7 +7,9 @@ transient-local depth 1.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Callable
 
 import rclpy
@@ -15,6 +17,7 @@ from builtin_interfaces.msg import Time
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 
 SENSOR_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
@@ -58,6 +61,18 @@ def stamp_key(stamp: Time) -> int:
     return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
+_STOP = threading.Event()
+
+
+def shutdown_requested() -> bool:
+    """True once SIGINT or SIGTERM arrived: loops finish their turn and return."""
+    return _STOP.is_set()
+
+
+def _on_signal(_signum: int, _frame: object) -> None:
+    _STOP.set()
+
+
 def run_node(
     factory: Callable[[], Node],
     args: list[str] | None = None,
@@ -68,8 +83,15 @@ def run_node(
     ``spin`` defaults to ``spin_light``; nodes that own their loop (the simulator) pass theirs. The factory may
     raise ``ValueError`` for bad parameters; that is reported on one line and the process exits 2
     so ``anima launch`` names the node that failed. A node ends a run by raising ``SystemExit``.
+
+    Ctrl-C (SIGINT) and SIGTERM only set a flag that the loops check after each wake-up; the
+    node then leaves its loop and tears down in order. rclpy's own handler would shut the
+    context down asynchronously, racing a loop that is taking a message (seen as a rare
+    segfault at shutdown).
     """
-    rclpy.init(args=args if args is not None else sys.argv)
+    rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
     node = None
     code = 0
     try:
@@ -103,16 +125,14 @@ class SubscriptionPoller:
     when nothing is ready); a simulator loop at 1 kHz cannot afford that. This keeps one wait set
     for one subscription, as ``rclpy.wait_for_message`` does, and hands each message to the
     subscription's own callback, so messages take the same path whether an executor or the
-    poller takes them. Ctrl-C (the signal guard condition) ends a wait early.
+    poller takes them.
     """
 
     def __init__(self, node: Node, subscription) -> None:
         from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
-        from rclpy.signals import SignalHandlerGuardCondition
 
         self._sub = subscription
-        self._wait_set = _rclpy.WaitSet(1, 1, 0, 0, 0, 0, node.context.handle)
-        self._sigint = SignalHandlerGuardCondition(context=node.context)
+        self._wait_set = _rclpy.WaitSet(1, 0, 0, 0, 0, 0, node.context.handle)
 
     def take_all(self) -> int:
         """Deliver every message already received to the callback; returns how many."""
@@ -126,16 +146,16 @@ class SubscriptionPoller:
             n += 1
 
     def wait(self, timeout_s: float) -> bool:
-        """Block until a message is ready, Ctrl-C, or ``timeout_s``; True when a message is ready."""
+        """Block until a message is ready or ``timeout_s`` passed; True when a message is ready."""
         ws = self._wait_set
         ws.clear_entities()
         ws.add_subscription(self._sub.handle)
-        ws.add_guard_condition(self._sigint.handle)
         ws.wait(max(0, int(timeout_s * 1e9)))
         return bool(ws.get_ready_entities("subscription"))
 
     def destroy(self) -> None:
-        self._sigint.destroy()
+        self._wait_set.clear_entities()
+        self._wait_set.destroy_when_not_in_use()
 
 
 def declare_params(node: Node, spec: dict[str, object]) -> dict[str, object]:
@@ -167,22 +187,20 @@ def spin_light(node: Node, max_wait_s: float = 0.1) -> None:
     Why: ``rclpy``'s executor costs about 0.15 ms per wake-up here before any callback runs;
     at the 500 Hz rates of a legged robot that is most of a node's CPU. This loop handles what
     the stack's nodes use (subscriptions, timers on the node clock including sim time, services,
-    client responses) and stops on Ctrl-C or context shutdown. Nodes needing waitables or
-    coroutine callbacks use ``rclpy.spin``.
+    client responses) and returns within ``max_wait_s`` of Ctrl-C (``shutdown_requested``) or
+    context shutdown. Nodes needing waitables or coroutine callbacks use ``rclpy.spin``.
     """
     from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
-    from rclpy.signals import SignalHandlerGuardCondition
 
     ctx = node.context
-    sigint = SignalHandlerGuardCondition(context=ctx)
     key, ws = None, None
     try:
-        while ctx.ok():
+        while ctx.ok() and not _STOP.is_set():
             subs, timers = tuple(node.subscriptions), tuple(node.timers)
             services, clients = tuple(node.services), tuple(node.clients)
             if key != (subs, timers, services, clients):
                 key = (subs, timers, services, clients)
-                ws = _rclpy.WaitSet(len(subs), 1, len(timers), len(clients), len(services), 0, ctx.handle)
+                ws = _rclpy.WaitSet(len(subs), 0, len(timers), len(clients), len(services), 0, ctx.handle)
             ws.clear_entities()
             for s in subs:
                 ws.add_subscription(s.handle)
@@ -192,21 +210,12 @@ def spin_light(node: Node, max_wait_s: float = 0.1) -> None:
                 ws.add_client(c.handle)
             for s in services:
                 ws.add_service(s.handle)
-            ws.add_guard_condition(sigint.handle)
             ws.wait(int(max_wait_s * 1e9))
-            if not ctx.ok():  # Ctrl-C: handles may already be finalized, take nothing
-                break
-            try:
-                _dispatch(ws, subs, timers, services, clients)
-            except Exception:
-                if ctx.ok():
-                    raise
-                break  # the context shut down (Ctrl-C) while taking: a clean stop
+            _dispatch(ws, subs, timers, services, clients)
     finally:
         if ws is not None:
             ws.clear_entities()
             ws.destroy_when_not_in_use()
-        sigint.destroy()
 
 
 def _dispatch(ws, subs, timers, services, clients) -> None:

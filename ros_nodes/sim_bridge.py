@@ -28,7 +28,6 @@ import time
 
 import numpy as np
 import pybullet
-import rclpy
 from pybullet_utils.bullet_client import BulletClient
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -42,6 +41,7 @@ from anima.ros_nodes._common import (
     SubscriptionPoller,
     declare_params,
     run_node,
+    shutdown_requested,
     stamp_key,
     to_time_msg,
 )
@@ -136,7 +136,7 @@ class SimBridgeNode(Node):
         end_step = int(round(p["duration_s"] / self.world.physics_dt)) if p["duration_s"] > 0 else None
         step = 0
         next_service = time.perf_counter()
-        while (end_step is None or step < end_step) and rclpy.ok():
+        while (end_step is None or step < end_step) and not shutdown_requested():
             self._commands.take_all()
             self._apply_command()
             self.world.step(1)
@@ -193,12 +193,7 @@ class SimBridgeNode(Node):
 def _spin(node: SimBridgeNode) -> None:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    try:
-        node.run(executor)
-    except Exception:
-        if rclpy.ok():
-            raise
-        # Ctrl-C shut the context down in the middle of a publish or take: a clean stop
+    node.run(executor)
 
 
 def main(args: list[str] | None = None) -> int:
