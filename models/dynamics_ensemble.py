@@ -240,8 +240,8 @@ class DynamicsEnsemble:
         """Open-loop rollouts of every member from one start state.
 
         state: (S,); actions: (N, H, A) -> predicted states (H, E, N, S) float32 (step h holds s_{h+1}).
-        The action half of layer 1 is computed for all steps in one matmul before the loop, and each
-        step is three matmuls per member into preallocated buffers (no per-step allocation).
+        Normalizers are folded into the weights, and each step is three matmuls per member into
+        preallocated buffers (no per-step allocation).
         ``backend``: "loop" (one ``addmm`` per member; fastest on the 2-core CPU, see
         ``anima bench planner``) or "bmm" (one ``baddbmm`` for all members).
         """
