@@ -180,7 +180,7 @@ class SimBridgeNode(Node):
     def close(self) -> None:
         if self.latencies_ms:
             lat = np.asarray(self.latencies_ms)
-            # printed, not logged: after Ctrl-C the context (and with it /rosout) is already shut down
+            # one plain stdout line: `anima demo` and `anima bench bridge` read it from the launch output
             print(
                 f"command latency ms: p50 {np.percentile(lat, 50):.3f} p99 {np.percentile(lat, 99):.3f} (n={lat.size})",
                 flush=True,
