@@ -31,6 +31,7 @@ import numpy as np
 import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
+from anima.sim_bridge.randomization import Range, check_range
 from anima.sim_bridge.stereo_camera import StereoCamera, StereoCameraConfig, StereoFrame
 from anima.sim_bridge.world import World, WorldConfig, load_yaml_config
 
@@ -42,7 +43,6 @@ __all__ = [
     "load_baoding_config",
 ]
 
-Range = tuple[float, float] | None
 COUPLED = (("FFJ1", "FFJ0"), ("MFJ1", "MFJ0"), ("RFJ1", "RFJ0"), ("LFJ1", "LFJ0"))
 # Hand frame (URDF) -> world at zero wrist angles: fingers (+z) along world +x, palm normal (-y)
 # up along world +z, thumb side (+x) along world -y.
@@ -50,18 +50,6 @@ _HAND_TO_WORLD = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 # Palm surface centre in the forearm (base) frame at zero wrist angles: palm box centre
 # (0.011, 0, 0.038) in the palm frame, which sits at z 0.256 + 0.034 and y 0.01; surface at -y 0.0111.
 _PALM_SURFACE_IN_BASE = np.array([0.011, 0.01 - 0.0111, 0.256 + 0.034 + 0.038])
-
-
-def _range(owner: str, name: str, value: Any, lower: float) -> Range:
-    if value is None:
-        return None
-    try:
-        lo, hi = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}.{name} must be None or a pair (low, high), got {value!r}") from None
-    if not (math.isfinite(lo) and math.isfinite(hi) and lower <= lo <= hi):
-        raise ValueError(f"{owner}.{name} must satisfy {lower} <= low <= high, finite; got {value!r}")
-    return (lo, hi)
 
 
 @dataclass(frozen=True)
@@ -84,7 +72,7 @@ class BaodingRandomization:
         name = type(self).__name__
         for key, low in (("ball_mass_kg", 1e-4), ("ball_friction", 0.0), ("joint_damping_scale", 0.0),
                          ("camera_latency_s", 0.0)):
-            object.__setattr__(self, key, _range(name, key, getattr(self, key), low))
+            object.__setattr__(self, key, check_range(name, key, getattr(self, key), low))
         if self.camera_latency_s is not None and self.camera_latency_s[1] > 1.0:
             raise ValueError(f"{name}.camera_latency_s must be within [0, 1] s, got {self.camera_latency_s!r}")
         for key in ("camera_position_jitter_m", "camera_rotation_jitter_rad"):

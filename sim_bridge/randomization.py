@@ -28,7 +28,7 @@ __all__ = ["RandomizationParams", "RandomizationRanges", "apply", "sample"]
 Range = tuple[float, float] | None
 
 
-def _check_range(owner: str, name: str, value: Any, lower: float, strict: bool) -> Range:
+def check_range(owner: str, name: str, value: Any, lower: float, strict: bool = False) -> Range:
     """Validate a ``(lo, hi)`` pair (or None); returns it as a tuple of floats."""
     if value is None:
         return None
@@ -65,7 +65,7 @@ class RandomizationRanges:
     def __post_init__(self) -> None:
         strict = {"mass_scale", "inertia_scale", "motor_strength_scale"}
         for f in dataclasses.fields(self):
-            value = _check_range("RandomizationRanges", f.name, getattr(self, f.name), 0.0, f.name in strict)
+            value = check_range("RandomizationRanges", f.name, getattr(self, f.name), 0.0, f.name in strict)
             object.__setattr__(self, f.name, value)
 
 

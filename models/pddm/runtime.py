@@ -50,8 +50,17 @@ class TaskSpec:
         object.__setattr__(self, "goto_target_xy", xy)
 
 
+SHIPPED_MODEL = Path(__file__).resolve().parent / "data" / "baoding_ccw.pt"
+
+
 def load_baoding_model(path: str | Path, joint_names: tuple[str, ...]) -> DynamicsEnsemble:
-    """Load a Baoding checkpoint, refusing one whose dimensions or joint names differ from the robot's."""
+    """Load a Baoding checkpoint, refusing one whose dimensions or joint names differ from the robot's.
+
+    ``path`` "shipped" is the model that comes with the package (``models/pddm/data/``; how it
+    was trained is in ``baoding_ccw.yaml`` beside it).
+    """
+    if str(path) == "shipped":
+        path = SHIPPED_MODEL
     if not Path(path).is_file():
         raise FileNotFoundError(f"model_path {path}: no such checkpoint file (train one with `anima train pddm --task baoding`)")
     return DynamicsEnsemble.load(path, state_dim=BAODING_STATE_DIM, action_dim=len(joint_names), joint_names=joint_names)
