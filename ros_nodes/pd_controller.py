@@ -10,13 +10,10 @@ Topics: subscribes ``joint_states`` (sensor_msgs/JointState, best effort) and ``
 (sensor_msgs/JointState, effort = torque N·m, header stamp = the joint_states stamp it answers).
 Services: ``emergency_stop`` (std_srvs/Trigger: damping until reset), ``reset_emergency_stop``
 (std_srvs/Trigger). Parameters: ``robot`` (str, "laikago": config/robots/<robot>.yaml),
-``robot_config`` (str, "": explicit path overriding ``robot``), ``realtime_priority`` (int, 0 =
-off; 1-99 = SCHED_FIFO for the servo loop where the process may).
+``robot_config`` (str, "": explicit path overriding ``robot``).
 """
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 from rclpy.node import Node
@@ -34,7 +31,6 @@ class PdControllerNode(Node):
         super().__init__("pd_controller")
         robot = self.declare_parameter("robot", "laikago").value
         path = self.declare_parameter("robot_config", "").value
-        _request_realtime(self, int(self.declare_parameter("realtime_priority", 0).value))
         self.config = load_robot_config(path or robot)
         self.core = JointCommandPath(self.config)
         self._names = tuple(self.config.joint_names)
@@ -90,24 +86,6 @@ class PdControllerNode(Node):
         self.get_logger().info("emergency stop reset")
         resp.success, resp.message = True, "emergency stop cleared"
         return resp
-
-
-def _request_realtime(node: Node, priority: int) -> None:
-    """Run the servo loop under SCHED_FIFO at ``priority`` (1-99; 0 = leave the scheduler alone).
-
-    The node blocks between ``joint_states`` messages, so a real-time class cannot starve the
-    machine; it only makes sure the PD step runs first when its sample arrives. Without the
-    privilege (not root, no CAP_SYS_NICE) the node warns and runs at normal priority.
-    """
-    if priority <= 0:
-        return
-    if not 1 <= priority <= 99:
-        raise ValueError(f"realtime_priority must be 0 (off) or 1..99, got {priority}")
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-        node.get_logger().info(f"servo loop under SCHED_FIFO priority {priority}")
-    except (PermissionError, OSError) as err:
-        node.get_logger().warn(f"realtime_priority {priority} not granted ({err}): normal priority")
 
 
 def main(args: list[str] | None = None) -> int:
