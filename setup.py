@@ -63,7 +63,7 @@ setup(
     python_requires=">=3.10",
     packages=packages,
     package_dir=package_dir,
-    package_data={"": ["*.json", "*.yaml", "*.pt", "*.npz", "*.urdf", "*.csv"]},
+    package_data={"": [f"{d}*.{ext}" for d in ("", "data/") for ext in ("json", "yaml", "pt", "npz", "csv", "png")]},
     include_package_data=True,
     data_files=_share_files(),
     zip_safe=False,
