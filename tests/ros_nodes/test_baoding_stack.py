@@ -99,9 +99,14 @@ def test_resting_balls_state_matches_ground_truth(ros_env, venv_bin, tmp_path) -
 
 
 def test_tilting_hand_moves_balls_and_state_follows(ros_env, venv_bin, tmp_path) -> None:
-    rec = _run(ros_env, venv_bin, tmp_path, 20.0, "planner:=false", "tilt_cycle:=true", "cycle_period_s:=3.0")
+    rec = _run(ros_env, venv_bin, tmp_path, 20.0, "planner:=false", "tilt_cycle:=true", "cycle_period_s:=4.0")
     est_p, est_v, tru_p, tru_v = _errors(rec, after_s=1.0)
-    assert len(est_p) > 60, f"too few matched samples: {len(est_p)} of {rec['n_est']} estimates"
+    # A ball that rolls off the tilted palm is the drop detector's business (test_baoding_nodes);
+    # compare the estimates while both balls are still in the hand (within 2 cm of their start height).
+    in_hand = np.all(tru_p[:, :, 2] > tru_p[0, :, 2] - 0.02, axis=1)
+    in_hand = np.cumprod(in_hand).astype(bool)  # up to the first drop
+    est_p, est_v, tru_p, tru_v = est_p[in_hand], est_v[in_hand], tru_p[in_hand], tru_v[in_hand]
+    assert len(est_p) > 60, f"too few matched samples in the hand: {len(est_p)} of {rec['n_est']} estimates"
     travel = np.ptp(tru_p, axis=0).max()
     assert travel > 0.005, f"balls did not move ({travel * 1e3:.1f} mm): the tilt script is not running"
     err = np.linalg.norm(est_p - tru_p, axis=2)
