@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from anima.controllers.spatial import cross
 from anima.controllers.triangulation import StereoCalibration, triangulate
 
 __all__ = ["BALL_COLORS", "BallColor", "BallTrackerConfig", "BallTracker", "StereoDetections", "ViewDetection",
@@ -163,12 +164,6 @@ def _cone_from_rays(rays: np.ndarray) -> tuple[np.ndarray, float] | None:
     return x / norm, math.acos(1.0 / norm)
 
 
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise cross product of (T, 3) arrays (np.cross is slow for small arrays)."""
-    return np.column_stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1], a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
-                            a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]])
-
-
 def _fit_cone(points_uv: np.ndarray, K: np.ndarray, cfg: BallTrackerConfig,
               rng: np.random.Generator) -> tuple[np.ndarray, float, float] | None:
     """Robust sphere-silhouette fit: (centre pixel, half-angle, inlier fraction) or None.
@@ -192,7 +187,7 @@ def _fit_cone(points_uv: np.ndarray, K: np.ndarray, cfg: BallTrackerConfig,
             return uvw[:2] / uvw[2], alpha, 1.0
     idx = rng.integers(0, len(rays), size=(cfg.ransac_iterations, 3))
     r1, r2, r3 = rays[idx[:, 0]], rays[idx[:, 1]], rays[idx[:, 2]]
-    c23, c31, c12 = _cross(r2, r3), _cross(r3, r1), _cross(r1, r2)
+    c23, c31, c12 = cross(r2, r3), cross(r3, r1), cross(r1, r2)
     det = np.einsum("ij,ij->i", r1, c23)
     ok = np.abs(det) > 1e-12
     x = (c23 + c31 + c12)[ok] / det[ok, None]

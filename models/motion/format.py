@@ -41,6 +41,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from anima.controllers.leg_kinematics import R_LOAD
+from anima.models.jsonio import read_json_file
 
 LOOP_WRAP = "Wrap"
 LOOP_CLAMP = "Clamp"
@@ -211,15 +212,4 @@ def motion_from_dict(data: dict[str, Any], source: str = "<dict>") -> ReferenceM
 
 def load_motion(path: str | Path) -> ReferenceMotion:
     """Read a reference-motion JSON file (original motion-imitation layout plus Anima extras)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read ({exc.strerror})") from exc
-    if not text.strip():
-        raise ValueError(f"{path}: file is empty")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
-    return motion_from_dict(data, str(path))
+    return motion_from_dict(read_json_file(path), str(path))

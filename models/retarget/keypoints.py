@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from anima.models.jsonio import read_json_file
+
 FORMAT_TAG = "anima-keypoints/1"
 _UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 
@@ -168,18 +170,8 @@ def write_dog_csv(traj: KeypointTrajectory, path: str | Path, with_time: bool = 
 
 def read_keypoints_json(path: str | Path) -> KeypointTrajectory:
     """Read the Anima keypoint JSON format (see module docstring)."""
-    path = Path(path)
     src = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"{src}: cannot read ({exc.strerror})") from exc
-    if not text.strip():
-        raise ValueError(f"{src}: file is empty")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{src}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+    data = read_json_file(path)
     for key in ("names", "frames"):
         if key not in data:
             raise ValueError(f"{src}: missing key '{key}'")
