@@ -53,7 +53,7 @@ class PlannerConfig:
     done_penalty: float = 500.0
     cem_iterations: int = 3
     cem_elites: int = 20
-    backend: str = "loop"
+    backend: str = "loop"  # model rollout: "loop"/"bmm" float32, "bf16" bfloat16 hidden layers, "auto" (DynamicsEnsemble.rollout)
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("mppi", "cem"):
@@ -68,6 +68,8 @@ class PlannerConfig:
             raise ValueError(f"PlannerConfig.low_noise_fraction must be in [0, 1], got {self.low_noise_fraction}")
         if not self.action_low < self.action_high:
             raise ValueError(f"PlannerConfig.action_low must be < action_high, got {self.action_low}, {self.action_high}")
+        if self.backend not in ("loop", "bmm", "bf16", "auto"):
+            raise ValueError(f"PlannerConfig.backend must be 'loop', 'bmm', 'bf16' or 'auto', got {self.backend!r}")
         if self.optimizer == "cem" and (not 1 <= self.cem_elites <= self.num_samples or self.cem_iterations < 1):
             raise ValueError(f"PlannerConfig.cem_elites must be in [1, num_samples] and cem_iterations >= 1, got {self.cem_elites}, {self.cem_iterations}")
 

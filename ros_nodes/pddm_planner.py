@@ -1,9 +1,11 @@
 """pddm_planner: PDDM's ensemble + filtered MPPI turning the Baoding balls, as a node.
 
-Plans in its own thread (core: ``anima.models.pddm.runtime``); a timer at ``rate_hz`` publishes.
-Each tick hands the latest state to the planning thread and publishes the finished plan's action;
-if the previous plan is still running (overrun), the tick publishes the previous plan's next action
-(the warm-started mean) and counts the overrun. When ``joint_states`` or ``balls/state`` is older
+Plans in its own thread (core: ``anima.models.pddm.runtime``). A timer at ``rate_hz`` hands the
+latest state to the planning thread, which publishes the plan's action as soon as it is done, so an
+action takes effect one planning time (about 15-30 ms) after its state was measured, as the model
+was trained to expect (the action applied at the start of its 0.1 s step). If the previous plan is
+still running at a tick (overrun), the tick publishes the previous plan's next action (the
+warm-started mean) and counts the overrun. When ``joint_states`` or ``balls/state`` is older
 than ``stale_timeout_s`` the node holds the hand still (repeats its last targets) and says so.
 
 Topics: subscribes ``joint_states`` (sensor_msgs/JointState, best effort), ``balls/state``
@@ -15,7 +17,8 @@ Parameters: ``model_path`` (str, required: a ``DynamicsEnsemble`` checkpoint for
 ``goto_target_xy`` (float[2], [0.0, 0.03] m from the circle centre, settable), ``goto_ball`` (int, 0,
 settable), ``rate_hz`` (float, 10.0), ``stale_timeout_s`` (float, 0.5), ``action_scale`` (float,
 0.5), ``num_samples`` (int, 700), ``horizon`` (int, 7), ``gamma`` (20.0), ``beta`` (0.6),
-``sigma`` (0.9), ``optimizer`` (str, "mppi" | "cem"), ``seed`` (int, 0).
+``sigma`` (0.9), ``optimizer`` (str, "mppi" | "cem"), ``seed`` (int, 0), ``backend`` (str, "auto":
+bfloat16 matmuls where the CPU has them, else float32; "loop" forces float32).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ class PddmPlannerNode(Node):
         p = declare_params(self, {
             "model_path": "", "robot": "shadowhand", "task": "ccw", "goto_target_xy": [0.0, 0.03], "goto_ball": 0,
             "rate_hz": 10.0, "stale_timeout_s": 0.5, "action_scale": 0.5, "num_samples": 700, "horizon": 7,
-            "gamma": 20.0, "beta": 0.6, "sigma": 0.9, "optimizer": "mppi", "seed": 0,
+            "gamma": 20.0, "beta": 0.6, "sigma": 0.9, "optimizer": "mppi", "seed": 0, "backend": "auto",
         })
         if not p["model_path"]:
             raise ValueError("parameter 'model_path' is required (a PDDM Baoding checkpoint, model.pt)")
@@ -53,7 +56,7 @@ class PddmPlannerNode(Node):
         self.names = tuple(self.robot.joint_names)
         model = load_baoding_model(str(p["model_path"]), self.names)
         planner = PlannerConfig(optimizer=str(p["optimizer"]), num_samples=int(p["num_samples"]), horizon=int(p["horizon"]),
-                                gamma=p["gamma"], beta=p["beta"], sigma=p["sigma"])
+                                gamma=p["gamma"], beta=p["beta"], sigma=p["sigma"], backend=str(p["backend"]))
         spec = TaskSpec(str(p["task"]), tuple(p["goto_target_xy"]), int(p["goto_ball"]))
         self.core = BaodingPlannerRuntime(model, self.robot, planner, spec, p["action_scale"], np.random.default_rng(int(p["seed"])))
         self.period_s, self.stale_s = 1.0 / p["rate_hz"], p["stale_timeout_s"]
@@ -61,9 +64,10 @@ class PddmPlannerNode(Node):
         self._q = self._balls = None
         self._q_time = self._ball_time = None
         self._index, self._state_names = None, ()
-        self._held = np.clip(np.asarray(self.robot.standing_pose, float), self.core.low, self.core.high)
+        self._held = self.core.targets(np.zeros(len(self.names)))  # action 0 = the rest pose
+        self._publish_lock = threading.Lock()
         self._request = threading.Event()
-        self._busy, self._result, self._closing = False, None, False
+        self._busy, self._closing = False, False
         self.overruns, self._stale = 0, False
         self._targets_pub = self.create_publisher(JointState, "joint_targets", COMMAND_QOS)
         self._status_pub = self.create_publisher(Float64MultiArray, "planner/status", SENSOR_QOS)
@@ -126,20 +130,21 @@ class PddmPlannerNode(Node):
             with self._lock:
                 q, balls = self._q, self._balls
             try:
-                targets = self.core.plan(q, balls[0], balls[1])
+                action = self.core.plan(q, balls[0], balls[1])
             except ValueError as err:  # non-finite state: hold
                 self.get_logger().error(f"planning failed: {err}", throttle_duration_sec=1.0)
-                targets = None
+                action = None
+            if action is not None and not self._closing:
+                self._publish(self.core.targets(action))  # at once: the model expects it at the step's start
             with self._lock:
-                self._result, self._busy = targets, False
+                self._busy = False
 
     # ------------------------------------------------------------ timer
     def _on_tick(self) -> None:
         now = self._now()
         with self._lock:
             fresh = self._q_time is not None and self._ball_time is not None and now - min(self._q_time, self._ball_time) <= self.stale_s
-            busy, result = self._busy, self._result
-            self._result = None
+            busy = self._busy
         if not fresh:
             if not self._stale:
                 self.get_logger().warning(f"state older than {self.stale_s} s (or none yet): holding the hand still")
@@ -151,20 +156,20 @@ class PddmPlannerNode(Node):
             self.overruns += 1
             self.get_logger().warning(f"planning overran the {self.period_s * 1000:.0f} ms period ({self.overruns} overruns): "
                                       "previous plan's next action", throttle_duration_sec=1.0)
-            self._publish(self.core.next_planned_targets())
+            self._publish(self.core.targets(self.core.next_planned_action()))
             return
-        if result is not None:
-            self._publish(result)
         with self._lock:
             self._busy = True
         self._request.set()
 
     def _publish(self, targets: np.ndarray) -> None:
-        self._held = np.asarray(targets, float)
-        self._targets_pub.publish(joint_state_msg(self.get_clock().now().to_msg(), self.names, self._held))
-        status = Float64MultiArray()
-        status.data = [float(self.core.last_plan_ms), float(self.overruns), float(self._stale), float(TASKS.index(self.core.task_spec.name))]
-        self._status_pub.publish(status)
+        """Publish targets and status; called from the timer and from the planning thread."""
+        with self._publish_lock:
+            self._held = np.asarray(targets, float)
+            self._targets_pub.publish(joint_state_msg(self.get_clock().now().to_msg(), self.names, self._held))
+            status = Float64MultiArray()
+            status.data = [float(self.core.last_plan_ms), float(self.overruns), float(self._stale), float(TASKS.index(self.core.task_spec.name))]
+            self._status_pub.publish(status)
 
     def close(self) -> None:
         self._closing = True

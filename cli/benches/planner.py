@@ -3,7 +3,9 @@
 Shape (FACTS.md "PDDM"): state 40, action 24, N = 700 samples, H = 7, ensemble of 3 MLPs 2x250.
 ``numpy_folded_step_ms_median`` is a tuned numpy version (folded normalizers, in-place matmuls) for a
 harder comparison. A step = noise sampling + filtering + rollouts through every member + Baoding reward + MPPI update.
-``step_ms_median`` uses ``DynamicsEnsemble.rollout`` (default backend); ``numpy_step_ms_median`` is
+``step_ms_median`` is the step the ``pddm_planner`` node runs (rollout backend "auto": bfloat16 matmuls
+where the CPU has native bfloat16, see ``DynamicsEnsemble.rollout``); ``step_fp32_ms_median`` is the
+exact float32 torch step (backend "loop", what training uses); ``numpy_step_ms_median`` is
 the same planner step with a straightforward batched float32 numpy model (normalize, concatenate,
 three ``np.matmul``, denormalize). Both are timed interleaved in the same process with the same
 thread count, in alternating blocks; the rollout alone is also timed for each backend.
@@ -112,7 +114,11 @@ def run(args: argparse.Namespace) -> dict:
     task = BaodingRotateTask(BaodingParams(center_xy=(0.0, 0.0), drop_z=-1.0))
     cfg = PlannerConfig(num_samples=args.samples, horizon=args.horizon)
     state = rng.normal(0, 0.1, s_dim).astype(np.float32)
+    from anima.models.dynamics_ensemble import resolve_backend
+
+    node_backend = resolve_backend("auto")
     variants = {
+        "node": SamplingPlanner(PlannerConfig(num_samples=args.samples, horizon=args.horizon, backend=node_backend), model, task, a_dim, np.random.default_rng(1)),
         "torch_loop": SamplingPlanner(cfg, model, task, a_dim, np.random.default_rng(1)),
         "torch_bmm": SamplingPlanner(PlannerConfig(num_samples=args.samples, horizon=args.horizon, backend="bmm"), model, task, a_dim, np.random.default_rng(1)),
         "numpy": SamplingPlanner(cfg, NumpyEnsemble(model), task, a_dim, np.random.default_rng(1)),
@@ -123,6 +129,7 @@ def run(args: argparse.Namespace) -> dict:
     rollouts: dict[str, Callable[[], Any]] = {
         "torch_loop": lambda: model.rollout(state, u, backend="loop"),
         "torch_bmm": lambda: model.rollout(state, u, backend="bmm"),
+        "torch_bf16": lambda: model.rollout(state, u, backend="bf16"),
         "numpy": lambda: [np_model.predict(np.broadcast_to(state, (3, args.samples, s_dim)), u[:, t]) for t in range(args.horizon)],
     }
     steps: dict[str, list[float]] = {k: [] for k in variants}
@@ -142,13 +149,16 @@ def run(args: argparse.Namespace) -> dict:
         i += block + 1
     med = {k: float(np.median(v)) for k, v in steps.items()}
     result: dict[str, Any] = {
-        "step_ms_median": med["torch_loop"],
-        "step_ms_p90": float(np.percentile(steps["torch_loop"], 90)),
+        "step_ms_median": med["node"],
+        "step_ms_p90": float(np.percentile(steps["node"], 90)),
+        "node_backend": node_backend,
+        "step_fp32_ms_median": med["torch_loop"],
         "numpy_step_ms_median": med["numpy"],
         "torch_bmm_step_ms_median": med["torch_bmm"],
         "numpy_folded_step_ms_median": med["numpy_folded"],
         "fastest_backend": min(med, key=med.get),
-        "speedup_vs_numpy": med["numpy"] / med["torch_loop"],
+        "speedup_vs_numpy": med["numpy"] / med["node"],
+        "speedup_fp32_vs_numpy": med["numpy"] / med["torch_loop"],
         "gflop_per_step": 2e-9 * 3 * args.samples * args.horizon * ((s_dim + a_dim) * 250 + 250 * 250 + 250 * s_dim),
         "torch_threads": torch.get_num_threads(),
         "numpy_threads": "BLAS default (" + str(os.cpu_count()) + " cores)",

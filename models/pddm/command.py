@@ -6,7 +6,8 @@ Examples::
     anima train pddm --task baoding --iterations 20 --run-dir runs/baoding
     anima train pddm --resume runs/baoding --iterations 40
     anima train pddm --task reacher --set planner.num_samples=300 --set seed=3
-    anima train pddm --resume runs/baoding --evaluate 10    # success rates on ccw, cw, goto
+    anima train pddm --resume runs/baoding --evaluate 10    # no training: success rates on ccw, cw, goto
+    anima train pddm --resume runs/baoding --evaluate 10 --model runs/baoding/models/iter_020.pt --as-node
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR")
     parser.add_argument("--iterations", type=int, help="total iterations (overrides the config)")
     parser.add_argument("--seed", type=int, help="random seed (overrides the config)")
-    parser.add_argument("--evaluate", type=int, default=0, metavar="EPISODES", help="after training, evaluate the model on every task of the env (baoding: ccw, cw, goto) and write evaluation.json")
+    parser.add_argument("--evaluate", type=int, default=0, metavar="EPISODES", help="after training (with --resume and no --iterations: instead of training), evaluate the model on every task of the env (baoding: ccw, cw, goto) and write evaluation.json")
+    parser.add_argument("--model", type=Path, help="with --evaluate: the checkpoint to evaluate (default: RUN_DIR/model.pt)")
+    parser.add_argument("--as-node", action="store_true", help="with --evaluate (Baoding): plan as the pddm_planner node does (its rollout backend; each action applied after its planning latency, models.pddm.trainer.AS_NODE)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. planner.num_samples=300 (repeatable)")
 
 
@@ -68,10 +71,14 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"anima train pddm: {err}")
         return 2
+    if (args.model or args.as_node) and args.evaluate <= 0:
+        print("anima train pddm: --model and --as-node need --evaluate EPISODES")
+        return 2
     print(f"run directory: {trainer.run_dir}")
-    history = trainer.run()
+    evaluate_only = args.resume is not None and args.evaluate > 0 and args.iterations is None
+    history = trainer.history if evaluate_only else trainer.run()
     last = history[-1] if history else {}
     if args.evaluate > 0:
-        evaluate_run(trainer.run_dir, args.evaluate)
+        evaluate_run(trainer.run_dir, args.evaluate, model_path=args.model, as_node=args.as_node)
     print(f"done: {len(history)} iterations, success {last.get('success_rate', float('nan')):.2f}, {trainer.hours_of_data():.3f} h of data; model {trainer.run_dir / 'model.pt'}")
     return 0

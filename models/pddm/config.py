@@ -36,6 +36,8 @@ class PDDMTrainConfig:
     video_every: int = 0
     torch_threads: int = 2
     workers: int = 1
+    rollout_tasks: tuple[str, ...] = ()  # planned rollout k uses rollout_tasks[k % len]; () = env_kwargs' task
+    keep_models: bool = True  # also save every iteration's model as models/iter_NNN.pt (pick one by hours of data)
     ensemble: EnsembleConfig = EnsembleConfig()
     planner: PlannerConfig = PlannerConfig()
 
@@ -43,6 +45,9 @@ class PDDMTrainConfig:
         for name in ("iterations", "rollouts_per_iter", "rollout_length", "random_rollout_length", "random_hold_steps", "torch_threads", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"PDDMTrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if isinstance(self.rollout_tasks, str) or not all(isinstance(t, str) for t in self.rollout_tasks):
+            raise ValueError(f"PDDMTrainConfig.rollout_tasks must be a list of task names, got {self.rollout_tasks!r}")
+        object.__setattr__(self, "rollout_tasks", tuple(self.rollout_tasks))
         if self.random_rollouts_train < 1 or self.random_rollouts_val < 1:
             raise ValueError("PDDMTrainConfig.random_rollouts_train and random_rollouts_val must be >= 1")
 
@@ -78,6 +83,7 @@ class PDDMTrainConfig:
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["ensemble"]["hidden_sizes"] = list(self.ensemble.hidden_sizes)
+        out["rollout_tasks"] = list(self.rollout_tasks)
         return out
 
     def replace(self, **changes: Any) -> "PDDMTrainConfig":

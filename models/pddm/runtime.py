@@ -110,18 +110,18 @@ class BaodingPlannerRuntime:
         return self.planner.task
 
     def plan(self, q: np.ndarray, ball_pos: np.ndarray, ball_vel: np.ndarray) -> np.ndarray:
-        """One MPPI step from the measured state; returns joint targets (24,) in robot joint order."""
+        """One MPPI step from the measured state; returns the action (24,) in [-1, 1] (``targets`` maps it)."""
         start = time.perf_counter()
         state = baoding_state(q, ball_pos, ball_vel)
         self.planner.task = self._task(state)
         action = self.planner.plan(state, self.step_index)
         self.step_index += 1
         self.last_plan_ms = (time.perf_counter() - start) * 1000.0
-        return self.targets(action)
+        return action
 
-    def next_planned_targets(self) -> np.ndarray:
-        """Targets of the previous plan's next action (the warm-started mean's first step)."""
-        return self.targets(self.planner.mean[0])
+    def next_planned_action(self) -> np.ndarray:
+        """The previous plan's next action (the warm-started mean's first step)."""
+        return self.planner.mean[0].copy()
 
     def targets(self, action: np.ndarray) -> np.ndarray:
         return baoding_action_to_targets(action, self.rest, self.low, self.high, self.action_scale)

@@ -33,10 +33,10 @@ from anima.sim_bridge.envs import make_env
 Policy = Callable[[np.ndarray, int], np.ndarray]
 
 
-def collect_rollout(env: Any, policy: Policy, length: int, seed: int, frames: list | None = None) -> Rollout:
-    """Run one episode of at most ``length`` steps; stops early when the env terminates."""
-    obs, info = env.reset(seed=seed)
-    states, actions, rewards, success = [obs], [], [], bool(info.get("success", False))
+def collect_rollout(env: Any, policy: Policy, length: int, seed: int, frames: list | None = None, task: str | None = None) -> Rollout:
+    """Run one episode of at most ``length`` steps (on ``task`` if given); stops early when the env terminates."""
+    obs, info = env.reset(seed=seed, options={"task": task} if task else None)
+    states, actions, rewards, success, last_info = [obs], [], [], bool(info.get("success", False)), info
     if frames is not None:
         frames.append(env.render())
     for t in range(length):
@@ -46,11 +46,14 @@ def collect_rollout(env: Any, policy: Policy, length: int, seed: int, frames: li
         actions.append(action)
         rewards.append(reward)
         success = bool(info.get("success", False)) or success
+        last_info = info
         if frames is not None:
             frames.append(env.render())
         if terminated or truncated:
             break
-    return Rollout(np.asarray(states, np.float32), np.asarray(actions, np.float32), np.asarray(rewards, np.float64), success)
+    rotation = last_info.get("rotation_rad")
+    return Rollout(np.asarray(states, np.float32), np.asarray(actions, np.float32), np.asarray(rewards, np.float64), success,
+                   None if rotation is None else float(rotation))
 
 
 def random_policy(rng: np.random.Generator, action_dim: int, hold_steps: int) -> Policy:
@@ -78,17 +81,17 @@ def planner_policy(planner: SamplingPlanner, env: Any) -> Policy:
     return act
 
 
-Job = tuple[int, int, list[int], bool]  # (rollout index, env seed, planner seed sequence, record video)
+Job = tuple[int, int, list[int], bool, str | None]  # (rollout index, env seed, planner seed sequence, record video, task)
 
 
 def _plan_rollouts(env: Any, model: DynamicsEnsemble, cfg: PDDMTrainConfig, jobs: list[Job]) -> list[tuple[int, Rollout, list]]:
     """MPPI rollouts; each has its own env and planner seeds, so any split over workers gives the same data."""
     out = []
     action_dim = int(env.action_space.shape[0])
-    for k, env_seed, planner_seed, record in jobs:
+    for k, env_seed, planner_seed, record, task in jobs:
         planner = SamplingPlanner(cfg.planner, model, env.unwrapped.task, action_dim, np.random.default_rng(planner_seed))
         frames: list | None = [] if record else None
-        out.append((k, collect_rollout(env, planner_policy(planner, env), cfg.rollout_length, env_seed, frames), frames or []))
+        out.append((k, collect_rollout(env, planner_policy(planner, env), cfg.rollout_length, env_seed, frames, task), frames or []))
     return out
 
 
@@ -204,10 +207,15 @@ class PDDMTrainer:
         losses = model.fit(*self.train.transitions(), rng=np.random.default_rng([cfg.seed, iteration, 1]))
         return model, (losses[-1] if losses else float("nan"))
 
+    def rollout_task(self, k: int) -> str | None:
+        """The task of planned rollout ``k``: cycles through ``rollout_tasks`` (None = the env's own task)."""
+        tasks = self.config.rollout_tasks
+        return tasks[k % len(tasks)] if tasks else None
+
     def _collect_planned(self, it: int, record: bool) -> tuple[list[Rollout], list]:
         """K MPPI rollouts with the latest model, serially or on ``workers`` processes (same data)."""
         cfg = self.config
-        jobs = [(k, cfg.seed * 100_003 + 50_000 + it * 1000 + k, [cfg.seed, it, 2, k], record and k == 0) for k in range(cfg.rollouts_per_iter)]
+        jobs = [(k, cfg.seed * 100_003 + 50_000 + it * 1000 + k, [cfg.seed, it, 2, k], record and k == 0, self.rollout_task(k)) for k in range(cfg.rollouts_per_iter)]
         if cfg.workers > 1:
             self.model.save(self.run_dir / "model.pt")  # the workers load it
             chunks = [jobs[w :: cfg.workers] for w in range(cfg.workers)]
@@ -235,6 +243,9 @@ class PDDMTrainer:
         if dataclasses.is_dataclass(params):
             extra["task_params"] = dataclasses.asdict(params)
         self.model.save(self.run_dir / "model.pt", extra=extra)
+        if cfg.keep_models:
+            (self.run_dir / "models").mkdir(exist_ok=True)
+            self.model.save(self.run_dir / "models" / f"iter_{it:03d}.pt", extra=extra)
         entry = {
             "iteration": it,
             "hours_of_data": self.hours_of_data(),
@@ -245,6 +256,10 @@ class PDDMTrainer:
             "fit_s": t_fit,
             "iteration_s": time.perf_counter() - t_start,
         }
+        if cfg.rollout_tasks:
+            entry["success_by_task"] = {
+                t: float(np.mean([r.success for k, r in enumerate(rollouts) if self.rollout_task(k) == t])) for t in dict.fromkeys(cfg.rollout_tasks)
+            }
         self.history.append(entry)
         self._log_iteration(entry, writer)
         self._checkpoint()
@@ -259,41 +274,65 @@ class PDDMTrainer:
             writer.add_scalar(f"pddm/{key}", e[key], it)
         for h, err in enumerate(e["model_error_per_step"]):
             writer.add_scalar(f"model_error/h{h + 1}", err, it)
+        for task, rate in e.get("success_by_task", {}).items():
+            writer.add_scalar(f"pddm/success_rate_{task}", rate, it)
         writer.flush()
         err = e["model_error_per_step"]
+        by_task = "".join(f" {t} {r:.2f}" for t, r in e.get("success_by_task", {}).items())
         self.log(
-            f"iter {it + 1}/{self.config.iterations}: reward {e['reward_mean']:.2f} success {e['success_rate']:.2f} "
+            f"iter {it + 1}/{self.config.iterations}: reward {e['reward_mean']:.2f} success {e['success_rate']:.2f}{by_task} "
             f"data {e['hours_of_data']:.3f} h model err h1 {err[0]:.3f} h{len(err)} {err[-1]:.3f} "
             f"({e['iteration_s']:.1f} s)"
         )
 
 
-def evaluate_planner(model: DynamicsEnsemble, env: Any, planner_config: Any, episodes: int, length: int, seed: int) -> dict[str, float]:
-    """Success rate and mean episode reward of MPPI with ``model`` on ``env``'s own task (no training)."""
+def evaluate_planner(model: DynamicsEnsemble, env: Any, planner_config: Any, episodes: int, length: int, seed: int) -> dict[str, Any]:
+    """Success rate, mean episode reward and median final rotation of MPPI with ``model`` on ``env``'s own task."""
     planner = SamplingPlanner(planner_config, model, env.unwrapped.task, model.action_dim, np.random.default_rng(seed))
     rollouts = [collect_rollout(env, planner_policy(planner, env), length, seed=seed + k) for k in range(episodes)]
-    return {"success_rate": float(np.mean([r.success for r in rollouts])), "reward_mean": float(np.mean([r.rewards.sum() for r in rollouts])), "episodes": episodes}
+    rotations = [r.rotation_rad for r in rollouts if r.rotation_rad is not None]
+    return {"success_rate": float(np.mean([r.success for r in rollouts])), "reward_mean": float(np.mean([r.rewards.sum() for r in rollouts])),
+            "final_rotation_deg_median": float(np.degrees(np.median(rotations))) if rotations else None, "episodes": episodes}
+
+
+# What ``as_node`` evaluation assumes of the pddm_planner node: its rollout backend, and each action
+# applied this late within its 0.1 s step (the node publishes a plan as soon as it is done; planning
+# takes about 15-30 ms on the 2-core machine, see ``anima bench planner``). Baoding only.
+AS_NODE = {"backend": "auto", "action_latency_s": 0.03}
 
 
 EVAL_TASKS: dict[str, list[dict[str, Any]]] = {
-    # Model reuse (PDDM Sec. 6): the ccw-trained Baoding model, evaluated on cw and go-to unchanged.
+    # Model reuse (PDDM Sec. 6): one Baoding model, evaluated on ccw, cw and go-to unchanged.
     "baoding": [{"task": "ccw"}, {"task": "cw"}, {"task": "goto", "goto_target_xy": (0.0, 0.03), "goto_ball": 0}],
     "reacher": [{}],
 }
 
 
-def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Evaluate a run's latest model on every task of its environment; writes ``evaluation.json``."""
+def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Callable[[str], None] = print,
+                 model_path: str | Path | None = None, as_node: bool = False) -> dict[str, Any]:
+    """Evaluate a run's model (latest, or ``model_path``) on every task of its environment.
+
+    ``as_node``: plan as the ``pddm_planner`` node does (``AS_NODE``: its rollout backend, actions
+    applied after its planning latency). Writes ``evaluation.json`` (``evaluation_as_node.json``).
+    """
     run_dir = Path(run_dir)
     config = PDDMTrainConfig.from_yaml(run_dir / "config.yaml")
+    model_path = Path(model_path) if model_path else run_dir / "model.pt"
+    planner_config, env_kwargs = config.planner, dict(config.env_kwargs)
+    if as_node:
+        if config.task != "baoding":
+            raise ValueError(f"--as-node evaluates the Baoding planner node; this run's task is {config.task!r}")
+        planner_config = dataclasses.replace(planner_config, backend=AS_NODE["backend"])
+        env_kwargs["action_latency_s"] = AS_NODE["action_latency_s"]
     torch.set_num_threads(config.torch_threads)
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"model": str(model_path), "as_node": AS_NODE if as_node else None, "seed": seed}
     for overrides in EVAL_TASKS.get(config.task, [{}]):
-        env = make_env(config.task, **{**config.env_kwargs, **overrides})
-        model = DynamicsEnsemble.load(run_dir / "model.pt", env.observation_space.shape[0], env.action_space.shape[0], tuple(getattr(env.unwrapped, "joint_names", ())))
+        env = make_env(config.task, **{**env_kwargs, **overrides})
+        model = DynamicsEnsemble.load(model_path, env.observation_space.shape[0], env.action_space.shape[0], tuple(getattr(env.unwrapped, "joint_names", ())))
         name = overrides.get("task", config.task)
-        results[name] = evaluate_planner(model, env, config.planner, episodes, config.rollout_length, seed)
-        log(f"eval {name}: success {results[name]['success_rate']:.2f} reward {results[name]['reward_mean']:.2f} ({episodes} episodes)")
+        results[name] = evaluate_planner(model, env, planner_config, episodes, config.rollout_length, seed)
+        log(f"eval {name}{' (as the node plans)' if as_node else ''}: success {results[name]['success_rate']:.2f} "
+            f"reward {results[name]['reward_mean']:.2f} ({episodes} episodes)")
         getattr(env, "close", lambda: None)()
-    (run_dir / "evaluation.json").write_text(json.dumps(results, indent=1))
+    (run_dir / ("evaluation_as_node.json" if as_node else "evaluation.json")).write_text(json.dumps(results, indent=1))
     return results

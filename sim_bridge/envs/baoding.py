@@ -5,9 +5,10 @@ targets at 10 Hz, actions in [-1, 1] mapped linearly onto each joint's range, th
 as under ROS (``JointCommandPath``) run in process. Observation = the planner's model state
 (``planning_tasks`` Baoding layout, 36 values): 24 joint positions, ball positions, ball velocities,
 ground truth from the simulator plus optional Gaussian position noise (``ball_noise_std_m``) as a
-stand-in for the stereo tracker.
+stand-in for the stereo tracker. ``action_latency_s`` delays each action within its step (the
+previous targets hold that long), as planning time delays the ``pddm_planner`` node's actions.
 
-Tasks (``task``): ``ccw`` (training), ``cw``, ``goto`` (ball ``goto_ball`` to ``goto_target_xy``,
+Tasks (``task``, or per episode ``reset(options={"task": ...})``): ``ccw`` (training), ``cw``, ``goto`` (ball ``goto_ball`` to ``goto_target_xy``,
 offsets from the palm centre). Episode ends when a ball drops (reward -500). ``info["success"]``:
 rotation tasks, at least ``success_rotation_rad`` (pi) of relative ball rotation in the task's
 direction without a drop; goto, the ball within 1 cm of its target at the last step.
@@ -30,6 +31,15 @@ from anima.controllers.planning_tasks import (
 )
 
 
+TASKS = ("ccw", "cw", "goto")
+
+
+def _check_task(task: str) -> str:
+    if task not in TASKS:
+        raise ValueError(f"BaodingEnv task must be one of {list(TASKS)}, got {task!r}")
+    return task
+
+
 class BaodingEnv(gym.Env):
     """ShadowHand + two balls; see the module docstring for spaces, tasks and success."""
 
@@ -46,6 +56,7 @@ class BaodingEnv(gym.Env):
         goto_ball: int = 0,
         success_rotation_rad: float = float(np.pi),
         action_scale: float = 1.0,
+        action_latency_s: float = 0.0,
         render_mode: str | None = "rgb_array",
     ) -> None:
         from pybullet_utils.bullet_client import BulletClient
@@ -55,10 +66,12 @@ class BaodingEnv(gym.Env):
         from anima.controllers.robot_config import load_robot_config
         from anima.sim_bridge.baoding_world import BaodingWorld, load_baoding_config
 
-        if task not in ("ccw", "cw", "goto"):
-            raise ValueError(f"BaodingEnv task must be 'ccw', 'cw' or 'goto', got {task!r}")
+        _check_task(task)
         if episode_steps < 1 or control_dt <= 0 or ball_noise_std_m < 0:
             raise ValueError("BaodingEnv: episode_steps must be >= 1, control_dt > 0, ball_noise_std_m >= 0")
+        if not 0.0 <= action_latency_s < control_dt:
+            raise ValueError(f"BaodingEnv: action_latency_s must be in [0, control_dt), got {action_latency_s}")
+        self.action_latency_s = float(action_latency_s)
         self.task_name, self.episode_steps, self.control_dt = task, int(episode_steps), float(control_dt)
         self.ball_noise_std_m, self.randomize_dynamics = float(ball_noise_std_m), bool(randomize)
         self.goto_target_xy, self.goto_ball, self.success_rotation_rad = tuple(goto_target_xy), int(goto_ball), float(success_rotation_rad)
@@ -106,6 +119,11 @@ class BaodingEnv(gym.Env):
     # ---------------------------------------------------------------- gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
+        unknown = sorted(set(options or {}) - {"task"})
+        if unknown:
+            raise ValueError(f"BaodingEnv.reset: unknown option(s) {unknown}; allowed: ['task']")
+        if options and "task" in options:
+            self.task_name = _check_task(options["task"])
         rng = self.np_random
         if self.randomize_dynamics:
             self.world.randomize(rng)
@@ -122,7 +140,9 @@ class BaodingEnv(gym.Env):
         a = np.asarray(action, dtype=np.float32)
         if a.shape != (24,) or not np.isfinite(a).all():
             raise ValueError(f"BaodingEnv.step: action must be 24 finite values, got shape {a.shape}")
-        self.world.run_targets(self.path, self.action_to_targets(a), self.control_dt)
+        if self.action_latency_s > 0:  # the previous targets hold while the new action is computed and sent
+            self.world.run_targets(self.path, None, self.action_latency_s)
+        self.world.run_targets(self.path, self.action_to_targets(a), self.control_dt - self.action_latency_s)
         self.t += 1
         obs = self._observe()
         true_obs = obs if self.ball_noise_std_m == 0 else self._observe_true()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from anima.controllers.mppi import PlannerConfig
 from anima.controllers.planning_tasks import BaodingGoToTask, BaodingRotateTask, baoding_action_to_targets
@@ -16,14 +17,16 @@ BALLS = np.array([[0.03, 0.01, 0.21], [0.07, 0.01, 0.21]])
 
 
 def _runtime(task: TaskSpec = TaskSpec()) -> BaodingPlannerRuntime:
-    model = DynamicsEnsemble(36, 24, EnsembleConfig(hidden_sizes=(8, 8)), joint_names=ROBOT.joint_names)
+    model = DynamicsEnsemble(36, 24, EnsembleConfig(hidden_sizes=(8, 8)), joint_names=ROBOT.joint_names, generator=torch.Generator().manual_seed(0))
     return BaodingPlannerRuntime(model, ROBOT, PlannerConfig(num_samples=32), task, 0.5, np.random.default_rng(0))
 
 
 def test_plan_switch_and_fallback() -> None:
     rt = _runtime()
     q = np.asarray(ROBOT.standing_pose, float)
-    targets = rt.plan(q, BALLS, np.zeros((2, 3)))
+    action = rt.plan(q, BALLS, np.zeros((2, 3)))
+    assert action.shape == (24,) and np.all(np.abs(action) <= 1.0)
+    targets = rt.targets(action)
     assert targets.shape == (24,) and np.all(targets >= ROBOT.position_lower) and np.all(targets <= ROBOT.position_upper)
     task = rt.planner.task
     assert isinstance(task, BaodingRotateTask) and task.direction == 1
@@ -32,7 +35,7 @@ def test_plan_switch_and_fallback() -> None:
     assert task.params.center_xy == pytest.approx((0.05, 0.01))
     np.testing.assert_allclose(task.targets(np.array(0))[0], BALLS[0, :2], atol=1e-6)  # float32 state
     # Fallback = the previous plan's next action, mapped the same way.
-    np.testing.assert_allclose(rt.next_planned_targets(), rt.targets(rt.planner.mean[0]))
+    np.testing.assert_array_equal(rt.next_planned_action(), rt.planner.mean[0])
     rt.set_task(TaskSpec("goto", (0.0, 0.03), 1))
     rt.plan(q, BALLS, np.zeros((2, 3)))
     assert isinstance(rt.planner.task, BaodingGoToTask) and rt.planner.task.target_xy == pytest.approx((0.05, 0.04))

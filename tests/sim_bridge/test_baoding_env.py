@@ -80,3 +80,33 @@ def test_goto_task_built_from_kwargs() -> None:
         e.close()
     with pytest.raises(ValueError, match="task must be"):
         make_env("baoding", task="spin")
+
+
+def test_task_per_episode_via_reset_options(env) -> None:
+    env.reset(seed=0, options={"task": "cw"})
+    assert isinstance(env.task, BaodingRotateTask) and env.task.direction == -1
+    env.reset(seed=0, options={"task": "goto"})
+    assert isinstance(env.task, BaodingGoToTask)
+    env.reset(seed=0, options={"task": "ccw"})
+    assert env.task.direction == 1
+    with pytest.raises(ValueError, match="task must be one of"):
+        env.reset(seed=0, options={"task": "spin"})
+    with pytest.raises(ValueError, match="unknown option"):
+        env.reset(seed=0, options={"speed": 2})
+
+
+def test_action_latency_holds_the_previous_targets() -> None:
+    """With action_latency_s the previous targets act first: after a jump the joints lag a latency-free env."""
+    with pytest.raises(ValueError, match="action_latency_s"):
+        make_env("baoding", action_latency_s=0.1)
+    envs = [make_env("baoding", episode_steps=5, action_latency_s=lat) for lat in (0.0, 0.05)]
+    try:
+        moved = []
+        for e in envs:
+            start, _ = e.reset(seed=3)
+            obs = e.step(np.full(24, 0.8, np.float32))[0]
+            moved.append(np.abs(obs[:24] - start[:24]).sum())
+        assert moved[1] < 0.8 * moved[0]
+    finally:
+        for e in envs:
+            e.close()
