@@ -295,10 +295,12 @@ def evaluate_planner(model: DynamicsEnsemble, env: Any, planner_config: Any, epi
             "final_rotation_deg_median": float(np.degrees(np.median(rotations))) if rotations else None, "episodes": episodes}
 
 
-# What ``as_node`` evaluation assumes of the pddm_planner node: its rollout backend, and each action
-# applied this late within its 0.1 s step (the node publishes a plan as soon as it is done; planning
-# takes about 15-30 ms on the 2-core machine, see ``anima bench planner``). Baoding only.
-AS_NODE = {"backend": "auto", "action_latency_s": 0.03}
+# What ``as_node`` evaluation reproduces of the ROS loop (Baoding only): the node's rollout backend;
+# each action applied 30 ms into its 0.1 s step (the node publishes a plan as soon as it is done,
+# and planning takes about 15-30 ms on the 2-core machine, see ``anima bench planner``); the ball
+# state from noisy fixes at the camera rate through the ball_state_estimator's Kalman filter (the
+# stereo tracker's error is 0.4-0.9 mm, BENCHMARKS.md).
+AS_NODE = {"backend": "auto", "action_latency_s": 0.03, "ball_state": "tracked", "ball_noise_std_m": 0.0005}
 
 
 EVAL_TASKS: dict[str, list[dict[str, Any]]] = {
@@ -312,8 +314,8 @@ def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Cal
                  model_path: str | Path | None = None, as_node: bool = False) -> dict[str, Any]:
     """Evaluate a run's model (latest, or ``model_path``) on every task of its environment.
 
-    ``as_node``: plan as the ``pddm_planner`` node does (``AS_NODE``: its rollout backend, actions
-    applied after its planning latency). Writes ``evaluation.json`` (``evaluation_as_node.json``).
+    ``as_node``: plan as the ``pddm_planner`` node does over ROS (``AS_NODE``: its rollout backend,
+    actions applied after its planning latency, the ball state as the tracker and filter give it). Writes ``evaluation.json`` (``evaluation_as_node.json``).
     """
     run_dir = Path(run_dir)
     config = PDDMTrainConfig.from_yaml(run_dir / "config.yaml")
@@ -323,7 +325,7 @@ def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Cal
         if config.task != "baoding":
             raise ValueError(f"--as-node evaluates the Baoding planner node; this run's task is {config.task!r}")
         planner_config = dataclasses.replace(planner_config, backend=AS_NODE["backend"])
-        env_kwargs["action_latency_s"] = AS_NODE["action_latency_s"]
+        env_kwargs.update({k: v for k, v in AS_NODE.items() if k != "backend"})
     torch.set_num_threads(config.torch_threads)
     results: dict[str, Any] = {"model": str(model_path), "as_node": AS_NODE if as_node else None, "seed": seed}
     for overrides in EVAL_TASKS.get(config.task, [{}]):

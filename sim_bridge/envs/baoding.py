@@ -5,8 +5,12 @@ targets at 10 Hz, actions in [-1, 1] mapped linearly onto each joint's range, th
 as under ROS (``JointCommandPath``) run in process. Observation = the planner's model state
 (``planning_tasks`` Baoding layout, 36 values): 24 joint positions, ball positions, ball velocities,
 ground truth from the simulator plus optional Gaussian position noise (``ball_noise_std_m``) as a
-stand-in for the stereo tracker. ``action_latency_s`` delays each action within its step (the
-previous targets hold that long), as planning time delays the ``pddm_planner`` node's actions.
+stand-in for the stereo tracker. ``ball_state="tracked"`` instead gives the ball state as the ROS
+stack does: noisy position fixes (``ball_noise_std_m``) at about the camera rate through the same
+Kalman filter as ``ball_state_estimator`` (``controllers.ball_filter``), so positions lag and
+velocities are filtered, not the simulator's instantaneous ones. ``action_latency_s`` delays each
+action within its step (the previous targets hold that long), as planning time delays the
+``pddm_planner`` node's actions.
 
 Tasks (``task``, or per episode ``reset(options={"task": ...})``): ``ccw`` (training), ``cw``, ``goto`` (ball ``goto_ball`` to ``goto_target_xy``,
 offsets from the palm centre). Episode ends when a ball drops (reward -500). ``info["success"]``:
@@ -21,6 +25,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from anima.controllers.ball_filter import BallFilterConfig, BallStateEstimator
 from anima.controllers.planning_tasks import (
     BAODING_STATE_DIM,
     BaodingGoToTask,
@@ -57,6 +62,8 @@ class BaodingEnv(gym.Env):
         success_rotation_rad: float = float(np.pi),
         action_scale: float = 1.0,
         action_latency_s: float = 0.0,
+        ball_state: str = "true",
+        tracker_rate_hz: float = 30.0,
         render_mode: str | None = "rgb_array",
     ) -> None:
         from pybullet_utils.bullet_client import BulletClient
@@ -72,6 +79,9 @@ class BaodingEnv(gym.Env):
         if not 0.0 <= action_latency_s < control_dt:
             raise ValueError(f"BaodingEnv: action_latency_s must be in [0, control_dt), got {action_latency_s}")
         self.action_latency_s = float(action_latency_s)
+        if ball_state not in ("true", "tracked") or not tracker_rate_hz > 0:
+            raise ValueError(f"BaodingEnv: ball_state must be 'true' or 'tracked' and tracker_rate_hz > 0, got {ball_state!r}, {tracker_rate_hz!r}")
+        self.ball_state_mode = ball_state
         self.task_name, self.episode_steps, self.control_dt = task, int(episode_steps), float(control_dt)
         self.ball_noise_std_m, self.randomize_dynamics = float(ball_noise_std_m), bool(randomize)
         self.goto_target_xy, self.goto_ball, self.success_rotation_rad = tuple(goto_target_xy), int(goto_ball), float(success_rotation_rad)
@@ -89,6 +99,12 @@ class BaodingEnv(gym.Env):
         self.t = 0
         self.task: Any = None
         self.params = BaodingParams()
+        # Tracker fixes every ``_fix_steps`` physics steps: a whole number of PD periods near 1/rate.
+        pd_steps = max(1, int(round(1.0 / (self.world.control_rate_hz * self.world.physics_dt))))
+        self._fix_steps = pd_steps * max(1, int(round(1.0 / (tracker_rate_hz * self.world.physics_dt * pd_steps))))
+        self._to_fix = self._fix_steps
+        self._tracker = BallStateEstimator(BallFilterConfig(n_balls=2)) if ball_state == "tracked" else None
+        self._tracked: Any = None
 
     # ---------------------------------------------------------------- helpers
     def action_to_targets(self, action: np.ndarray) -> np.ndarray:
@@ -104,7 +120,25 @@ class BaodingEnv(gym.Env):
             return BaodingGoToTask(target, self.goto_ball, self.params)
         return BaodingRotateTask(self.params, 1 if self.task_name == "ccw" else -1)
 
+    def _advance(self, targets: np.ndarray | None, duration_s: float) -> None:
+        """Simulate ``duration_s`` toward ``targets`` (None: keep), taking tracker fixes on schedule."""
+        if self._tracker is None:
+            self.world.run_targets(self.path, targets, duration_s)
+            return
+        n = max(1, int(round(duration_s / self.world.physics_dt)))
+        while n > 0:
+            k = min(n, self._to_fix)
+            self.world.run_targets(self.path, targets, k * self.world.physics_dt)
+            targets, n, self._to_fix = None, n - k, self._to_fix - k
+            if self._to_fix == 0:
+                self._to_fix = self._fix_steps
+                fix = self.world.ball_states().position
+                fix = fix + self.np_random.normal(0.0, self.ball_noise_std_m, fix.shape) if self.ball_noise_std_m > 0 else fix
+                self._tracked = self._tracker.step(self.world.time_s, fix)
+
     def _observe(self) -> np.ndarray:
+        if self._tracker is not None and self._tracked is not None:
+            return baoding_state(self.world.read_joints().position, self._tracked.position, self._tracked.velocity)
         balls = self.world.ball_states()
         pos = balls.position.copy()
         if self.ball_noise_std_m > 0:
@@ -129,7 +163,10 @@ class BaodingEnv(gym.Env):
             self.world.randomize(rng)
         self.world.reset(rng=rng)
         self.path.reset(self.world.read_joints().position)
-        self.world.run_targets(self.path, self.world.rest_pose, 0.3)  # let the balls settle
+        if self._tracker is not None:
+            self._tracker.reset()
+            self._tracked, self._to_fix = None, self._fix_steps
+        self._advance(self.world.rest_pose, 0.3)  # let the balls settle (and the tracker lock on)
         surface = self.world.palm_surface_position()
         balls = self.world.ball_states().position
         self.task = self._make_task(balls[:, :2].mean(axis=0), float(surface[2] - self.world.config.drop_depth_m))
@@ -141,11 +178,11 @@ class BaodingEnv(gym.Env):
         if a.shape != (24,) or not np.isfinite(a).all():
             raise ValueError(f"BaodingEnv.step: action must be 24 finite values, got shape {a.shape}")
         if self.action_latency_s > 0:  # the previous targets hold while the new action is computed and sent
-            self.world.run_targets(self.path, None, self.action_latency_s)
-        self.world.run_targets(self.path, self.action_to_targets(a), self.control_dt - self.action_latency_s)
+            self._advance(None, self.action_latency_s)
+        self._advance(self.action_to_targets(a), self.control_dt - self.action_latency_s)
         self.t += 1
         obs = self._observe()
-        true_obs = obs if self.ball_noise_std_m == 0 else self._observe_true()
+        true_obs = obs if self.ball_noise_std_m == 0 and self._tracker is None else self._observe_true()
         reward, _ = self.task.reward(true_obs, a, np.asarray(self.t))
         dropped = bool(self.world.balls_dropped().any())
         angle = self._pair_angle()

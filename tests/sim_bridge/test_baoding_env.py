@@ -110,3 +110,24 @@ def test_action_latency_holds_the_previous_targets() -> None:
     finally:
         for e in envs:
             e.close()
+
+
+def test_tracked_ball_state_is_filtered_noisy_fixes() -> None:
+    """ball_state="tracked": the observed balls come from noisy fixes through the ball Kalman filter."""
+    with pytest.raises(ValueError, match="ball_state"):
+        make_env("baoding", ball_state="perfect")
+    e = make_env("baoding", episode_steps=10, ball_state="tracked", ball_noise_std_m=0.0005)
+    try:
+        assert e._fix_steps == 15  # 3 PD periods of 5 physics steps: 33 Hz, near the 30 Hz camera
+        obs, _ = e.reset(seed=2)
+        truth = e._observe_true()
+        assert not np.array_equal(obs[24:36], truth[24:36])  # not the simulator's state
+        assert np.abs(obs[24:30] - truth[24:30]).max() < 0.003  # resting balls: within 3 mm
+        for _ in range(4):
+            obs, reward, *_ = e.step(np.zeros(24, np.float32))
+            truth = e._observe_true()
+            expected, _ = e.task.reward(truth, np.zeros(24), np.asarray(e.t))
+            assert reward == pytest.approx(float(expected), rel=1e-5)  # reward from the true state
+        assert np.abs(obs[30:36] - truth[30:36]).max() < 0.05  # filtered velocity of the settled balls
+    finally:
+        e.close()
