@@ -111,6 +111,8 @@ class PlanarReacherEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
+        if options:
+            raise ValueError(f"PlanarReacherEnv.reset: no options are supported (its one task draws a random target), got {sorted(options)}")
         rng = self.np_random
         radius = rng.uniform(*self.config.target_radius)
         angle = rng.uniform(-np.pi, np.pi)

@@ -44,3 +44,5 @@ def test_env_api_and_bad_action() -> None:
         env.step(np.array([np.nan, 0.0]))
     with pytest.raises(ValueError, match="unknown environment"):
         make_env("valve")
+    with pytest.raises(ValueError, match="no options are supported"):
+        env.reset(seed=3, options={"task": "cw"})  # e.g. rollout_tasks on the reacher
