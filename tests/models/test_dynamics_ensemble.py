@@ -92,11 +92,11 @@ def test_backend_names_and_auto(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="rollout backend must be one of"):
         resolve_backend("fp8")
     assert resolve_backend("auto") == ("bf16" if cpu_has_native_bf16() else "loop")
-    flags = tmp_path / "cpuinfo"
-    flags.write_text("processor : 0\nflags : fpu sse avx512f avx512_bf16\n")
-    assert cpu_has_native_bf16(str(flags))
-    flags.write_text("processor : 0\nflags : fpu sse avx2\n")
-    assert not cpu_has_native_bf16(str(flags))
+    with_bf16, without = tmp_path / "cpuinfo_bf16", tmp_path / "cpuinfo_avx2"  # read once per path
+    with_bf16.write_text("processor : 0\nflags : fpu sse avx512f avx512_bf16\n")
+    without.write_text("processor : 0\nflags : fpu sse avx2\n")
+    assert cpu_has_native_bf16(str(with_bf16))
+    assert not cpu_has_native_bf16(str(without))
     assert not cpu_has_native_bf16(str(tmp_path / "missing"))
 
 
