@@ -315,7 +315,8 @@ def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Cal
     """Evaluate a run's model (latest, or ``model_path``) on every task of its environment.
 
     ``as_node``: plan as the ``pddm_planner`` node does over ROS (``AS_NODE``: its rollout backend,
-    actions applied after its planning latency, the ball state as the tracker and filter give it). Writes ``evaluation.json`` (``evaluation_as_node.json``).
+    actions applied after its planning latency, the ball state as the tracker and filter give it).
+    Writes ``evaluation.json`` (``evaluation_as_node.json`` with ``as_node``) into the run directory.
     """
     run_dir = Path(run_dir)
     config = PDDMTrainConfig.from_yaml(run_dir / "config.yaml")
