@@ -27,7 +27,7 @@ from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["BallEstimate", "BallFilterConfig", "BallKalmanFilter", "BallStateEstimator", "BallStatus"]
+__all__ = ["BallEstimate", "BallFilterConfig", "BallKalmanFilter", "BallStateEstimator", "BallStatus", "extrapolate_positions"]
 
 
 class BallStatus(IntEnum):
@@ -149,6 +149,15 @@ class BallEstimate:
     velocity_std: np.ndarray
     status: np.ndarray
     accepted: np.ndarray
+
+
+def extrapolate_positions(position: np.ndarray, velocity: np.ndarray, age_s: float, max_age_s: float = 0.1) -> np.ndarray:
+    """Positions carried forward ``age_s`` (clipped to [0, ``max_age_s``]) at constant velocity.
+
+    An estimate is as old as its last camera frame (up to a frame period plus latency). A ball rolling at
+    0.1 m/s moves 3 mm in 30 ms, enough to matter to a planner, so it predicts to its own time first.
+    """
+    return np.asarray(position, float) + np.asarray(velocity, float) * float(np.clip(age_s, 0.0, max_age_s))
 
 
 class BallStateEstimator:

@@ -7,6 +7,9 @@ was trained to expect (the action applied at the start of its 0.1 s step). If th
 still running at a tick (overrun), the tick publishes the previous plan's next action (the
 warm-started mean) and counts the overrun. When ``joint_states`` or ``balls/state`` is older
 than ``stale_timeout_s`` the node holds the hand still (repeats its last targets) and says so.
+With ``predict_ball_state`` (default) each plan starts from the ball estimate carried forward at its
+velocity from the estimate's stamp (its camera frame) to the planning time: the estimate can be a
+frame period plus camera latency old, and a rolling ball moves millimetres in that time.
 
 Topics: subscribes ``joint_states`` (sensor_msgs/JointState, best effort), ``balls/state``
 (sensor_msgs/MultiDOFJointState ``ball_0``, ``ball_1``, best effort); publishes ``joint_targets``
@@ -18,7 +21,8 @@ Parameters: ``model_path`` (str, required: a ``DynamicsEnsemble`` checkpoint for
 settable), ``rate_hz`` (float, 10.0), ``stale_timeout_s`` (float, 0.5), ``action_scale`` (float,
 0.5), ``num_samples`` (int, 700), ``horizon`` (int, 7), ``gamma`` (20.0), ``beta`` (0.6),
 ``sigma`` (0.9), ``optimizer`` (str, "mppi" | "cem"), ``seed`` (int, 0), ``backend`` (str, "auto":
-bfloat16 matmuls where the CPU has them, else float32; "loop" forces float32).
+bfloat16 matmuls where the CPU has them, else float32; "loop" forces float32), ``predict_ball_state``
+(bool, true).
 """
 
 from __future__ import annotations
@@ -31,10 +35,11 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState, MultiDOFJointState
 from std_msgs.msg import Float64MultiArray
 
+from anima.controllers.ball_filter import extrapolate_positions
 from anima.controllers.mppi import PlannerConfig
 from anima.controllers.robot_config import load_robot_config
 from anima.models.pddm.runtime import TASKS, BaodingPlannerRuntime, TaskSpec, load_baoding_model
-from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, run_node
+from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node
 from anima.ros_nodes._conversions import joint_state_msg, reorder_index
 
 TASK_PARAMS = ("task", "goto_target_xy", "goto_ball")
@@ -47,6 +52,7 @@ class PddmPlannerNode(Node):
             "model_path": "", "robot": "shadowhand", "task": "ccw", "goto_target_xy": [0.0, 0.03], "goto_ball": 0,
             "rate_hz": 10.0, "stale_timeout_s": 0.5, "action_scale": 0.5, "num_samples": 700, "horizon": 7,
             "gamma": 20.0, "beta": 0.6, "sigma": 0.9, "optimizer": "mppi", "seed": 0, "backend": "auto",
+            "predict_ball_state": True,
         })
         if not p["model_path"]:
             raise ValueError("parameter 'model_path' is required (a PDDM Baoding checkpoint, model.pt)")
@@ -60,9 +66,11 @@ class PddmPlannerNode(Node):
         spec = TaskSpec(str(p["task"]), tuple(p["goto_target_xy"]), int(p["goto_ball"]))
         self.core = BaodingPlannerRuntime(model, self.robot, planner, spec, p["action_scale"], np.random.default_rng(int(p["seed"])))
         self.period_s, self.stale_s = 1.0 / p["rate_hz"], p["stale_timeout_s"]
+        self.predict_balls = bool(p["predict_ball_state"])
         self._lock = threading.Lock()
         self._q = self._balls = None
         self._q_time = self._ball_time = None
+        self._ball_stamp = 0.0
         self._index, self._state_names = None, ()
         self._held = self.core.targets(np.zeros(len(self.names)))  # action 0 = the rest pose
         self._publish_lock = threading.Lock()
@@ -105,6 +113,7 @@ class PddmPlannerNode(Node):
         vel = [[msg.twist[where[b]].linear.x, msg.twist[where[b]].linear.y, msg.twist[where[b]].linear.z] if len(msg.twist) > where[b] else [0.0] * 3 for b in ("ball_0", "ball_1")]
         with self._lock:
             self._balls, self._ball_time = (np.asarray(pos), np.asarray(vel)), self._now()
+            self._ball_stamp = from_time_msg(msg.header.stamp)
 
     def _on_params(self, params) -> SetParametersResult:
         current = self.core.task_spec
@@ -128,9 +137,10 @@ class PddmPlannerNode(Node):
                 continue
             self._request.clear()
             with self._lock:
-                q, balls = self._q, self._balls
+                q, balls, stamp = self._q, self._balls, self._ball_stamp
+            ball_pos = extrapolate_positions(balls[0], balls[1], self._now() - stamp) if self.predict_balls else balls[0]
             try:
-                action = self.core.plan(q, balls[0], balls[1])
+                action = self.core.plan(q, ball_pos, balls[1])
             except ValueError as err:  # non-finite state: hold
                 self.get_logger().error(f"planning failed: {err}", throttle_duration_sec=1.0)
                 action = None

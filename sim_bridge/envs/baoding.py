@@ -7,13 +7,14 @@ as under ROS (``JointCommandPath``) run in process. Observation = the planner's 
 ground truth from the simulator plus optional Gaussian position noise (``ball_noise_std_m``) as a
 stand-in for the stereo tracker. ``ball_state="tracked"`` instead gives the ball state as the ROS
 stack does: noisy position fixes (``ball_noise_std_m``) at about the camera rate through the same
-Kalman filter as ``ball_state_estimator`` (``controllers.ball_filter``), so positions lag and
-velocities are filtered, not the simulator's instantaneous ones. ``action_latency_s`` delays each
+Kalman filter as ``ball_state_estimator`` (``controllers.ball_filter``), so velocities are filtered,
+not the simulator's instantaneous ones; positions are carried forward from the last fix to the
+step's end, as ``pddm_planner`` does (``tracker_predict``). ``action_latency_s`` delays each
 action within its step (the previous targets hold that long), as planning time delays the
 ``pddm_planner`` node's actions.
 
-Tasks (``task``, or per episode ``reset(options={"task": ...})``): ``ccw`` (training), ``cw``, ``goto`` (ball ``goto_ball`` to ``goto_target_xy``,
-offsets from the palm centre). Episode ends when a ball drops (reward -500). ``info["success"]``:
+Tasks (``task``, or per episode ``reset(options={"task": ...})``): ``ccw`` (training), ``cw``,
+``goto`` (ball ``goto_ball`` to ``goto_target_xy``, offsets from the palm centre). Episode ends when a ball drops (reward -500). ``info["success"]``:
 rotation tasks, at least ``success_rotation_rad`` (pi) of relative ball rotation in the task's
 direction without a drop; goto, the ball within 1 cm of its target at the last step.
 """
@@ -25,7 +26,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from anima.controllers.ball_filter import BallFilterConfig, BallStateEstimator
+from anima.controllers.ball_filter import BallFilterConfig, BallStateEstimator, extrapolate_positions
 from anima.controllers.planning_tasks import (
     BAODING_STATE_DIM,
     BaodingGoToTask,
@@ -64,6 +65,7 @@ class BaodingEnv(gym.Env):
         action_latency_s: float = 0.0,
         ball_state: str = "true",
         tracker_rate_hz: float = 30.0,
+        tracker_predict: bool = True,
         render_mode: str | None = "rgb_array",
     ) -> None:
         from pybullet_utils.bullet_client import BulletClient
@@ -81,7 +83,7 @@ class BaodingEnv(gym.Env):
         self.action_latency_s = float(action_latency_s)
         if ball_state not in ("true", "tracked") or not tracker_rate_hz > 0:
             raise ValueError(f"BaodingEnv: ball_state must be 'true' or 'tracked' and tracker_rate_hz > 0, got {ball_state!r}, {tracker_rate_hz!r}")
-        self.ball_state_mode = ball_state
+        self.ball_state_mode, self.tracker_predict = ball_state, bool(tracker_predict)
         self.task_name, self.episode_steps, self.control_dt = task, int(episode_steps), float(control_dt)
         self.ball_noise_std_m, self.randomize_dynamics = float(ball_noise_std_m), bool(randomize)
         self.goto_target_xy, self.goto_ball, self.success_rotation_rad = tuple(goto_target_xy), int(goto_ball), float(success_rotation_rad)
@@ -138,7 +140,9 @@ class BaodingEnv(gym.Env):
 
     def _observe(self) -> np.ndarray:
         if self._tracker is not None and self._tracked is not None:
-            return baoding_state(self.world.read_joints().position, self._tracked.position, self._tracked.velocity)
+            est = self._tracked
+            age = self.world.time_s - est.t if self.tracker_predict else 0.0
+            return baoding_state(self.world.read_joints().position, extrapolate_positions(est.position, est.velocity, age), est.velocity)
         balls = self.world.ball_states()
         pos = balls.position.copy()
         if self.ball_noise_std_m > 0:
