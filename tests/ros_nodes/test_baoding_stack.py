@@ -128,8 +128,7 @@ def test_default_launch_closes_the_pddm_loop(ros_env, venv_bin, tmp_path) -> Non
     # The default launch: stereo tracking -> ball estimator -> PDDM planner (shipped ccw model) -> PD.
     # Asserted: the planner loads the shipped model, gets fresh state and plans at its 10 Hz rate.
     # How far the balls turn over ROS is measured and printed, not asserted (see BENCHMARKS.md).
-    import os
-    rec = _run(ros_env, venv_bin, tmp_path, 24.0, *os.environ.get("ANIMA_LOOP_ARGS", "").split())
+    rec = _run(ros_env, venv_bin, tmp_path, 24.0)
     status = np.array(rec["planner"])  # [plan ms, overruns, stale flag, task index]
     assert len(status) > 100, f"planner/status: {len(status)} messages in ~20 s at 10 Hz"
     planned = status[status[:, 2] == 0.0]
