@@ -85,3 +85,13 @@ def test_unseen_ball_and_bad_shape() -> None:
         est.step(0.1, np.zeros((3, 3)))
     with pytest.raises(ValueError, match="measurement_std_m"):
         BallFilterConfig(measurement_std_m=0.0)
+
+
+def test_extrapolate_positions_carries_forward_with_a_clipped_age() -> None:
+    from anima.controllers.ball_filter import extrapolate_positions
+
+    p = np.array([[0.0, 0.0, 0.2], [0.05, 0.0, 0.2]])
+    v = np.array([[0.1, 0.0, 0.0], [0.0, -0.2, 0.0]])
+    np.testing.assert_allclose(extrapolate_positions(p, v, 0.03), p + v * 0.03)  # 3 mm and 6 mm
+    np.testing.assert_allclose(extrapolate_positions(p, v, -0.5), p)  # a stamp from the future: no move
+    np.testing.assert_allclose(extrapolate_positions(p, v, 5.0), p + v * 0.1)  # a stale or foreign clock: at most 0.1 s
