@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> dict:
 
     from anima.controllers.mppi import PlannerConfig, SamplingPlanner
     from anima.controllers.planning_tasks import BaodingParams, BaodingRotateTask
-    from anima.models.dynamics_ensemble import DynamicsEnsemble, Normalizer, Normalizers
+    from anima.models.dynamics_ensemble import DynamicsEnsemble, Normalizer, Normalizers, resolve_backend
 
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -114,8 +114,6 @@ def run(args: argparse.Namespace) -> dict:
     task = BaodingRotateTask(BaodingParams(center_xy=(0.0, 0.0), drop_z=-1.0))
     cfg = PlannerConfig(num_samples=args.samples, horizon=args.horizon)
     state = rng.normal(0, 0.1, s_dim).astype(np.float32)
-    from anima.models.dynamics_ensemble import resolve_backend
-
     node_backend = resolve_backend("auto")
     variants = {
         "node": SamplingPlanner(PlannerConfig(num_samples=args.samples, horizon=args.horizon, backend=node_backend), model, task, a_dim, np.random.default_rng(1)),
