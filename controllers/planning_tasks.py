@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+BAODING_TASKS = ("ccw", "cw", "goto")  # Baoding tasks one model serves (rotate either way, move one ball)
 BAODING_STATE_DIM = 36
 BAODING_JOINTS = slice(0, 24)
 BALL0_POS, BALL1_POS = slice(24, 27), slice(27, 30)
@@ -173,6 +174,7 @@ __all__ = [
     "baoding_action_to_targets",
     "baoding_state",
     "BAODING_STATE_DIM",
+    "BAODING_TASKS",
     "REACHER_STATE_DIM",
     "BaodingParams",
     "BaodingRotateTask",

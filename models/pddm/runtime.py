@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from anima.controllers.mppi import PlannerConfig, SamplingPlanner
+from anima.controllers.planning_tasks import BAODING_TASKS as TASKS
 from anima.controllers.planning_tasks import (
     BAODING_STATE_DIM,
     BaodingGoToTask,
@@ -27,8 +28,6 @@ from anima.controllers.planning_tasks import (
     baoding_state,
 )
 from anima.models.dynamics_ensemble import DynamicsEnsemble
-
-TASKS = ("ccw", "cw", "goto")
 
 
 @dataclass(frozen=True)

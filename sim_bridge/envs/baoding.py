@@ -29,6 +29,7 @@ import numpy as np
 from anima.controllers.ball_filter import BallFilterConfig, BallStateEstimator, extrapolate_positions
 from anima.controllers.planning_tasks import (
     BAODING_STATE_DIM,
+    BAODING_TASKS,
     BaodingGoToTask,
     BaodingParams,
     BaodingRotateTask,
@@ -37,12 +38,9 @@ from anima.controllers.planning_tasks import (
 )
 
 
-TASKS = ("ccw", "cw", "goto")
-
-
 def _check_task(task: str) -> str:
-    if task not in TASKS:
-        raise ValueError(f"BaodingEnv task must be one of {list(TASKS)}, got {task!r}")
+    if task not in BAODING_TASKS:
+        raise ValueError(f"BaodingEnv task must be one of {list(BAODING_TASKS)}, got {task!r}")
     return task
 
 
@@ -83,7 +81,7 @@ class BaodingEnv(gym.Env):
         self.action_latency_s = float(action_latency_s)
         if ball_state not in ("true", "tracked") or not tracker_rate_hz > 0:
             raise ValueError(f"BaodingEnv: ball_state must be 'true' or 'tracked' and tracker_rate_hz > 0, got {ball_state!r}, {tracker_rate_hz!r}")
-        self.ball_state_mode, self.tracker_predict = ball_state, bool(tracker_predict)
+        self.tracker_predict = bool(tracker_predict)
         self.task_name, self.episode_steps, self.control_dt = task, int(episode_steps), float(control_dt)
         self.ball_noise_std_m, self.randomize_dynamics = float(ball_noise_std_m), bool(randomize)
         self.goto_target_xy, self.goto_ball, self.success_rotation_rad = tuple(goto_target_xy), int(goto_ball), float(success_rotation_rad)
