@@ -19,7 +19,7 @@ Parameters: ``model_path`` (str, required: a ``DynamicsEnsemble`` checkpoint for
 ``robot`` (str, "shadowhand"), ``task`` (str, "ccw" | "cw" | "goto", settable at run time),
 ``goto_target_xy`` (float[2], [0.0, 0.03] m from the circle centre, settable), ``goto_ball`` (int, 0,
 settable), ``rate_hz`` (float, 10.0), ``stale_timeout_s`` (float, 0.5), ``action_scale`` (float,
-0.5), ``num_samples`` (int, 700), ``horizon`` (int, 7), ``gamma`` (20.0), ``beta`` (0.6),
+0.0: the scale the checkpoint was trained with; a positive value must equal it), ``num_samples`` (int, 700), ``horizon`` (int, 7), ``gamma`` (20.0), ``beta`` (0.6),
 ``sigma`` (0.9), ``optimizer`` (str, "mppi" | "cem"), ``seed`` (int, 0), ``backend`` (str, "auto":
 bfloat16 matmuls where the CPU has them, else float32; "loop" forces float32), ``predict_ball_state``
 (bool, true).
@@ -38,7 +38,7 @@ from std_msgs.msg import Float64MultiArray
 from anima.controllers.ball_filter import extrapolate_positions
 from anima.controllers.mppi import PlannerConfig
 from anima.controllers.robot_config import load_robot_config
-from anima.models.pddm.runtime import TASKS, BaodingPlannerRuntime, TaskSpec, load_baoding_model
+from anima.models.pddm.runtime import TASKS, BaodingPlannerRuntime, TaskSpec, load_baoding_model, resolve_action_scale
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node
 from anima.ros_nodes._conversions import joint_state_msg, reorder_index
 
@@ -50,7 +50,7 @@ class PddmPlannerNode(Node):
         super().__init__("pddm_planner")
         p = declare_params(self, {
             "model_path": "", "robot": "shadowhand", "task": "ccw", "goto_target_xy": [0.0, 0.03], "goto_ball": 0,
-            "rate_hz": 10.0, "stale_timeout_s": 0.5, "action_scale": 0.5, "num_samples": 700, "horizon": 7,
+            "rate_hz": 10.0, "stale_timeout_s": 0.5, "action_scale": 0.0, "num_samples": 700, "horizon": 7,
             "gamma": 20.0, "beta": 0.6, "sigma": 0.9, "optimizer": "mppi", "seed": 0, "backend": "auto",
             "predict_ball_state": True,
         })
@@ -64,7 +64,7 @@ class PddmPlannerNode(Node):
         planner = PlannerConfig(optimizer=str(p["optimizer"]), num_samples=int(p["num_samples"]), horizon=int(p["horizon"]),
                                 gamma=p["gamma"], beta=p["beta"], sigma=p["sigma"], backend=str(p["backend"]))
         spec = TaskSpec(str(p["task"]), tuple(p["goto_target_xy"]), int(p["goto_ball"]))
-        self.core = BaodingPlannerRuntime(model, self.robot, planner, spec, p["action_scale"], np.random.default_rng(int(p["seed"])))
+        self.core = BaodingPlannerRuntime(model, self.robot, planner, spec, resolve_action_scale(model, p["action_scale"]), np.random.default_rng(int(p["seed"])))
         self.period_s, self.stale_s = 1.0 / p["rate_hz"], p["stale_timeout_s"]
         self.predict_balls = bool(p["predict_ball_state"])
         self._lock = threading.Lock()

@@ -87,7 +87,7 @@ class PDDMTrainConfig:
         return out
 
     def replace(self, **changes: Any) -> "PDDMTrainConfig":
-        """A copy with top-level fields or dotted nested fields (``planner.num_samples``) changed."""
+        """A copy with top-level fields or dotted nested fields (``planner.num_samples``, ``env_kwargs.task``) changed."""
         top: dict[str, Any] = {}
         nested: dict[str, dict[str, Any]] = {}
         for key, value in changes.items():
@@ -99,8 +99,11 @@ class PDDMTrainConfig:
                     raise ValueError(f"unknown config key {key!r} in override")
                 top[key] = value
         for group, sub in nested.items():
+            if group == "env_kwargs":  # keyword arguments of the env: any name; the env checks them
+                top[group] = {**self.env_kwargs, **sub}
+                continue
             if group not in ("ensemble", "planner"):
-                raise ValueError(f"unknown config group {group!r} in override")
+                raise ValueError(f"unknown config group {group!r} in override (groups: ensemble, planner, env_kwargs)")
             allowed = {f.name for f in dataclasses.fields(getattr(self, group))}
             unknown = sorted(set(sub) - allowed)
             if unknown:

@@ -49,6 +49,7 @@ class TaskSpec:
         object.__setattr__(self, "goto_target_xy", xy)
 
 
+ENV_DEFAULT_ACTION_SCALE = 1.0  # BaodingEnv's default, for checkpoints whose env_kwargs leave it out
 SHIPPED_MODEL = Path(__file__).resolve().parent / "data" / "baoding_ccw.pt"
 
 
@@ -63,6 +64,27 @@ def load_baoding_model(path: str | Path, joint_names: tuple[str, ...]) -> Dynami
     if not Path(path).is_file():
         raise FileNotFoundError(f"model_path {path}: no such checkpoint file (train one with `anima train pddm --task baoding`)")
     return DynamicsEnsemble.load(path, state_dim=BAODING_STATE_DIM, action_dim=len(joint_names), joint_names=joint_names)
+
+
+def resolve_action_scale(model: DynamicsEnsemble, requested: float) -> float:
+    """The action scale to plan with: the one the model was trained with (its ``env_kwargs``).
+
+    ``requested`` <= 0 takes the checkpoint's; a positive value must equal it, since the model's
+    actions mean other joint targets under another scale. A checkpoint that does not record its
+    training env (not written by ``anima train pddm``) needs a positive ``requested``.
+    """
+    env_kwargs = getattr(model, "extra", {}).get("env_kwargs")
+    saved = None if env_kwargs is None else float(env_kwargs.get("action_scale", ENV_DEFAULT_ACTION_SCALE))
+    if not np.isfinite(requested):
+        raise ValueError(f"action_scale must be a finite number, got {requested!r}")
+    if requested > 0:
+        if saved is not None and abs(requested - saved) > 1e-9:
+            raise ValueError(f"action_scale {requested} differs from {saved}, the scale this checkpoint was trained with; "
+                             "leave action_scale at 0 to use the checkpoint's")
+        return float(requested)
+    if saved is None:
+        raise ValueError("action_scale: the checkpoint does not record the action scale it was trained with; set action_scale > 0")
+    return saved
 
 
 class BaodingPlannerRuntime:

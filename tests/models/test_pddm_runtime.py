@@ -10,7 +10,7 @@ from anima.controllers.mppi import PlannerConfig
 from anima.controllers.planning_tasks import BaodingGoToTask, BaodingRotateTask, baoding_action_to_targets
 from anima.controllers.robot_config import load_robot_config
 from anima.models.dynamics_ensemble import DynamicsEnsemble, EnsembleConfig
-from anima.models.pddm.runtime import BaodingPlannerRuntime, TaskSpec
+from anima.models.pddm.runtime import SHIPPED_MODEL, BaodingPlannerRuntime, TaskSpec, load_baoding_model, resolve_action_scale
 
 ROBOT = load_robot_config("shadowhand")
 BALLS = np.array([[0.03, 0.01, 0.21], [0.07, 0.01, 0.21]])
@@ -50,3 +50,21 @@ def test_task_spec_validation_and_mapping() -> None:
     # rest 0.2, range [0, 1], scale 0.5: a = 1 -> 0.2 + 1 * 0.5 * 1 * 0.5 = 0.45; a = -1 -> -0.05 -> clipped 0.
     out = baoding_action_to_targets(np.array([1.0, -1.0]), np.array([0.2, 0.2]), np.zeros(2), np.ones(2), 0.5)
     np.testing.assert_allclose(out, [0.45, 0.0])
+
+
+def test_action_scale_comes_from_the_checkpoint() -> None:
+    model = DynamicsEnsemble(36, 24, EnsembleConfig(hidden_sizes=(8, 8)), joint_names=ROBOT.joint_names)
+    model.extra = {"env_kwargs": {"task": "ccw", "action_scale": 0.5}}
+    assert resolve_action_scale(model, 0.0) == 0.5 and resolve_action_scale(model, 0.5) == 0.5
+    with pytest.raises(ValueError, match="action_scale 1.0 differs from 0.5, the scale this checkpoint was trained with"):
+        resolve_action_scale(model, 1.0)
+    model.extra = {"env_kwargs": {"task": "ccw"}}  # trained with the env's default
+    assert resolve_action_scale(model, 0.0) == 1.0
+    model.extra = {}
+    with pytest.raises(ValueError, match="does not record the action scale"):
+        resolve_action_scale(model, 0.0)
+    assert resolve_action_scale(model, 0.7) == 0.7
+    with pytest.raises(ValueError, match="finite"):
+        resolve_action_scale(model, float("nan"))
+    shipped = load_baoding_model(SHIPPED_MODEL, tuple(ROBOT.joint_names))
+    assert resolve_action_scale(shipped, 0.0) == shipped.extra["env_kwargs"]["action_scale"]

@@ -54,6 +54,15 @@ def test_bad_config_key_is_named(tmp_path: Path) -> None:
         PDDMTrainConfig.from_yaml(bad)
 
 
+def test_overrides_reach_env_kwargs_and_name_unknown_groups() -> None:
+    config = PDDMTrainConfig.from_yaml(share_dir() / "config" / "pddm" / "baoding.yaml")
+    changed = config.replace(**{"env_kwargs.task": "cw", "env_kwargs.action_scale": 1.0, "planner.horizon": 5})
+    assert changed.env_kwargs == {**config.env_kwargs, "task": "cw", "action_scale": 1.0}
+    assert changed.planner.horizon == 5 and config.env_kwargs["task"] == "ccw"
+    with pytest.raises(ValueError, match="unknown config group 'env' in override"):
+        config.replace(**{"env.task": "cw"})
+
+
 def test_parallel_rollout_workers_give_the_same_data(tmp_path: Path) -> None:
     # Every rollout seeds its own env and planner, so two worker processes reproduce the serial run.
     tiny = dict(iterations=1, rollouts_per_iter=3, rollout_length=8, random_rollouts_train=3, random_rollouts_val=1, random_rollout_length=8)

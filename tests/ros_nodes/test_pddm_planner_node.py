@@ -30,11 +30,12 @@ from anima.ros_nodes.ball_state_estimator import ball_state_msg
 pytestmark = [pytest.mark.ros]
 ROBOT = load_robot_config("shadowhand")
 BALLS = np.array([[0.03, 0.01, 0.21], [0.075, 0.005, 0.21]])
+TRAINED_WITH = {"env_kwargs": {"task": "ccw", "action_scale": 0.5}}  # as `anima train pddm` records it
 
 
 def _model(path: Path, state_dim: int = 36) -> Path:
     model = DynamicsEnsemble(state_dim, 24, EnsembleConfig(hidden_sizes=(16, 16)), joint_names=ROBOT.joint_names)
-    model.save(path)
+    model.save(path, extra=TRAINED_WITH)
     return path
 
 
@@ -125,11 +126,18 @@ def test_refuses_model_for_another_robot(ros_env: dict, tmp_path: Path) -> None:
     assert "state_dim is 40 in the checkpoint, 36 expected" in out
 
 
+def test_refuses_an_action_scale_other_than_the_models(ros_env: dict, tmp_path: Path) -> None:
+    proc = _start(ros_env, _model(tmp_path / "m.pt"), "-p", "action_scale:=1.0")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2, out
+    assert "action_scale 1.0 differs from 0.5, the scale this checkpoint was trained with" in out
+
+
 def test_overrun_publishes_previous_plan(ros_env: dict, tmp_path: Path) -> None:
     # Full-size model (2x250, N 700, H 7: >= 13 ms of FLOPs per plan on 2 cores) at 100 Hz: every
     # plan overruns the 10 ms period, yet targets keep coming and the overruns are counted.
     path = tmp_path / "big.pt"
-    DynamicsEnsemble(36, 24, joint_names=ROBOT.joint_names).save(path)
+    DynamicsEnsemble(36, 24, joint_names=ROBOT.joint_names).save(path, extra=TRAINED_WITH)
     proc = _start(ros_env, path, "-p", "rate_hz:=100.0", "-p", "num_samples:=700")
     hand = FakeHand(int(ros_env["ROS_DOMAIN_ID"]))
     try:
