@@ -108,6 +108,14 @@ def _rollout_worker(args: tuple[dict, str, list[Job]]) -> list[tuple[int, Rollou
         getattr(env, "close", lambda: None)()
 
 
+def _state_note(env_kwargs: dict[str, Any]) -> str:
+    """What the model's ball state is, in words, for the run directory's config."""
+    if env_kwargs.get("ball_state", "true") == "tracked":
+        return ("tracked ball state: noisy position fixes through the ball_state_estimator Kalman filter, carried "
+                "forward to the step (BaodingEnv ball_state='tracked'); noise and latency in env_kwargs")
+    return "ground-truth simulator state (no tracker); see env_kwargs for any injected noise"
+
+
 class PDDMTrainer:
     """Owns a run directory; ``run()`` performs the remaining iterations and returns the history."""
 
@@ -146,7 +154,7 @@ class PDDMTrainer:
     def _write_config(self) -> None:
         data = self.config.to_dict()
         data["_notes"] = {
-            "state": "ground-truth simulator state (no tracker); see env_kwargs for any injected noise",
+            "state": _state_note(self.config.env_kwargs),
             "state_dim": self.state_dim,
             "action_dim": self.action_dim,
             "control_dt_s": float(self.env.unwrapped.control_dt),

@@ -72,3 +72,10 @@ def test_parallel_rollout_workers_give_the_same_data(tmp_path: Path) -> None:
     serial = PDDMTrainer(config, tmp_path / "serial", log=lambda _m: None).run()
     parallel = PDDMTrainer(config.replace(workers=2), tmp_path / "parallel", log=lambda _m: None).run()
     assert parallel[0]["reward_mean"] == pytest.approx(serial[0]["reward_mean"], rel=1e-9)
+
+
+def test_run_config_says_which_ball_state_the_model_saw() -> None:
+    from anima.models.pddm.trainer import _state_note
+
+    assert _state_note({"task": "ccw"}).startswith("ground-truth simulator state")
+    assert _state_note({"ball_state": "tracked"}).startswith("tracked ball state")
