@@ -19,10 +19,10 @@ Parameters: ``model_path`` (str, required: a ``DynamicsEnsemble`` checkpoint for
 ``robot`` (str, "shadowhand"), ``task`` (str, "ccw" | "cw" | "goto", settable at run time),
 ``goto_target_xy`` (float[2], [0.0, 0.03] m from the circle centre, settable), ``goto_ball`` (int, 0,
 settable), ``rate_hz`` (float, 10.0), ``stale_timeout_s`` (float, 0.5), ``action_scale`` (float,
-0.0: the scale the checkpoint was trained with; a positive value must equal it), ``num_samples`` (int, 700), ``horizon`` (int, 7), ``gamma`` (20.0), ``beta`` (0.6),
-``sigma`` (0.9), ``optimizer`` (str, "mppi" | "cem"), ``seed`` (int, 0), ``backend`` (str, "auto":
-bfloat16 matmuls where the CPU has them, else float32; "loop" forces float32), ``predict_ball_state``
-(bool, true).
+0.0: the scale the checkpoint was trained with; a positive value must equal it), ``num_samples``
+(int, 700), ``horizon`` (int, 7), ``gamma`` (20.0), ``beta`` (0.6), ``sigma`` (0.9), ``optimizer``
+(str, "mppi" | "cem"), ``seed`` (int, 0), ``backend`` (str, "auto": bfloat16 matmuls where the CPU
+has them, else float32; "loop" forces float32), ``predict_ball_state`` (bool, true).
 """
 
 from __future__ import annotations
