@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+BAODING_ACTION_SCALE = 1.0  # default of baoding_action_to_targets' scale (BaodingEnv); configs may set their own
 BAODING_TASKS = ("ccw", "cw", "goto")  # Baoding tasks one model serves (rotate either way, move one ball)
 BAODING_STATE_DIM = 36
 BAODING_JOINTS = slice(0, 24)
@@ -174,6 +175,7 @@ __all__ = [
     "baoding_action_to_targets",
     "baoding_state",
     "BAODING_STATE_DIM",
+    "BAODING_ACTION_SCALE",
     "BAODING_TASKS",
     "REACHER_STATE_DIM",
     "BaodingParams",

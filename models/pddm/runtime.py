@@ -20,6 +20,7 @@ import numpy as np
 from anima.controllers.mppi import PlannerConfig, SamplingPlanner
 from anima.controllers.planning_tasks import BAODING_TASKS as TASKS
 from anima.controllers.planning_tasks import (
+    BAODING_ACTION_SCALE,
     BAODING_STATE_DIM,
     BaodingGoToTask,
     BaodingParams,
@@ -49,7 +50,6 @@ class TaskSpec:
         object.__setattr__(self, "goto_target_xy", xy)
 
 
-ENV_DEFAULT_ACTION_SCALE = 1.0  # BaodingEnv's default, for checkpoints whose env_kwargs leave it out
 SHIPPED_MODEL = Path(__file__).resolve().parent / "data" / "baoding_ccw.pt"
 
 
@@ -74,7 +74,7 @@ def resolve_action_scale(model: DynamicsEnsemble, requested: float) -> float:
     training env (not written by ``anima train pddm``) needs a positive ``requested``.
     """
     env_kwargs = getattr(model, "extra", {}).get("env_kwargs")
-    saved = None if env_kwargs is None else float(env_kwargs.get("action_scale", ENV_DEFAULT_ACTION_SCALE))
+    saved = None if env_kwargs is None else float(env_kwargs.get("action_scale", BAODING_ACTION_SCALE))
     if not np.isfinite(requested):
         raise ValueError(f"action_scale must be a finite number, got {requested!r}")
     if requested > 0:

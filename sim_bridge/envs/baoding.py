@@ -28,6 +28,7 @@ import numpy as np
 
 from anima.controllers.ball_filter import BallFilterConfig, BallStateEstimator, extrapolate_positions
 from anima.controllers.planning_tasks import (
+    BAODING_ACTION_SCALE,
     BAODING_STATE_DIM,
     BAODING_TASKS,
     BaodingGoToTask,
@@ -59,7 +60,7 @@ class BaodingEnv(gym.Env):
         goto_target_xy: tuple[float, float] = (0.0, 0.03),
         goto_ball: int = 0,
         success_rotation_rad: float = float(np.pi),
-        action_scale: float = 1.0,
+        action_scale: float = BAODING_ACTION_SCALE,
         action_latency_s: float = 0.0,
         ball_state: str = "true",
         tracker_rate_hz: float = 30.0,
