@@ -36,15 +36,19 @@ REACHER_STATE_DIM = 6
 class BaodingParams:
     """Baoding target circle and penalties (PDDM public code, FACTS.md "PDDM").
 
-    x radius 0.02 m, y radius 0.036 m, 60 control steps per revolution (6 s at 10 Hz); reward
-    -5 * xy distance per ball; -500 and done when a ball's z < ``drop_z``; -10 when |wrist| > 0.15 rad.
+    An ellipse 0.036 m along the fingers and 0.02 m across the palm, 60 control steps per revolution
+    (6 s at 10 Hz); reward -5 * xy distance per ball; -500 and done when a ball's z < ``drop_z``;
+    -10 when |wrist| > 0.15 rad. PDDM's code sets ``x_radius`` 0.02 and ``y_radius`` 0.036 in its
+    palm frame, where x runs across the palm and the long axis along the fingers; the Baoding world
+    here has the fingers along world x (``BaodingWorld``), so ``radius_x`` (along) is 0.036 and
+    ``radius_y`` (across) 0.02.
     ``center_xy`` and ``drop_z`` depend on where the world puts the palm; ``wrist_indices`` are the
     wrist joints' indices in the state.
     """
 
     center_xy: tuple[float, float] = (0.0, 0.0)
-    radius_x: float = 0.02
-    radius_y: float = 0.036
+    radius_x: float = 0.036
+    radius_y: float = 0.02
     period_steps: int = 60
     distance_weight: float = 5.0
     drop_z: float = 0.06

@@ -19,25 +19,25 @@ def _state(ball0_xy, ball1_xy, z: float = 0.1) -> np.ndarray:
 
 def test_baoding_targets_quarter_turn() -> None:
     ccw, cw = BaodingRotateTask(PARAMS, 1), BaodingRotateTask(PARAMS, -1)
-    # t = 0: ball_0 at centre + (rx, 0) = (0.12, 0.2); ball_1 opposite at (0.08, 0.2).
+    # t = 0: ball_0 at centre + (rx, 0) = (0.136, 0.2) (rx 0.036 m along the fingers); ball_1 opposite.
     t0, t1 = ccw.targets(np.array(0))
-    np.testing.assert_allclose(t0, [0.12, 0.2], atol=1e-12)
-    np.testing.assert_allclose(t1, [0.08, 0.2], atol=1e-12)
-    # t = 15 = quarter of the 60-step period: ccw ball_0 at (0.1, 0.2 + 0.036); cw at (0.1, 0.2 - 0.036).
-    np.testing.assert_allclose(ccw.targets(np.array(15))[0], [0.1, 0.236], atol=1e-12)
-    np.testing.assert_allclose(cw.targets(np.array(15))[0], [0.1, 0.164], atol=1e-12)
+    np.testing.assert_allclose(t0, [0.136, 0.2], atol=1e-12)
+    np.testing.assert_allclose(t1, [0.064, 0.2], atol=1e-12)
+    # t = 15 = quarter of the 60-step period: ccw ball_0 at (0.1, 0.2 + 0.02) (ry 0.02 m across); cw at (0.1, 0.2 - 0.02).
+    np.testing.assert_allclose(ccw.targets(np.array(15))[0], [0.1, 0.22], atol=1e-12)
+    np.testing.assert_allclose(cw.targets(np.array(15))[0], [0.1, 0.18], atol=1e-12)
 
 
 def test_baoding_reward_values() -> None:
     task = BaodingRotateTask(PARAMS, 1)
-    on_target = _state((0.12, 0.2), (0.08, 0.2))
+    on_target = _state((0.136, 0.2), (0.064, 0.2))
     r, done = task.reward(on_target, np.zeros(24), np.array(0))
     assert r == pytest.approx(0.0) and not done
     # ball_0 0.01 m off in x: -5 * 0.01 = -0.05.
-    r, _ = task.reward(_state((0.13, 0.2), (0.08, 0.2)), np.zeros(24), np.array(0))
+    r, _ = task.reward(_state((0.146, 0.2), (0.064, 0.2)), np.zeros(24), np.array(0))
     assert r == pytest.approx(-0.05)
     # ball_1 below the drop height: -500 and done.
-    dropped = _state((0.12, 0.2), (0.08, 0.2))
+    dropped = _state((0.136, 0.2), (0.064, 0.2))
     dropped[29] = 0.05
     r, done = task.reward(dropped, np.zeros(24), np.array(0))
     assert r == pytest.approx(-500.0) and done

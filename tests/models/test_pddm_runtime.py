@@ -13,7 +13,7 @@ from anima.models.dynamics_ensemble import DynamicsEnsemble, EnsembleConfig
 from anima.models.pddm.runtime import SHIPPED_MODEL, BaodingPlannerRuntime, TaskSpec, load_baoding_model, resolve_action_scale
 
 ROBOT = load_robot_config("shadowhand")
-BALLS = np.array([[0.03, 0.01, 0.21], [0.07, 0.01, 0.21]])
+BALLS = np.array([[0.014, 0.01, 0.21], [0.086, 0.01, 0.21]])  # on the target ellipse's long axis
 
 
 def _runtime(task: TaskSpec = TaskSpec()) -> BaodingPlannerRuntime:
@@ -31,7 +31,7 @@ def test_plan_switch_and_fallback() -> None:
     task = rt.planner.task
     assert isinstance(task, BaodingRotateTask) and task.direction == 1
     # Geometry from the first state: centre = ball midpoint (0.05, 0.01); the circle starts at ball_0:
-    # ball_0 is 0.02 m behind the centre in x -> phase pi, so its t = 0 target is ball_0 itself.
+    # ball_0 is 0.036 m (radius_x) behind the centre in x -> phase pi, so its t = 0 target is ball_0 itself.
     assert task.params.center_xy == pytest.approx((0.05, 0.01))
     np.testing.assert_allclose(task.targets(np.array(0))[0], BALLS[0, :2], atol=1e-6)  # float32 state
     # Fallback = the previous plan's next action, mapped the same way.
