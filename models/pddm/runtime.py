@@ -116,11 +116,14 @@ class BaodingPlannerRuntime:
 
     def _task(self, state: np.ndarray) -> Any:
         spec = self.task_spec
-        if self.params is None:  # no geometry in the checkpoint: centre and drop height from the first state
-            center = state[24:30].reshape(2, 3).mean(axis=0)
-            self.params = BaodingParams(center_xy=(float(center[0]), float(center[1])), drop_z=float(center[2] - 0.06), phase0=float(np.pi))
         if spec != self._applied:
             self._applied, self.step_index = spec, 0
+            # The circle is centred on the balls' midpoint when the task starts, as the training env
+            # centres it at each episode's start; the ellipse and penalties are the checkpoint's.
+            center = state[24:30].reshape(2, 3).mean(axis=0)
+            if self.params is None:  # no geometry in the checkpoint: drop height from the first state
+                self.params = BaodingParams(drop_z=float(center[2] - 0.06), phase0=float(np.pi))
+            self.params = dataclasses.replace(self.params, center_xy=(float(center[0]), float(center[1])))
             if spec.name == "goto":
                 cx, cy = self.params.center_xy
                 return BaodingGoToTask((cx + spec.goto_target_xy[0], cy + spec.goto_target_xy[1]), spec.goto_ball, self.params)

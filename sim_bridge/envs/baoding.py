@@ -11,7 +11,12 @@ Kalman filter as ``ball_state_estimator`` (``controllers.ball_filter``), so velo
 not the simulator's instantaneous ones; positions are carried forward from the last fix to the
 step's end, as ``pddm_planner`` does (``tracker_predict``). ``action_latency_s`` delays each
 action within its step (the previous targets hold that long), as planning time delays the
-``pddm_planner`` node's actions.
+``pddm_planner`` node's actions. ``pd_latency_s`` puts a delay inside the PD loop: over ROS the
+sim bridge applies each torque one ``joint_states`` period (0.01 s) after the state it answers
+(``lockstep``), where the in-process loop applies it at once. It is modelled as the world's joint
+sensor latency, which puts the same delay in the loop (and shows the planner joint positions that
+much older). ``settle_s`` (1.5 s) is how long the balls settle in the resting hand before each
+episode.
 
 Tasks (``task``, or per episode ``reset(options={"task": ...})``): ``ccw`` (training), ``cw``,
 ``goto`` (ball ``goto_ball`` to ``goto_target_xy``, offsets from the palm centre). Episode ends when a ball drops (reward -500). ``info["success"]``:
@@ -62,6 +67,8 @@ class BaodingEnv(gym.Env):
         success_rotation_rad: float = float(np.pi),
         action_scale: float = BAODING_ACTION_SCALE,
         action_latency_s: float = 0.0,
+        pd_latency_s: float = 0.0,
+        settle_s: float = 1.5,
         ball_state: str = "true",
         tracker_rate_hz: float = 30.0,
         tracker_predict: bool = True,
@@ -80,6 +87,11 @@ class BaodingEnv(gym.Env):
         if not 0.0 <= action_latency_s < control_dt:
             raise ValueError(f"BaodingEnv: action_latency_s must be in [0, control_dt), got {action_latency_s}")
         self.action_latency_s = float(action_latency_s)
+        if not (np.isfinite(settle_s) and settle_s > 0):
+            raise ValueError(f"BaodingEnv: settle_s must be > 0, got {settle_s}")
+        self.settle_s = float(settle_s)
+        if not 0.0 <= pd_latency_s < control_dt:
+            raise ValueError(f"BaodingEnv: pd_latency_s must be in [0, control_dt), got {pd_latency_s}")
         if ball_state not in ("true", "tracked") or not tracker_rate_hz > 0:
             raise ValueError(f"BaodingEnv: ball_state must be 'true' or 'tracked' and tracker_rate_hz > 0, got {ball_state!r}, {tracker_rate_hz!r}")
         self.tracker_predict = bool(tracker_predict)
@@ -90,6 +102,7 @@ class BaodingEnv(gym.Env):
         self.client = BulletClient(connection_mode=pybullet.DIRECT)
         self.robot = load_robot_config("shadowhand")
         self.world = BaodingWorld(self.client, load_baoding_config())
+        self.world.set_latency(float(pd_latency_s))
         self.path = JointCommandPath(self.robot)
         self.joint_names = tuple(self.world.joint_names)
         if self.joint_names != tuple(self.robot.joint_names):
@@ -169,7 +182,14 @@ class BaodingEnv(gym.Env):
         if self._tracker is not None:
             self._tracker.reset()
             self._tracked, self._to_fix = None, self._fix_steps
-        self._advance(self.world.rest_pose, 0.3)  # let the balls settle (and the tracker lock on)
+        # The balls come to rest in the cupped hand before the episode starts, as they have when the
+        # pddm_planner node starts on the resting hand of the ROS launch (they are still rolling
+        # towards the fingers 0.3 s after the drop onto the palm, and at rest after about 1.3 s).
+        # The rest targets are re-sent at the control rate, as pose_hold does: one target held
+        # longer than the command path's command_timeout_s would let the hand go limp.
+        chunks = max(1, int(np.ceil(self.settle_s / self.control_dt)))
+        for _ in range(chunks):
+            self._advance(self.world.rest_pose, self.settle_s / chunks)
         surface = self.world.palm_surface_position()
         balls = self.world.ball_states().position
         self.task = self._make_task(balls[:, :2].mean(axis=0), float(surface[2] - self.world.config.drop_depth_m))

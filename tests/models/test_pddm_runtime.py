@@ -42,6 +42,22 @@ def test_plan_switch_and_fallback() -> None:
     assert rt.step_index == 1  # restarted by the switch
 
 
+def test_circle_centred_on_the_balls_at_each_task_start() -> None:
+    # The checkpoint's geometry gives the ellipse and the drop height; the centre is the balls'
+    # midpoint when a task starts, as the training env centres each episode.
+    model = DynamicsEnsemble(36, 24, EnsembleConfig(hidden_sizes=(8, 8)), joint_names=ROBOT.joint_names)
+    model.extra = {"task_params": {"center_xy": [0.0, 0.0], "radius_x": 0.036, "radius_y": 0.02, "drop_z": 0.15}}
+    rt = BaodingPlannerRuntime(model, ROBOT, PlannerConfig(num_samples=16), TaskSpec(), 0.5, np.random.default_rng(0))
+    q = np.asarray(ROBOT.standing_pose, float)
+    rt.plan(q, BALLS, np.zeros((2, 3)))
+    assert rt.planner.task.params.center_xy == pytest.approx((0.05, 0.01)) and rt.planner.task.params.drop_z == 0.15
+    rt.plan(q, BALLS + [0.01, 0.0, 0.0], np.zeros((2, 3)))  # same task: the centre stays
+    assert rt.planner.task.params.center_xy == pytest.approx((0.05, 0.01))
+    rt.set_task(TaskSpec("cw"))
+    rt.plan(q, BALLS + [0.01, 0.0, 0.0], np.zeros((2, 3)))
+    assert rt.planner.task.direction == -1 and rt.planner.task.params.center_xy == pytest.approx((0.06, 0.01))
+
+
 def test_task_spec_validation_and_mapping() -> None:
     with pytest.raises(ValueError, match="task must be one of"):
         TaskSpec("spin")
