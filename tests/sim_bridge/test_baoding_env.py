@@ -24,6 +24,9 @@ def test_layout_and_rest_pose_holds_balls(env) -> None:
     assert isinstance(env.task, BaodingRotateTask) and env.task.direction == 1
     # Ball positions sit in [24:30]: above the drop height the task uses.
     assert obs[26] > env.task.params.drop_z and obs[29] > env.task.params.drop_z
+    # The episode starts with the balls at rest in the held grip (settle_s), as the ROS launch does.
+    assert np.abs(obs[30:36]).max() < 0.005
+    assert abs(env.world.read_joints().position[1] - env.world.rest_pose[1]) < 0.05  # the wrist did not go limp
     # Action 0 = rest pose: both balls stay in the hand for the whole (short) episode.
     for _ in range(20):
         obs, reward, terminated, truncated, info = env.step(np.zeros(24, np.float32))
@@ -116,6 +119,8 @@ def test_pd_latency_delays_the_joints_the_pd_loop_sees() -> None:
     """pd_latency_s: the PD law (and the planner) see the joints that much late, as over the ROS bridge."""
     with pytest.raises(ValueError, match="pd_latency_s"):
         make_env("baoding", pd_latency_s=0.1)
+    with pytest.raises(ValueError, match="settle_s"):
+        make_env("baoding", settle_s=0.0)
     env = make_env("baoding", episode_steps=5, pd_latency_s=0.01)
     try:
         assert env.unwrapped.world.latency_steps == 5  # 0.01 s at the 500 Hz physics
