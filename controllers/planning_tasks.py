@@ -67,6 +67,16 @@ class BaodingParams:
             raise ValueError(f"BaodingParams.wrist_indices must index the 24 joints, got {self.wrist_indices}")
 
 
+def ellipse_phase(params: BaodingParams, xy: np.ndarray) -> float:
+    """Phase (rad) on the target ellipse of the point ``xy``: the angle whose target lies towards it.
+
+    A rotation task whose ``phase0`` is ball_0's phase starts its targets where the balls are, so the
+    first targets do not ask for a jump (balls at rest can lie along the fingers or diagonally).
+    """
+    cx, cy = params.center_xy
+    return float(np.arctan2((float(xy[1]) - cy) / params.radius_y, (float(xy[0]) - cx) / params.radius_x))
+
+
 def _drop_and_wrist(p: BaodingParams, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(penalty, done) shared by the Baoding tasks: ball drop and wrist excursion."""
     dropped = (states[..., BALL0_POS.start + 2] < p.drop_z) | (states[..., BALL1_POS.start + 2] < p.drop_z)
@@ -183,6 +193,7 @@ __all__ = [
     "BAODING_TASKS",
     "REACHER_STATE_DIM",
     "BaodingParams",
+    "ellipse_phase",
     "BaodingRotateTask",
     "BaodingGoToTask",
     "ReachTask",

@@ -10,11 +10,14 @@ than ``stale_timeout_s`` the node holds the hand still (repeats its last targets
 With ``predict_ball_state`` (default) each plan starts from the ball estimate carried forward at its
 velocity from the estimate's stamp (its camera frame) to the planning time: the estimate can be a
 frame period plus camera latency old, and a rolling ball moves millimetres in that time.
+Each task starts as a training episode does: the node holds the rest grip until both balls have been
+slower than ``settle_speed_mps`` for ``settle_time_s`` (status "settling"), then starts the task with
+the target ellipse centred on the balls; a task switched at run time starts the same way.
 
 Topics: subscribes ``joint_states`` (sensor_msgs/JointState, best effort), ``balls/state``
 (sensor_msgs/MultiDOFJointState ``ball_0``, ``ball_1``, best effort); publishes ``joint_targets``
 (sensor_msgs/JointState, position = target rad, reliable, ``rate_hz``) and ``planner/status``
-(std_msgs/Float64MultiArray: [last plan ms, overruns, stale flag, task index in ccw/cw/goto]).
+(std_msgs/Float64MultiArray: [last plan ms, overruns, stale flag, task index in ccw/cw/goto, settling flag]).
 Parameters: ``model_path`` (str, required: a ``DynamicsEnsemble`` checkpoint for this robot),
 ``robot`` (str, "shadowhand"), ``task`` (str, "ccw" | "cw" | "goto", settable at run time),
 ``goto_target_xy`` (float[2], [0.0, 0.03] m from the circle centre, settable), ``goto_ball`` (int, 0,
@@ -22,7 +25,8 @@ settable), ``rate_hz`` (float, 10.0), ``stale_timeout_s`` (float, 0.5), ``action
 0.0: the scale the checkpoint was trained with; a positive value must equal it), ``num_samples``
 (int, 700), ``horizon`` (int, 7), ``gamma`` (20.0), ``beta`` (0.6), ``sigma`` (0.9), ``optimizer``
 (str, "mppi" | "cem"), ``seed`` (int, 0), ``backend`` (str, "auto": bfloat16 matmuls where the CPU
-has them, else float32; "loop" forces float32), ``predict_ball_state`` (bool, true).
+has them, else float32; "loop" forces float32), ``predict_ball_state`` (bool, true), ``settle_speed_mps``
+(float, 0.01), ``settle_time_s`` (float, 0.5).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from std_msgs.msg import Float64MultiArray
 from anima.controllers.ball_filter import extrapolate_positions
 from anima.controllers.mppi import PlannerConfig
 from anima.controllers.robot_config import load_robot_config
-from anima.models.pddm.runtime import TASKS, BaodingPlannerRuntime, TaskSpec, load_baoding_model, resolve_action_scale
+from anima.models.pddm.runtime import TASKS, BaodingPlannerRuntime, SettleGate, TaskSpec, load_baoding_model, resolve_action_scale
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node
 from anima.ros_nodes._conversions import joint_state_msg, reorder_index
 
@@ -52,7 +56,7 @@ class PddmPlannerNode(Node):
             "model_path": "", "robot": "shadowhand", "task": "ccw", "goto_target_xy": [0.0, 0.03], "goto_ball": 0,
             "rate_hz": 10.0, "stale_timeout_s": 0.5, "action_scale": 0.0, "num_samples": 700, "horizon": 7,
             "gamma": 20.0, "beta": 0.6, "sigma": 0.9, "optimizer": "mppi", "seed": 0, "backend": "auto",
-            "predict_ball_state": True,
+            "predict_ball_state": True, "settle_speed_mps": 0.01, "settle_time_s": 0.5,
         })
         if not p["model_path"]:
             raise ValueError("parameter 'model_path' is required (a PDDM Baoding checkpoint, model.pt)")
@@ -64,7 +68,9 @@ class PddmPlannerNode(Node):
         planner = PlannerConfig(optimizer=str(p["optimizer"]), num_samples=int(p["num_samples"]), horizon=int(p["horizon"]),
                                 gamma=p["gamma"], beta=p["beta"], sigma=p["sigma"], backend=str(p["backend"]))
         spec = TaskSpec(str(p["task"]), tuple(p["goto_target_xy"]), int(p["goto_ball"]))
-        self.core = BaodingPlannerRuntime(model, self.robot, planner, spec, resolve_action_scale(model, p["action_scale"]), np.random.default_rng(int(p["seed"])))
+        settle = SettleGate(float(p["settle_speed_mps"]), float(p["settle_time_s"]))
+        self.core = BaodingPlannerRuntime(model, self.robot, planner, spec, resolve_action_scale(model, p["action_scale"]),
+                                          np.random.default_rng(int(p["seed"])), settle)
         self.period_s, self.stale_s = 1.0 / p["rate_hz"], p["stale_timeout_s"]
         self.predict_balls = bool(p["predict_ball_state"])
         self._lock = threading.Lock()
@@ -76,7 +82,7 @@ class PddmPlannerNode(Node):
         self._publish_lock = threading.Lock()
         self._request = threading.Event()
         self._busy, self._closing = False, False
-        self.overruns, self._stale = 0, False
+        self.overruns, self._stale, self._was_settling = 0, False, False
         self._targets_pub = self.create_publisher(JointState, "joint_targets", COMMAND_QOS)
         self._status_pub = self.create_publisher(Float64MultiArray, "planner/status", SENSOR_QOS)
         self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
@@ -138,16 +144,25 @@ class PddmPlannerNode(Node):
             self._request.clear()
             with self._lock:
                 q, balls, stamp = self._q, self._balls, self._ball_stamp
-            ball_pos = extrapolate_positions(balls[0], balls[1], self._now() - stamp) if self.predict_balls else balls[0]
+            now = self._now()
+            ball_pos = extrapolate_positions(balls[0], balls[1], now - stamp) if self.predict_balls else balls[0]
             try:
-                action = self.core.plan(q, ball_pos, balls[1])
+                action = self.core.plan(q, ball_pos, balls[1], now)
             except ValueError as err:  # non-finite state: hold
                 self.get_logger().error(f"planning failed: {err}", throttle_duration_sec=1.0)
                 action = None
+            self._report_settling()
             if action is not None and not self._closing:
                 self._publish(self.core.targets(action))  # at once: the model expects it at the step's start
             with self._lock:
                 self._busy = False
+
+    def _report_settling(self) -> None:
+        if self.core.settling != self._was_settling:
+            self._was_settling = self.core.settling
+            spec = self.core.task_spec.name
+            self.get_logger().info(f"holding the rest grip until the balls are at rest, then task {spec}" if self._was_settling
+                                   else f"balls at rest: task {spec} started")
 
     # ------------------------------------------------------------ timer
     def _on_tick(self) -> None:
@@ -178,7 +193,8 @@ class PddmPlannerNode(Node):
             self._held = np.asarray(targets, float)
             self._targets_pub.publish(joint_state_msg(self.get_clock().now().to_msg(), self.names, self._held))
             status = Float64MultiArray()
-            status.data = [float(self.core.last_plan_ms), float(self.overruns), float(self._stale), float(TASKS.index(self.core.task_spec.name))]
+            status.data = [float(self.core.last_plan_ms), float(self.overruns), float(self._stale),
+                           float(TASKS.index(self.core.task_spec.name)), float(self.core.settling)]
             self._status_pub.publish(status)
 
     def close(self) -> None:

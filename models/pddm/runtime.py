@@ -4,6 +4,14 @@ The ``pddm_planner`` node wraps this: it feeds joint positions and ball states, 
 own thread, and publishes the targets. Tasks switch at run time (``set_task``) without retraining,
 since the tasks are reward functions over the same learned dynamics (PDDM, Nagabandi et al., CoRL
 2019, Sec. 6, model reuse).
+
+Every task starts as a training episode does (``BaodingEnv.reset``): from the rest grip, with both
+balls at rest in the palm. Until the balls have stayed slower than ``SettleGate.speed_mps`` for
+``SettleGate.hold_s``, ``plan`` returns action 0 (the rest grip) and ``settling`` is true; then the
+task starts: the planner forgets its previous plan, the step counter restarts, and the target
+ellipse is centred on the balls. A task started on balls still rolling in from the drop onto the
+palm put the ellipse's centre wherever they were and planned from states the model never saw at an
+episode's start; over ROS that dropped a ball within 3 s in most runs.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from anima.controllers.planning_tasks import (
     BaodingRotateTask,
     baoding_action_to_targets,
     baoding_state,
+    ellipse_phase,
 )
 from anima.models.dynamics_ensemble import DynamicsEnsemble
 
@@ -48,6 +57,20 @@ class TaskSpec:
         if len(xy) != 2 or not all(np.isfinite(xy)):
             raise ValueError(f"goto_target_xy must be 2 finite numbers (m), got {self.goto_target_xy!r}")
         object.__setattr__(self, "goto_target_xy", xy)
+
+
+@dataclass(frozen=True)
+class SettleGate:
+    """When a task may start: both balls slower than ``speed_mps`` (m/s) for ``hold_s`` (s) and above the drop height."""
+
+    speed_mps: float = 0.01
+    hold_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.speed_mps) and self.speed_mps > 0):
+            raise ValueError(f"settle speed_mps must be > 0 (m/s), got {self.speed_mps!r}")
+        if not (np.isfinite(self.hold_s) and self.hold_s >= 0):
+            raise ValueError(f"settle hold_s must be >= 0 (s), got {self.hold_s!r}")
 
 
 SHIPPED_MODEL = Path(__file__).resolve().parent / "data" / "baoding_ccw.pt"
@@ -91,7 +114,7 @@ class BaodingPlannerRuntime:
     """Holds the model, planner and task; thread-safe task switching, one ``plan`` at a time."""
 
     def __init__(self, model: DynamicsEnsemble, robot: Any, planner_config: PlannerConfig, task: TaskSpec,
-                 action_scale: float, rng: np.random.Generator) -> None:
+                 action_scale: float, rng: np.random.Generator, settle: SettleGate = SettleGate()) -> None:
         self.model, self.robot, self.action_scale = model, robot, float(action_scale)
         self.low, self.high = np.asarray(robot.position_lower, float), np.asarray(robot.position_upper, float)
         self.rest = np.asarray(robot.standing_pose, float)
@@ -101,50 +124,77 @@ class BaodingPlannerRuntime:
         self.planner = SamplingPlanner(planner_config, model, BaodingRotateTask(), len(self.rest), rng)
         self._lock = threading.Lock()
         self._spec, self._applied = task, None
+        self.settle, self._calm_since = settle, None
+        self.settling = True
         self.step_index = 0
         self.last_plan_ms = float("nan")
 
     def set_task(self, spec: TaskSpec) -> None:
-        """Switch the task (applied at the next ``plan``); the step counter restarts the target circle."""
+        """Switch the task: the hand returns to the rest grip and the new task starts once the balls are at rest."""
         with self._lock:
             self._spec = spec
+            if spec != self._applied:
+                self.settling = True
 
     @property
     def task_spec(self) -> TaskSpec:
         with self._lock:
             return self._spec
 
-    def _task(self, state: np.ndarray) -> Any:
-        spec = self.task_spec
-        if spec != self._applied:
-            self._applied, self.step_index = spec, 0
-            # The circle is centred on the balls' midpoint when the task starts, as the training env
-            # centres it at each episode's start; the ellipse and penalties are the checkpoint's.
-            center = state[24:30].reshape(2, 3).mean(axis=0)
-            if self.params is None:  # no geometry in the checkpoint: drop height from the first state
-                self.params = BaodingParams(drop_z=float(center[2] - 0.06), phase0=float(np.pi))
-            self.params = dataclasses.replace(self.params, center_xy=(float(center[0]), float(center[1])))
-            if spec.name == "goto":
-                cx, cy = self.params.center_xy
-                return BaodingGoToTask((cx + spec.goto_target_xy[0], cy + spec.goto_target_xy[1]), spec.goto_ball, self.params)
-            # Start the target circle where ball_0 is now, so the switch does not yank the balls.
-            cx, cy = self.params.center_xy
-            phase = float(np.arctan2((state[25] - cy) / self.params.radius_y, (state[24] - cx) / self.params.radius_x))
-            return BaodingRotateTask(dataclasses.replace(self.params, phase0=phase), 1 if spec.name == "ccw" else -1)
-        return self.planner.task
+    def _balls_settled(self, state: np.ndarray, now_s: float) -> bool:
+        """Both balls slow (and not dropped) for ``settle.hold_s`` up to ``now_s``."""
+        speed = float(np.linalg.norm(state[30:36].reshape(2, 3), axis=1).max())
+        dropped = self.params is not None and bool((state[[26, 29]] < self.params.drop_z).any())
+        if speed > self.settle.speed_mps or dropped:
+            self._calm_since = None
+            return False
+        if self._calm_since is None or now_s < self._calm_since:  # first calm state (or the clock went back)
+            self._calm_since = now_s
+        return now_s - self._calm_since >= self.settle.hold_s
 
-    def plan(self, q: np.ndarray, ball_pos: np.ndarray, ball_vel: np.ndarray) -> np.ndarray:
-        """One MPPI step from the measured state; returns the action (24,) in [-1, 1] (``targets`` maps it)."""
+    def _start_task(self, spec: TaskSpec, state: np.ndarray) -> Any:
+        """A new episode: fresh plan, step 0, the target ellipse centred on the balls at rest."""
+        self._applied, self.step_index, self._calm_since = spec, 0, None
+        self.planner.reset()
+        # The ellipse and penalties are the checkpoint's; the centre is the balls' midpoint now, as the
+        # training env centres it at each episode's start.
+        center = state[24:30].reshape(2, 3).mean(axis=0)
+        if self.params is None:  # no geometry in the checkpoint: drop height from the first state
+            self.params = BaodingParams(drop_z=float(center[2] - 0.06), phase0=float(np.pi))
+        self.params = dataclasses.replace(self.params, center_xy=(float(center[0]), float(center[1])))
+        cx, cy = self.params.center_xy
+        if spec.name == "goto":
+            return BaodingGoToTask((cx + spec.goto_target_xy[0], cy + spec.goto_target_xy[1]), spec.goto_ball, self.params)
+        # The target circle starts where ball_0 is, so the first targets do not yank the balls.
+        phase = ellipse_phase(self.params, state[24:26])
+        return BaodingRotateTask(dataclasses.replace(self.params, phase0=phase), 1 if spec.name == "ccw" else -1)
+
+    def plan(self, q: np.ndarray, ball_pos: np.ndarray, ball_vel: np.ndarray, now_s: float) -> np.ndarray:
+        """One step from the measured state at time ``now_s`` (s); returns the action (24,) in [-1, 1].
+
+        While a (new) task waits for the balls to settle, the action is 0: the rest grip.
+        ``targets`` maps an action to joint targets.
+        """
         start = time.perf_counter()
         state = baoding_state(q, ball_pos, ball_vel)
-        self.planner.task = self._task(state)
+        if not np.isfinite(state).all():
+            raise ValueError(f"plan: state has non-finite entries at {np.flatnonzero(~np.isfinite(state)).tolist()}")
+        spec = self.task_spec
+        if spec != self._applied:
+            if not self._balls_settled(state, float(now_s)):
+                self.settling = True
+                return np.zeros(self.planner.action_dim, np.float32)
+            self.planner.task = self._start_task(spec, state)
+        self.settling = False
         action = self.planner.plan(state, self.step_index)
         self.step_index += 1
         self.last_plan_ms = (time.perf_counter() - start) * 1000.0
         return action
 
     def next_planned_action(self) -> np.ndarray:
-        """The previous plan's next action (the warm-started mean's first step)."""
+        """The previous plan's next action (the warm-started mean's first step); 0 (rest) while settling."""
+        if self.settling:
+            return np.zeros(self.planner.action_dim, np.float32)
         return self.planner.mean[0].copy()
 
     def targets(self, action: np.ndarray) -> np.ndarray:

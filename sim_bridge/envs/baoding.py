@@ -26,6 +26,7 @@ direction without a drop; goto, the ball within 1 cm of its target at the last s
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import gymnasium as gym
@@ -41,6 +42,7 @@ from anima.controllers.planning_tasks import (
     BaodingRotateTask,
     baoding_action_to_targets,
     baoding_state,
+    ellipse_phase,
 )
 
 
@@ -125,10 +127,14 @@ class BaodingEnv(gym.Env):
         """[-1, 1] -> joint targets around the rest pose (``planning_tasks.baoding_action_to_targets``)."""
         return baoding_action_to_targets(action, self.world.rest_pose, self.low, self.high, self.action_scale)
 
-    def _make_task(self, center: np.ndarray, drop_z: float) -> Any:
+    def _make_task(self, balls_xy: np.ndarray, drop_z: float) -> Any:
+        """The episode's task: the ellipse centred on the balls, its targets starting where ball_0 is."""
         wrist = tuple(self.joint_names.index(n) for n in ("WRJ1", "WRJ0"))
-        # phase0 = pi: at t = 0 ball_0's target is behind the centre (towards the wrist), where it starts.
-        self.params = BaodingParams(center_xy=(float(center[0]), float(center[1])), drop_z=drop_z, wrist_indices=wrist, phase0=float(np.pi))
+        center = balls_xy.mean(axis=0)
+        params = BaodingParams(center_xy=(float(center[0]), float(center[1])), drop_z=drop_z, wrist_indices=wrist)
+        # Balls at rest lie along the fingers or diagonally in the cup; a fixed start phase (pi, ball_0
+        # towards the wrist) asked for a jump of up to 25 mm in the first step from a diagonal rest.
+        self.params = dataclasses.replace(params, phase0=ellipse_phase(params, balls_xy[0]))
         if self.task_name == "goto":
             target = (float(center[0] + self.goto_target_xy[0]), float(center[1] + self.goto_target_xy[1]))
             return BaodingGoToTask(target, self.goto_ball, self.params)
@@ -192,7 +198,7 @@ class BaodingEnv(gym.Env):
             self._advance(self.world.rest_pose, self.settle_s / chunks)
         surface = self.world.palm_surface_position()
         balls = self.world.ball_states().position
-        self.task = self._make_task(balls[:, :2].mean(axis=0), float(surface[2] - self.world.config.drop_depth_m))
+        self.task = self._make_task(balls[:, :2], float(surface[2] - self.world.config.drop_depth_m))
         self.t, self._rotation, self._last_angle = 0, 0.0, self._pair_angle()
         return self._observe(), {"success": False, "rotation_rad": 0.0, "dropped": False}
 

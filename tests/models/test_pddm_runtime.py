@@ -10,21 +10,24 @@ from anima.controllers.mppi import PlannerConfig
 from anima.controllers.planning_tasks import BaodingGoToTask, BaodingRotateTask, baoding_action_to_targets
 from anima.controllers.robot_config import load_robot_config
 from anima.models.dynamics_ensemble import DynamicsEnsemble, EnsembleConfig
-from anima.models.pddm.runtime import SHIPPED_MODEL, BaodingPlannerRuntime, TaskSpec, load_baoding_model, resolve_action_scale
+from anima.models.pddm.runtime import SHIPPED_MODEL, BaodingPlannerRuntime, SettleGate, TaskSpec, load_baoding_model, resolve_action_scale
 
 ROBOT = load_robot_config("shadowhand")
 BALLS = np.array([[0.014, 0.01, 0.21], [0.086, 0.01, 0.21]])  # on the target ellipse's long axis
 
 
-def _runtime(task: TaskSpec = TaskSpec()) -> BaodingPlannerRuntime:
+STILL = np.zeros((2, 3))
+
+
+def _runtime(task: TaskSpec = TaskSpec(), settle: SettleGate = SettleGate(hold_s=0.0)) -> BaodingPlannerRuntime:
     model = DynamicsEnsemble(36, 24, EnsembleConfig(hidden_sizes=(8, 8)), joint_names=ROBOT.joint_names, generator=torch.Generator().manual_seed(0))
-    return BaodingPlannerRuntime(model, ROBOT, PlannerConfig(num_samples=32), task, 0.5, np.random.default_rng(0))
+    return BaodingPlannerRuntime(model, ROBOT, PlannerConfig(num_samples=32), task, 0.5, np.random.default_rng(0), settle)
 
 
 def test_plan_switch_and_fallback() -> None:
     rt = _runtime()
     q = np.asarray(ROBOT.standing_pose, float)
-    action = rt.plan(q, BALLS, np.zeros((2, 3)))
+    action = rt.plan(q, BALLS, STILL, 0.0)
     assert action.shape == (24,) and np.all(np.abs(action) <= 1.0)
     targets = rt.targets(action)
     assert targets.shape == (24,) and np.all(targets >= ROBOT.position_lower) and np.all(targets <= ROBOT.position_upper)
@@ -37,7 +40,7 @@ def test_plan_switch_and_fallback() -> None:
     # Fallback = the previous plan's next action, mapped the same way.
     np.testing.assert_array_equal(rt.next_planned_action(), rt.planner.mean[0])
     rt.set_task(TaskSpec("goto", (0.0, 0.03), 1))
-    rt.plan(q, BALLS, np.zeros((2, 3)))
+    rt.plan(q, BALLS, STILL, 0.1)
     assert isinstance(rt.planner.task, BaodingGoToTask) and rt.planner.task.target_xy == pytest.approx((0.05, 0.04))
     assert rt.step_index == 1  # restarted by the switch
 
@@ -47,15 +50,52 @@ def test_circle_centred_on_the_balls_at_each_task_start() -> None:
     # midpoint when a task starts, as the training env centres each episode.
     model = DynamicsEnsemble(36, 24, EnsembleConfig(hidden_sizes=(8, 8)), joint_names=ROBOT.joint_names)
     model.extra = {"task_params": {"center_xy": [0.0, 0.0], "radius_x": 0.036, "radius_y": 0.02, "drop_z": 0.15}}
-    rt = BaodingPlannerRuntime(model, ROBOT, PlannerConfig(num_samples=16), TaskSpec(), 0.5, np.random.default_rng(0))
+    rt = BaodingPlannerRuntime(model, ROBOT, PlannerConfig(num_samples=16), TaskSpec(), 0.5, np.random.default_rng(0), SettleGate(hold_s=0.0))
     q = np.asarray(ROBOT.standing_pose, float)
-    rt.plan(q, BALLS, np.zeros((2, 3)))
+    rt.plan(q, BALLS, STILL, 0.0)
     assert rt.planner.task.params.center_xy == pytest.approx((0.05, 0.01)) and rt.planner.task.params.drop_z == 0.15
-    rt.plan(q, BALLS + [0.01, 0.0, 0.0], np.zeros((2, 3)))  # same task: the centre stays
+    rt.plan(q, BALLS + [0.01, 0.0, 0.0], STILL, 0.1)  # same task: the centre stays
     assert rt.planner.task.params.center_xy == pytest.approx((0.05, 0.01))
     rt.set_task(TaskSpec("cw"))
-    rt.plan(q, BALLS + [0.01, 0.0, 0.0], np.zeros((2, 3)))
+    rt.plan(q, BALLS + [0.01, 0.0, 0.0], STILL, 0.2)
     assert rt.planner.task.direction == -1 and rt.planner.task.params.center_xy == pytest.approx((0.06, 0.01))
+
+
+def test_task_starts_once_the_balls_are_at_rest() -> None:
+    # As a training episode starts: the rest grip (action 0) until both balls have been slower than
+    # 0.01 m/s for 0.5 s; then a fresh plan at step 0, centred on where the balls came to rest.
+    model = DynamicsEnsemble(36, 24, EnsembleConfig(hidden_sizes=(8, 8)), joint_names=ROBOT.joint_names)
+    model.extra = {"task_params": {"radius_x": 0.036, "radius_y": 0.02, "drop_z": 0.15}}
+    rt = BaodingPlannerRuntime(model, ROBOT, PlannerConfig(num_samples=16), TaskSpec(), 0.5, np.random.default_rng(0), SettleGate(0.01, 0.5))
+    q = np.asarray(ROBOT.standing_pose, float)
+    rolling = np.array([[0.0, 0.02, 0.0], [0.0, 0.0, 0.0]])  # ball_0 at 2 cm/s
+    for k in range(5):
+        assert not rt.plan(q, BALLS + [0.0, 0.002 * k, 0.0], rolling, 0.1 * k).any()
+        assert rt.settling and rt.step_index == 0
+    for now in (0.5, 0.8, 0.99):  # calm from 0.5 s: not yet 0.5 s long
+        assert not rt.plan(q, BALLS, STILL, now).any() and rt.settling
+    assert not rt.plan(q, BALLS, rolling, 1.0).any()  # moving again: the calm restarts
+    assert not rt.plan(q, BALLS, STILL, 1.1).any() and rt.settling
+    rt.plan(q, BALLS, STILL, 1.65)
+    assert not rt.settling and rt.step_index == 1 and rt.planner.task.params.center_xy == pytest.approx((0.05, 0.01))
+    np.testing.assert_array_equal(rt.next_planned_action(), rt.planner.mean[0])
+    # A switch: back to the rest grip, and the fallback action is the rest grip too.
+    rt.set_task(TaskSpec("cw"))
+    assert rt.settling and not rt.next_planned_action().any()
+    assert not rt.plan(q, BALLS, STILL, 1.7).any()
+    rt.plan(q, BALLS, STILL, 2.25)
+    assert not rt.settling and rt.planner.task.direction == -1 and rt.step_index == 1
+    # A dropped ball (below the checkpoint's drop height) never counts as settled.
+    rt.set_task(TaskSpec("ccw"))
+    dropped = BALLS.copy()
+    dropped[1, 2] = 0.05
+    for now in (3.0, 3.5, 4.0, 5.0):
+        assert not rt.plan(q, dropped, STILL, now).any() and rt.settling
+    with pytest.raises(ValueError, match="non-finite"):
+        rt.plan(q, BALLS * np.nan, STILL, 6.0)
+    for bad in ({"speed_mps": 0.0}, {"hold_s": -1.0}, {"hold_s": float("nan")}):
+        with pytest.raises(ValueError, match="settle"):
+            SettleGate(**bad)
 
 
 def test_task_spec_validation_and_mapping() -> None:

@@ -1,5 +1,6 @@
 """pddm_planner over real DDS: publishes joint_targets at 10 Hz from joint_states + balls/state,
-holds still when the state goes stale, switches task by parameter, refuses a mismatched model.
+holds the rest grip until the balls are at rest, holds still when the state goes stale, switches task
+by parameter, refuses a mismatched model.
 
 The test process is the hand and the ball estimator; the node runs as its own process in this
 test's ROS_DOMAIN_ID (``ros_env``), loopback only.
@@ -51,6 +52,7 @@ class FakeHand:
         rclpy.init(context=self.ctx, domain_id=domain_id)
         self.node = Node("fake_hand", context=self.ctx)
         self.targets: list[np.ndarray] = []
+        self.ball_velocity = np.zeros((2, 3))
         self.status: list[list[float]] = []
         self.js = self.node.create_publisher(JointState, "joint_states", SENSOR_QOS)
         self.balls = self.node.create_publisher(MultiDOFJointState, "balls/state", SENSOR_QOS)
@@ -71,7 +73,7 @@ class FakeHand:
             if publish:
                 stamp = self.node.get_clock().now().to_msg()
                 self.js.publish(joint_state_msg(stamp, ROBOT.joint_names, ROBOT.standing_pose, np.zeros(24)))
-                self.balls.publish(ball_state_msg(stamp, "world", BALLS, np.zeros((2, 3))))
+                self.balls.publish(ball_state_msg(stamp, "world", BALLS, self.ball_velocity))
             self.executor.spin_once(timeout_sec=0.05)
 
     def close(self) -> None:
@@ -83,13 +85,23 @@ def test_plans_holds_and_switches_task(ros_env: dict, tmp_path: Path) -> None:
     proc = _start(ros_env, _model(tmp_path / "m.pt"))
     hand = FakeHand(int(ros_env["ROS_DOMAIN_ID"]))
     try:
+        # Balls rolling at 3 cm/s: the node holds the rest grip and says it is settling.
+        hand.ball_velocity[0, 0] = 0.03
         deadline = time.monotonic() + 30.0
-        while len(hand.targets) < 5:
+        while len(hand.targets) < 5 or not hand.status or hand.status[-1][2] != 0.0:
             assert proc.poll() is None, proc.stdout.read()
             assert time.monotonic() < deadline, "no joint_targets from pddm_planner"
             hand.run(0.2, publish=True)
         hand.targets.clear()
+        hand.run(1.0, publish=True)
+        assert len(hand.targets) >= 5 and all(np.allclose(t, ROBOT.standing_pose) for t in hand.targets)
+        assert hand.status[-1][4] == 1.0  # settling
+        # At rest: after settle_time_s (0.5 s) the task starts and the targets are planned.
+        hand.ball_velocity[:] = 0.0
+        hand.run(1.0, publish=True)
+        hand.targets.clear()
         hand.run(2.0, publish=True)
+        assert hand.status[-1][4] == 0.0
         # ~10 Hz for 2 s; planned targets stay inside the joint limits and vary (MPPI sampling).
         assert 10 <= len(hand.targets) <= 30
         planned = np.array(hand.targets)
@@ -112,7 +124,7 @@ def test_plans_holds_and_switches_task(ros_env: dict, tmp_path: Path) -> None:
             assert future.result().results[0].successful is ok, value
         hand.status.clear()
         hand.run(1.5, publish=True)
-        assert hand.status and hand.status[-1][3] == 1.0 and hand.status[-1][2] == 0.0  # cw, fresh
+        assert hand.status and hand.status[-1][3] == 1.0 and hand.status[-1][2] == 0.0 and hand.status[-1][4] == 0.0  # cw, fresh, started
     finally:
         hand.close()
         proc.terminate()
