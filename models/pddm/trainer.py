@@ -307,9 +307,10 @@ def evaluate_planner(model: DynamicsEnsemble, env: Any, planner_config: Any, epi
 # each action applied 30 ms into its 0.1 s step (the node publishes a plan as soon as it is done,
 # and planning takes about 15-30 ms on the 2-core machine, see ``anima bench planner``); the ball
 # state from noisy fixes at the camera rate through the ball_state_estimator's Kalman filter (the
-# stereo tracker's error is 0.4-0.9 mm, BENCHMARKS.md); the PD loop one joint_states period (0.01 s)
-# late, as the sim bridge's lockstep runs it.
-AS_NODE = {"backend": "auto", "action_latency_s": 0.03, "ball_state": "tracked", "ball_noise_std_m": 0.0005, "pd_latency_s": 0.01}
+# stereo tracker's error is 0.4-0.9 mm, BENCHMARKS.md). The PD loop needs no delay: the sim bridge's
+# lockstep applies the torque computed from each joint_states sample from that sample's time on, as
+# the in-process loop does (an earlier version added 0.01 s here, which halved ccw success).
+AS_NODE = {"backend": "auto", "action_latency_s": 0.03, "ball_state": "tracked", "ball_noise_std_m": 0.0005}
 
 
 EVAL_TASKS: dict[str, list[dict[str, Any]]] = {

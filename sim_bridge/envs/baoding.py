@@ -11,11 +11,11 @@ Kalman filter as ``ball_state_estimator`` (``controllers.ball_filter``), so velo
 not the simulator's instantaneous ones; positions are carried forward from the last fix to the
 step's end, as ``pddm_planner`` does (``tracker_predict``). ``action_latency_s`` delays each
 action within its step (the previous targets hold that long), as planning time delays the
-``pddm_planner`` node's actions. ``pd_latency_s`` puts a delay inside the PD loop: over ROS the
-sim bridge applies each torque one ``joint_states`` period (0.01 s) after the state it answers
-(``lockstep``), where the in-process loop applies it at once. It is modelled as the world's joint
-sensor latency, which puts the same delay in the loop (and shows the planner joint positions that
-much older). ``settle_s`` (1.5 s) is how long the balls settle in the resting hand before each
+``pddm_planner`` node's actions. ``pd_latency_s`` puts a delay inside the PD loop (a hand whose
+joint readings reach its controller late), modelled as the world's joint sensor latency, which
+also shows the planner joint positions that much older. The simulated ROS stack has none: the sim
+bridge's lockstep applies the torque computed from each ``joint_states`` sample from that sample's
+time on, as this env does. ``settle_s`` (1.5 s) is how long the balls settle in the resting hand before each
 episode.
 
 Tasks (``task``, or per episode ``reset(options={"task": ...})``): ``ccw`` (training), ``cw``,

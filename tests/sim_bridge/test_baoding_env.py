@@ -123,7 +123,7 @@ def test_action_latency_holds_the_previous_targets() -> None:
 
 
 def test_pd_latency_delays_the_joints_the_pd_loop_sees() -> None:
-    """pd_latency_s: the PD law (and the planner) see the joints that much late, as over the ROS bridge."""
+    """pd_latency_s: the PD law (and the planner) see the joints that much late."""
     with pytest.raises(ValueError, match="pd_latency_s"):
         make_env("baoding", pd_latency_s=0.1)
     with pytest.raises(ValueError, match="settle_s"):
