@@ -46,7 +46,7 @@ class BallFilterConfig:
     ``measurement_std_m``: sigma_z of a detection; ``gate_chi2``: innovation gate."""
 
     n_balls: int = 2
-    accel_std_mps2: float = 1.0
+    accel_std_mps2: float = 5.0
     measurement_std_m: float = 0.001
     init_velocity_std_mps: float = 0.3
     gate_chi2: float = 16.27

@@ -67,14 +67,15 @@ class BaodingParams:
             raise ValueError(f"BaodingParams.wrist_indices must index the 24 joints, got {self.wrist_indices}")
 
 
-def ellipse_phase(params: BaodingParams, xy: np.ndarray) -> float:
-    """Phase (rad) on the target ellipse of the point ``xy``: the angle whose target lies towards it.
+def start_phase(ball0_xy: np.ndarray, ball1_xy: np.ndarray) -> float:
+    """``phase0`` of a rotation task started on balls at rest: pi when ball_0 lies nearer the wrist
+    (smaller x, the fingers point along +x) than ball_1, else 0.
 
-    A rotation task whose ``phase0`` is ball_0's phase starts its targets where the balls are, so the
-    first targets do not ask for a jump (balls at rest can lie along the fingers or diagonally).
+    The targets start on the ellipse's long axis at ball_0's end, as in every training episode (the
+    world places ball_0 towards the wrist). Starting them in ball_0's own direction instead (balls at
+    rest can lie diagonally) trained worse in two runs (BENCHMARKS.md, "The ROS loop explained").
     """
-    cx, cy = params.center_xy
-    return float(np.arctan2((float(xy[1]) - cy) / params.radius_y, (float(xy[0]) - cx) / params.radius_x))
+    return float(np.pi) if float(ball0_xy[0]) <= float(ball1_xy[0]) else 0.0
 
 
 def _drop_and_wrist(p: BaodingParams, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -193,7 +194,7 @@ __all__ = [
     "BAODING_TASKS",
     "REACHER_STATE_DIM",
     "BaodingParams",
-    "ellipse_phase",
+    "start_phase",
     "BaodingRotateTask",
     "BaodingGoToTask",
     "ReachTask",

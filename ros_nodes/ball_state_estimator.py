@@ -12,7 +12,7 @@ Topics:
   (0 tracking, 1 coasting, 2 lost, 3 dropped, 4 unseen), position std x y z (m), velocity std
   x y z (m/s)) so a planner sees the uncertainty grow and the drop, never a silently frozen ball.
 
-Parameters: ``n_balls`` (int, 2), ``accel_std_mps2`` (float, 1.0), ``measurement_std_m``
+Parameters: ``n_balls`` (int, 2), ``accel_std_mps2`` (float, 5.0), ``measurement_std_m``
 (float, 0.001), ``gate_chi2`` (float, 16.27), ``lost_after_s`` (float, 0.5), ``drop_z_m``
 (float, NaN = off: an estimate below this height in the detection frame is a dropped ball).
 """
@@ -59,7 +59,7 @@ class BallStateEstimatorNode(Node):
     def __init__(self) -> None:
         super().__init__("ball_state_estimator")
         p = declare_params(self, {
-            "n_balls": 2, "accel_std_mps2": 1.0, "measurement_std_m": 0.001, "gate_chi2": 16.27,
+            "n_balls": 2, "accel_std_mps2": 5.0, "measurement_std_m": 0.001, "gate_chi2": 16.27,
             "lost_after_s": 0.5, "drop_z_m": math.nan,
         })
         drop = None if math.isnan(p["drop_z_m"]) else p["drop_z_m"]

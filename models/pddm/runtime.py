@@ -8,10 +8,10 @@ since the tasks are reward functions over the same learned dynamics (PDDM, Nagab
 Every task starts as a training episode does (``BaodingEnv.reset``): from the rest grip, with both
 balls at rest in the palm. Until the balls have stayed slower than ``SettleGate.speed_mps`` for
 ``SettleGate.hold_s``, ``plan`` returns action 0 (the rest grip) and ``settling`` is true; then the
-task starts: the planner forgets its previous plan, the step counter restarts, and the target
-ellipse is centred on the balls. A task started on balls still rolling in from the drop onto the
-palm put the ellipse's centre wherever they were and planned from states the model never saw at an
-episode's start; over ROS that dropped a ball within 3 s in most runs.
+task starts: the planner forgets its previous plan, the step counter restarts, the target ellipse
+is centred on the balls, and ball_0's target starts at its end of the long axis. A task started on
+balls still rolling in from the drop onto the palm put the ellipse wherever they happened to be and
+planned from states unlike any episode start the model was trained on.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from anima.controllers.planning_tasks import (
     BaodingRotateTask,
     baoding_action_to_targets,
     baoding_state,
-    ellipse_phase,
+    start_phase,
 )
 from anima.models.dynamics_ensemble import DynamicsEnsemble
 
@@ -165,8 +165,8 @@ class BaodingPlannerRuntime:
         cx, cy = self.params.center_xy
         if spec.name == "goto":
             return BaodingGoToTask((cx + spec.goto_target_xy[0], cy + spec.goto_target_xy[1]), spec.goto_ball, self.params)
-        # The target circle starts where ball_0 is, so the first targets do not yank the balls.
-        phase = ellipse_phase(self.params, state[24:26])
+        # The targets start on the long axis at ball_0's end, as in every training episode.
+        phase = start_phase(state[24:26], state[27:29])
         return BaodingRotateTask(dataclasses.replace(self.params, phase0=phase), 1 if spec.name == "ccw" else -1)
 
     def plan(self, q: np.ndarray, ball_pos: np.ndarray, ball_vel: np.ndarray, now_s: float) -> np.ndarray:

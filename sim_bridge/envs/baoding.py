@@ -26,7 +26,6 @@ direction without a drop; goto, the ball within 1 cm of its target at the last s
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import gymnasium as gym
@@ -42,7 +41,7 @@ from anima.controllers.planning_tasks import (
     BaodingRotateTask,
     baoding_action_to_targets,
     baoding_state,
-    ellipse_phase,
+    start_phase,
 )
 
 
@@ -128,13 +127,11 @@ class BaodingEnv(gym.Env):
         return baoding_action_to_targets(action, self.world.rest_pose, self.low, self.high, self.action_scale)
 
     def _make_task(self, balls_xy: np.ndarray, drop_z: float) -> Any:
-        """The episode's task: the ellipse centred on the balls, its targets starting where ball_0 is."""
+        """The episode's task: the ellipse centred on the balls, ball_0's target starting at its end of the long axis."""
         wrist = tuple(self.joint_names.index(n) for n in ("WRJ1", "WRJ0"))
         center = balls_xy.mean(axis=0)
-        params = BaodingParams(center_xy=(float(center[0]), float(center[1])), drop_z=drop_z, wrist_indices=wrist)
-        # Balls at rest lie along the fingers or diagonally in the cup; a fixed start phase (pi, ball_0
-        # towards the wrist) asked for a jump of up to 25 mm in the first step from a diagonal rest.
-        self.params = dataclasses.replace(params, phase0=ellipse_phase(params, balls_xy[0]))
+        self.params = BaodingParams(center_xy=(float(center[0]), float(center[1])), drop_z=drop_z, wrist_indices=wrist,
+                                    phase0=start_phase(balls_xy[0], balls_xy[1]))
         if self.task_name == "goto":
             target = (float(center[0] + self.goto_target_xy[0]), float(center[1] + self.goto_target_xy[1]))
             return BaodingGoToTask(target, self.goto_ball, self.params)

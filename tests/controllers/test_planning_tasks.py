@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anima.controllers.planning_tasks import BAODING_STATE_DIM, BaodingGoToTask, BaodingParams, BaodingRotateTask, ReachTask, ellipse_phase
+from anima.controllers.planning_tasks import BAODING_STATE_DIM, BaodingGoToTask, BaodingParams, BaodingRotateTask, ReachTask, start_phase
 
 PARAMS = BaodingParams(center_xy=(0.1, 0.2), drop_z=0.06, wrist_indices=(0, 1))
 
@@ -28,16 +28,11 @@ def test_baoding_targets_quarter_turn() -> None:
     np.testing.assert_allclose(cw.targets(np.array(15))[0], [0.1, 0.18], atol=1e-12)
 
 
-def test_ellipse_phase_of_a_point() -> None:
-    p = BaodingParams(center_xy=(0.05, 0.01), radius_x=0.036, radius_y=0.02)
-    assert ellipse_phase(p, (0.014, 0.01)) == pytest.approx(np.pi)  # behind the centre along the fingers
-    assert ellipse_phase(p, (0.05, 0.02)) == pytest.approx(np.pi / 2)  # across the palm
-    # A diagonal rest: (-0.012, +0.018) from the centre -> atan2(0.018 / 0.02, -0.012 / 0.036) = atan2(0.9, -1/3).
-    assert ellipse_phase(p, (0.038, 0.028)) == pytest.approx(np.arctan2(0.9, -1.0 / 3.0))
-    # The task's first target then lies on the ellipse in that direction.
-    task = BaodingRotateTask(BaodingParams(center_xy=(0.05, 0.01), phase0=ellipse_phase(p, (0.038, 0.028))))
-    t0 = (task.targets(np.array(0))[0] - (0.05, 0.01)) / (0.036, 0.02)
-    np.testing.assert_allclose(t0 / np.linalg.norm(t0), np.array([-1.0 / 3.0, 0.9]) / np.hypot(1.0 / 3.0, 0.9), atol=1e-12)
+def test_start_phase_puts_ball_0s_target_at_its_end_of_the_long_axis() -> None:
+    assert start_phase(np.array([0.036, 0.018]), np.array([0.06, -0.019])) == pytest.approx(np.pi)  # ball_0 towards the wrist
+    assert start_phase(np.array([0.08, 0.0]), np.array([0.04, 0.01])) == 0.0  # swapped after turning: ball_0 at the fingertips
+    task = BaodingRotateTask(BaodingParams(center_xy=(0.05, 0.01), phase0=start_phase(np.array([0.03, 0.0]), np.array([0.07, 0.0]))))
+    np.testing.assert_allclose(task.targets(np.array(0))[0], [0.05 - 0.036, 0.01], atol=1e-12)
 
 
 def test_baoding_reward_values() -> None:
