@@ -15,8 +15,8 @@ action within its step (the previous targets hold that long), as planning time d
 joint readings reach its controller late), modelled as the world's joint sensor latency, which
 also shows the planner joint positions that much older. The simulated ROS stack has none: the sim
 bridge's lockstep applies the torque computed from each ``joint_states`` sample from that sample's
-time on, as this env does. ``settle_s`` (1.5 s) is how long the balls settle in the resting hand before each
-episode.
+time on, as this env does. ``settle_s`` (1.5 s) is how long the balls settle in the resting hand
+before each episode.
 
 Tasks (``task``, or per episode ``reset(options={"task": ...})``): ``ccw`` (training), ``cw``,
 ``goto`` (ball ``goto_ball`` to ``goto_target_xy``, offsets from the palm centre). Episode ends when a ball drops (reward -500). ``info["success"]``:
