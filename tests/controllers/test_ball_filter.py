@@ -95,3 +95,38 @@ def test_extrapolate_positions_carries_forward_with_a_clipped_age() -> None:
     np.testing.assert_allclose(extrapolate_positions(p, v, 0.03), p + v * 0.03)  # 3 mm and 6 mm
     np.testing.assert_allclose(extrapolate_positions(p, v, -0.5), p)  # a stamp from the future: no move
     np.testing.assert_allclose(extrapolate_positions(p, v, 5.0), p + v * 0.1)  # a stale or foreign clock: at most 0.1 s
+
+
+def _collisions(t: np.ndarray) -> np.ndarray:
+    """A ball knocked about in a hand: 0.3 m/s along x, reversed to -0.3 m/s within one frame at 0.5 s,
+    then turned to +0.25 m/s along y at 0.8 s (ball-ball and ball-finger hits)."""
+    p = np.zeros((len(t), 3))
+    p[:, 2] = 0.21
+    x = np.where(t < 0.5, 0.3 * t, 0.15 - 0.3 * (t - 0.5))
+    p[:, 0] = np.where(t < 0.8, x, 0.15 - 0.3 * 0.3)
+    p[:, 1] = np.where(t < 0.8, 0.0, 0.25 * (t - 0.8))
+    return p
+
+
+def test_default_filter_follows_collisions() -> None:
+    # Over ROS, balls turning in the hand change velocity by 0.2-0.3 m/s between two frames. At
+    # sigma_a 1 m/s^2 the filter lagged such a hit, the gate rejected the true fixes and the
+    # estimate coasted 4-5 cm away (BENCHMARKS.md, "The ROS loop explained"). The default follows.
+    rng = np.random.default_rng(0)
+    t = np.arange(0.0, 1.2, 1 / 30)
+    p = _collisions(t)
+    z = p + rng.normal(0.0, 0.0005, p.shape)
+
+    def worst_error(config: BallFilterConfig) -> tuple[float, int]:
+        est = BallStateEstimator(config)
+        errors, rejected = [], 0
+        for k in range(len(t)):
+            out = est.step(float(t[k]), z[k : k + 1])
+            errors.append(float(np.linalg.norm(out.position[0] - p[k])))
+            rejected += int(not out.accepted[0])
+        return max(errors[3:]), rejected
+
+    err, rejected = worst_error(BallFilterConfig(n_balls=1))
+    assert rejected == 0 and err < 0.005, (err, rejected)
+    slow_err, slow_rejected = worst_error(BallFilterConfig(n_balls=1, accel_std_mps2=1.0))
+    assert slow_rejected > 0 and slow_err > 0.01, (slow_err, slow_rejected)  # the old setting loses it
