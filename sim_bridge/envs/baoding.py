@@ -11,12 +11,10 @@ Kalman filter as ``ball_state_estimator`` (``controllers.ball_filter``), so velo
 not the simulator's instantaneous ones; positions are carried forward from the last fix to the
 step's end, as ``pddm_planner`` does (``tracker_predict``). ``action_latency_s`` delays each
 action within its step (the previous targets hold that long), as planning time delays the
-``pddm_planner`` node's actions. ``pd_latency_s`` puts a delay inside the PD loop (a hand whose
-joint readings reach its controller late), modelled as the world's joint sensor latency, which
-also shows the planner joint positions that much older. The simulated ROS stack has none: the sim
-bridge's lockstep applies the torque computed from each ``joint_states`` sample from that sample's
-time on, as this env does. ``settle_s`` (1.5 s) is how long the balls settle in the resting hand
-before each episode.
+``pddm_planner`` node's actions. The PD loop has no extra delay, as under ROS: the sim bridge's
+lockstep applies the torque computed from each ``joint_states`` sample from that sample's time on,
+as this env does (a hand whose joint readings arrive late is the world config's ``latency_s``).
+``settle_s`` (1.5 s) is how long the balls settle in the resting hand before each episode.
 
 Tasks (``task``, or per episode ``reset(options={"task": ...})``): ``ccw`` (training), ``cw``,
 ``goto`` (ball ``goto_ball`` to ``goto_target_xy``, offsets from the palm centre). Episode ends when a ball drops (reward -500). ``info["success"]``:
@@ -68,7 +66,6 @@ class BaodingEnv(gym.Env):
         success_rotation_rad: float = float(np.pi),
         action_scale: float = BAODING_ACTION_SCALE,
         action_latency_s: float = 0.0,
-        pd_latency_s: float = 0.0,
         settle_s: float = 1.5,
         ball_state: str = "true",
         tracker_rate_hz: float = 30.0,
@@ -91,8 +88,6 @@ class BaodingEnv(gym.Env):
         if not (np.isfinite(settle_s) and settle_s > 0):
             raise ValueError(f"BaodingEnv: settle_s must be > 0, got {settle_s}")
         self.settle_s = float(settle_s)
-        if not 0.0 <= pd_latency_s < control_dt:
-            raise ValueError(f"BaodingEnv: pd_latency_s must be in [0, control_dt), got {pd_latency_s}")
         if ball_state not in ("true", "tracked") or not tracker_rate_hz > 0:
             raise ValueError(f"BaodingEnv: ball_state must be 'true' or 'tracked' and tracker_rate_hz > 0, got {ball_state!r}, {tracker_rate_hz!r}")
         self.tracker_predict = bool(tracker_predict)
@@ -103,7 +98,6 @@ class BaodingEnv(gym.Env):
         self.client = BulletClient(connection_mode=pybullet.DIRECT)
         self.robot = load_robot_config("shadowhand")
         self.world = BaodingWorld(self.client, load_baoding_config())
-        self.world.set_latency(float(pd_latency_s))
         self.path = JointCommandPath(self.robot)
         self.joint_names = tuple(self.world.joint_names)
         if self.joint_names != tuple(self.robot.joint_names):
