@@ -23,7 +23,7 @@ Parameters: ``model_path`` (str, required: a ``DynamicsEnsemble`` checkpoint for
 ``goto_target_xy`` (float[2], [0.0, 0.03] m from the circle centre, settable), ``goto_ball`` (int, 0,
 settable), ``rate_hz`` (float, 10.0), ``stale_timeout_s`` (float, 0.5), ``action_scale`` (float,
 0.0: the scale the checkpoint was trained with; a positive value must equal it), ``num_samples``
-(int, 700), ``horizon`` (int, 7), ``gamma`` (20.0), ``beta`` (0.6), ``sigma`` (0.9), ``optimizer``
+(int, 700), ``horizon`` (int, 7), ``gamma`` (20.0), ``beta`` (0.4; PDDM 0.6), ``sigma`` (0.9), ``optimizer``
 (str, "mppi" | "cem"), ``seed`` (int, 0), ``backend`` (str, "auto": bfloat16 matmuls where the CPU
 has them, else float32; "loop" forces float32), ``predict_ball_state`` (bool, true), ``settle_speed_mps``
 (float, 0.01), ``settle_time_s`` (float, 0.5).
@@ -55,7 +55,7 @@ class PddmPlannerNode(Node):
         p = declare_params(self, {
             "model_path": "", "robot": "shadowhand", "task": "ccw", "goto_target_xy": [0.0, 0.03], "goto_ball": 0,
             "rate_hz": 10.0, "stale_timeout_s": 0.5, "action_scale": 0.0, "num_samples": 700, "horizon": 7,
-            "gamma": 20.0, "beta": 0.6, "sigma": 0.9, "optimizer": "mppi", "seed": 0, "backend": "auto",
+            "gamma": 20.0, "beta": 0.4, "sigma": 0.9, "optimizer": "mppi", "seed": 0, "backend": "auto",
             "predict_ball_state": True, "settle_speed_mps": 0.01, "settle_time_s": 0.5,
         })
         if not p["model_path"]:

@@ -8,6 +8,7 @@ Examples::
     anima train pddm --task reacher --set planner.num_samples=300 --set seed=3
     anima train pddm --resume runs/baoding --evaluate 10    # no training: success rates on ccw, cw, goto
     anima train pddm --resume runs/baoding --evaluate 10 --model runs/baoding/models/iter_020.pt --as-node
+    anima train pddm --resume runs/baoding --evaluate 10 --set planner.beta=0.4   # evaluate with another planner setting
 """
 
 from __future__ import annotations
@@ -79,6 +80,6 @@ def run(args: argparse.Namespace) -> int:
     history = trainer.history if evaluate_only else trainer.run()
     last = history[-1] if history else {}
     if args.evaluate > 0:
-        evaluate_run(trainer.run_dir, args.evaluate, model_path=args.model, as_node=args.as_node)
+        evaluate_run(trainer.run_dir, args.evaluate, model_path=args.model, as_node=args.as_node, config=trainer.config)
     print(f"done: {len(history)} iterations, success {last.get('success_rate', float('nan')):.2f}, {trainer.hours_of_data():.3f} h of data; model {trainer.run_dir / 'model.pt'}")
     return 0

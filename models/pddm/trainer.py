@@ -321,15 +321,17 @@ EVAL_TASKS: dict[str, list[dict[str, Any]]] = {
 
 
 def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Callable[[str], None] = print,
-                 model_path: str | Path | None = None, as_node: bool = False) -> dict[str, Any]:
+                 model_path: str | Path | None = None, as_node: bool = False, config: PDDMTrainConfig | None = None) -> dict[str, Any]:
     """Evaluate a run's model (latest, or ``model_path``) on every task of its environment.
 
     ``as_node``: plan as the ``pddm_planner`` node does over ROS (``AS_NODE``: its rollout backend,
     actions applied after its planning latency, the ball state as the tracker and filter give it).
-    Writes ``evaluation.json`` (``evaluation_as_node.json`` with ``as_node``) into the run directory.
+    ``config``: the run's configuration with any overrides (e.g. another planner ``beta``); default: the
+    run directory's ``config.yaml``. Writes ``evaluation.json`` (``evaluation_as_node.json`` with
+    ``as_node``) into the run directory, with the planner settings used.
     """
     run_dir = Path(run_dir)
-    config = PDDMTrainConfig.from_yaml(run_dir / "config.yaml")
+    config = config or PDDMTrainConfig.from_yaml(run_dir / "config.yaml")
     model_path = Path(model_path) if model_path else run_dir / "model.pt"
     planner_config, env_kwargs = config.planner, dict(config.env_kwargs)
     if as_node:
@@ -338,7 +340,8 @@ def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Cal
         planner_config = dataclasses.replace(planner_config, backend=AS_NODE["backend"])
         env_kwargs.update({k: v for k, v in AS_NODE.items() if k != "backend"})
     torch.set_num_threads(config.torch_threads)
-    results: dict[str, Any] = {"model": str(model_path), "as_node": AS_NODE if as_node else None, "seed": seed}
+    results: dict[str, Any] = {"model": str(model_path), "as_node": AS_NODE if as_node else None, "seed": seed,
+                               "planner": dataclasses.asdict(planner_config)}
     for overrides in EVAL_TASKS.get(config.task, [{}]):
         env = make_env(config.task, **{**env_kwargs, **overrides})
         model = DynamicsEnsemble.load(model_path, env.observation_space.shape[0], env.action_space.shape[0], tuple(getattr(env.unwrapped, "joint_names", ())))
