@@ -17,8 +17,9 @@ Parameters: ``world`` (str, "laikago"), ``real_time_factor`` (float, 1.0; 0 = as
 ``joint_state_rate_hz`` (float, 500), ``clock_rate_hz`` (float, 250), ``command_timeout_s``
 (float, 0.05 s sim), ``lockstep`` (bool, true: after each ``joint_states`` wait up to
 ``lockstep_timeout_ms`` wall ms for the command computed from it, which then acts from that
-sample's time until the next, at any speed, as on a real-time bus; no extra delay), ``duration_s`` (float, 0 = run until stopped; sim seconds,
-then exit 0), ``seed`` (int, 0), ``randomize`` (bool, false: domain randomization at reset).
+sample's time until the next, at any speed, as on a real-time bus; no extra delay),
+``duration_s`` (float, 0 = run until stopped; sim seconds, then exit 0), ``seed`` (int, 0),
+``randomize`` (bool, false: domain randomization at reset).
 """
 
 from __future__ import annotations

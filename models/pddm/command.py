@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="random seed (overrides the config)")
     parser.add_argument("--evaluate", type=int, default=0, metavar="EPISODES", help="after training (with --resume and no --iterations: instead of training), evaluate the model on every task of the env (baoding: ccw, cw, goto) and write evaluation.json")
     parser.add_argument("--model", type=Path, help="with --evaluate: the checkpoint to evaluate (default: RUN_DIR/model.pt)")
-    parser.add_argument("--as-node", action="store_true", help="with --evaluate (Baoding): plan as the pddm_planner node does over ROS (its rollout backend, its planning latency, the filtered ball state of the tracker; models.pddm.trainer.AS_NODE)")
+    parser.add_argument("--as-node", action="store_true", help="with --evaluate (Baoding): plan as the pddm_planner node does over ROS (its planner parameters from config/pddm/pddm_planner.yaml, its rollout backend, its planning latency, the filtered ball state of the tracker; models.pddm.trainer.AS_NODE); --set planner.* still applies on top")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. planner.num_samples=300 (repeatable)")
 
 
@@ -80,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     history = trainer.history if evaluate_only else trainer.run()
     last = history[-1] if history else {}
     if args.evaluate > 0:
-        evaluate_run(trainer.run_dir, args.evaluate, model_path=args.model, as_node=args.as_node, config=trainer.config)
+        planner_overrides = {k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith("planner.")}
+        evaluate_run(trainer.run_dir, args.evaluate, model_path=args.model, as_node=args.as_node, config=trainer.config,
+                     planner_overrides=planner_overrides)
     print(f"done: {len(history)} iterations, success {last.get('success_rate', float('nan')):.2f}, {trainer.hours_of_data():.3f} h of data; model {trainer.run_dir / 'model.pt'}")
     return 0

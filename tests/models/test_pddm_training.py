@@ -10,7 +10,8 @@ import pytest
 
 from anima import share_dir
 from anima.models.pddm.config import PDDMTrainConfig
-from anima.models.pddm.trainer import PDDMTrainer, collect_rollout, random_policy
+from anima.controllers.mppi import PlannerConfig
+from anima.models.pddm.trainer import NODE_PLANNER_KEYS, PDDMTrainer, collect_rollout, node_planner_params, random_policy
 from anima.sim_bridge.envs import make_env
 
 
@@ -79,3 +80,16 @@ def test_run_config_says_which_ball_state_the_model_saw() -> None:
 
     assert _state_note({"task": "ccw"}).startswith("ground-truth simulator state")
     assert _state_note({"ball_state": "tracked"}).startswith("tracked ball state")
+
+
+def test_as_node_evaluation_plans_with_the_node_parameter_file(tmp_path: Path) -> None:
+    params = node_planner_params()  # config/pddm/pddm_planner.yaml, as the launch file loads it
+    assert set(params) == set(NODE_PLANNER_KEYS)
+    assert PlannerConfig(**params).num_samples == params["num_samples"]  # valid planner settings
+    other = tmp_path / "planner.yaml"
+    other.write_text("/**/pddm_planner:\n  ros__parameters:\n    num_samples: 300\n    horizon: 5\n    gamma: 10.0\n"
+                     "    beta: 0.5\n    sigma: 0.8\n    optimizer: cem\n")
+    assert node_planner_params(other) == {"optimizer": "cem", "num_samples": 300, "horizon": 5, "gamma": 10.0, "beta": 0.5, "sigma": 0.8}
+    other.write_text("/**/pddm_planner:\n  ros__parameters:\n    num_samples: 300\n")
+    with pytest.raises(ValueError, match=r"planner\.yaml: no planner parameter\(s\) \['optimizer', 'horizon'"):
+        node_planner_params(other)
