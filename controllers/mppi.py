@@ -31,7 +31,12 @@ class BatchedModel(Protocol):
 
 
 class BatchedTask(Protocol):
-    """A batched reward: states (..., S), actions (..., A), time step index t (...) -> (reward, done)."""
+    """A batched reward: states (..., S), actions (..., A), time step index t (...) -> (reward, done).
+
+    A task may also define ``from_state(state (S,), t) -> task``: the task as seen from the measured
+    state at step t (e.g. targets anchored to where the balls are); the planner scores each step's
+    samples with it.
+    """
 
     def reward(self, states: np.ndarray, actions: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -160,6 +165,7 @@ class SamplingPlanner:
     def __init__(self, config: PlannerConfig, model: BatchedModel, task: BatchedTask, action_dim: int, rng: np.random.Generator) -> None:
         self.config, self.model, self.task, self.action_dim, self.rng = config, model, task, int(action_dim), rng
         self.last_info: dict[str, float] = {}
+        self.step_task: BatchedTask = task  # what the last plan optimized: task.from_state(state, t), or task
         self.reset()
 
     def reset(self, prev_action: np.ndarray | None = None) -> None:
@@ -175,6 +181,8 @@ class SamplingPlanner:
         state = np.asarray(state, dtype=np.float32)
         if not np.isfinite(state).all():
             raise ValueError(f"plan: state has non-finite entries at {np.flatnonzero(~np.isfinite(state)).tolist()}")
+        from_state = getattr(self.task, "from_state", None)
+        self.step_task = from_state(state, t) if callable(from_state) else self.task
         if self.config.optimizer == "cem":
             action = self._plan_cem(state, t)
         else:
@@ -184,7 +192,7 @@ class SamplingPlanner:
 
     def _evaluate(self, state: np.ndarray, u: np.ndarray, t: int) -> np.ndarray:
         states = rollout_model(self.model, state, u, self.config.backend)
-        return ensemble_returns(self.task, states, u, t, self.config.done_penalty)
+        return ensemble_returns(self.step_task, states, u, t, self.config.done_penalty)
 
     def _plan_mppi(self, state: np.ndarray, t: int) -> np.ndarray:
         c = self.config

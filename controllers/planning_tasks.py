@@ -19,7 +19,7 @@ Planar reacher (``REACHER_STATE_DIM`` = 6): [cos q1, sin q1, cos q2, sin q2, qd1
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -90,16 +90,43 @@ def _drop_and_wrist(p: BaodingParams, states: np.ndarray) -> tuple[np.ndarray, n
     return penalty, dropped
 
 
+def pair_phase(state: np.ndarray, params: BaodingParams) -> float:
+    """The balls' phase on the target ellipse (rad): the angle of ball_0 - ball_1 in ellipse-normalized
+    coordinates, which is ball_0's target phase when both balls sit on their targets (half a turn apart)."""
+    d = np.asarray(state[BALL0_POS], float)[:2] - np.asarray(state[BALL1_POS], float)[:2]
+    return float(np.arctan2(d[1] / max(params.radius_y, 1e-9), d[0] / max(params.radius_x, 1e-9)))
+
+
 @dataclass(frozen=True)
 class BaodingRotateTask:
-    """Both balls follow targets on an ellipse, half a turn apart; ``direction`` +1 = counter-clockwise."""
+    """Both balls follow targets on an ellipse, half a turn apart; ``direction`` +1 = counter-clockwise.
+
+    ``lead_rad`` 0 (PDDM): the targets run on a clock from ``params.phase0``, one revolution per
+    ``period_steps``. Balls that fall more than half a turn behind the clock then find their targets
+    nearer the other way round, and the reward pulls them backwards. ``lead_rad`` > 0: at each
+    planning step (``from_state``) the targets are re-anchored ``lead_rad`` ahead of the balls'
+    measured phase (``pair_phase``) and run on at the clock's speed over the horizon from there, so
+    the reward always points in the task's direction.
+    """
 
     params: BaodingParams = BaodingParams()
     direction: int = 1
+    lead_rad: float = 0.0
 
     def __post_init__(self) -> None:
         if self.direction not in (1, -1):
             raise ValueError(f"BaodingRotateTask.direction must be +1 (ccw) or -1 (cw), got {self.direction}")
+        if not (np.isfinite(self.lead_rad) and 0.0 <= self.lead_rad < np.pi):
+            raise ValueError(f"BaodingRotateTask.lead_rad must be in [0, pi) rad, got {self.lead_rad!r}")
+
+    def from_state(self, state: np.ndarray, t: int) -> "BaodingRotateTask":
+        """The task a plan from the measured ``state`` (S,) at step ``t`` optimizes: itself on the clock
+        (``lead_rad`` 0); else ball_0's target at step t set ``lead_rad`` ahead of the balls' phase."""
+        if self.lead_rad == 0.0:
+            return self
+        p = self.params
+        phase0 = pair_phase(state, p) + self.direction * (self.lead_rad - 2.0 * np.pi * t / p.period_steps)
+        return replace(self, params=replace(p, phase0=float(phase0)))
 
     def targets(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Target xy of ball_0 and ball_1 at control step t: (..., 2) each."""
@@ -195,6 +222,7 @@ __all__ = [
     "REACHER_STATE_DIM",
     "BaodingParams",
     "start_phase",
+    "pair_phase",
     "BaodingRotateTask",
     "BaodingGoToTask",
     "ReachTask",

@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     history = trainer.history if evaluate_only else trainer.run()
     last = history[-1] if history else {}
     if args.evaluate > 0:
-        planner_overrides = {k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith("planner.")}
+        picked = {group: {k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith(group + ".")} for group in ("planner", "env_kwargs")}
         evaluate_run(trainer.run_dir, args.evaluate, model_path=args.model, as_node=args.as_node, config=trainer.config,
-                     planner_overrides=planner_overrides)
+                     planner_overrides=picked["planner"], env_overrides=picked["env_kwargs"])
     print(f"done: {len(history)} iterations, success {last.get('success_rate', float('nan')):.2f}, {trainer.hours_of_data():.3f} h of data; model {trainer.run_dir / 'model.pt'}")
     return 0

@@ -114,8 +114,12 @@ class BaodingPlannerRuntime:
     """Holds the model, planner and task; thread-safe task switching, one ``plan`` at a time."""
 
     def __init__(self, model: DynamicsEnsemble, robot: Any, planner_config: PlannerConfig, task: TaskSpec,
-                 action_scale: float, rng: np.random.Generator, settle: SettleGate = SettleGate()) -> None:
+                 action_scale: float, rng: np.random.Generator, settle: SettleGate = SettleGate(),
+                 target_lead_rad: float = 0.0) -> None:
         self.model, self.robot, self.action_scale = model, robot, float(action_scale)
+        if not (np.isfinite(target_lead_rad) and 0.0 <= target_lead_rad < np.pi):
+            raise ValueError(f"target_lead_rad must be in [0, pi) rad, got {target_lead_rad!r}")
+        self.target_lead_rad = float(target_lead_rad)
         self.low, self.high = np.asarray(robot.position_lower, float), np.asarray(robot.position_upper, float)
         self.rest = np.asarray(robot.standing_pose, float)
         saved = dict(getattr(model, "extra", {}).get("task_params", {}) or {})
@@ -167,7 +171,7 @@ class BaodingPlannerRuntime:
             return BaodingGoToTask((cx + spec.goto_target_xy[0], cy + spec.goto_target_xy[1]), spec.goto_ball, self.params)
         # The targets start on the long axis at ball_0's end, as in every training episode.
         phase = start_phase(state[24:26], state[27:29])
-        return BaodingRotateTask(dataclasses.replace(self.params, phase0=phase), 1 if spec.name == "ccw" else -1)
+        return BaodingRotateTask(dataclasses.replace(self.params, phase0=phase), 1 if spec.name == "ccw" else -1, self.target_lead_rad)
 
     def plan(self, q: np.ndarray, ball_pos: np.ndarray, ball_vel: np.ndarray, now_s: float) -> np.ndarray:
         """One step from the measured state at time ``now_s`` (s); returns the action (24,) in [-1, 1].

@@ -312,20 +312,22 @@ def evaluate_planner(model: DynamicsEnsemble, env: Any, planner_config: Any, epi
 # the in-process loop does (an earlier version added 0.01 s here, which halved ccw success).
 AS_NODE = {"backend": "auto", "action_latency_s": 0.03, "ball_state": "tracked", "ball_noise_std_m": 0.0005}
 NODE_PLANNER_KEYS = ("optimizer", "num_samples", "horizon", "gamma", "beta", "sigma")  # pddm_planner parameters = PlannerConfig fields
+NODE_LEAD_KEY = "target_lead_rad"  # pddm_planner parameter = BaodingEnv's target_lead_rad
 
 
 def node_planner_params(path: str | Path | None = None) -> dict[str, Any]:
     """The planner settings ``pddm_planner`` runs with: ``NODE_PLANNER_KEYS`` of its parameter file
-    (default ``config/pddm/pddm_planner.yaml``), so an ``as_node`` evaluation plans as the launched node does."""
+    (default ``config/pddm/pddm_planner.yaml``), so an ``as_node`` evaluation plans as the launched node
+    does; and ``target_lead_rad`` (the rotation targets' lead, ``BaodingRotateTask.lead_rad``)."""
     from anima import share_dir
 
     path = Path(path) if path else share_dir() / "config" / "pddm" / "pddm_planner.yaml"
     data = yaml.safe_load(path.read_text()) or {}
     params = next(iter(data.values()), {}).get("ros__parameters", {}) if isinstance(data, dict) else {}
-    missing = [k for k in NODE_PLANNER_KEYS if k not in params]
+    missing = [k for k in (*NODE_PLANNER_KEYS, NODE_LEAD_KEY) if k not in params]
     if missing:
         raise ValueError(f"{path}: no planner parameter(s) {missing} under <node>/ros__parameters")
-    return {k: params[k] for k in NODE_PLANNER_KEYS}
+    return {k: params[k] for k in (*NODE_PLANNER_KEYS, NODE_LEAD_KEY)}
 
 
 EVAL_TASKS: dict[str, list[dict[str, Any]]] = {
@@ -337,14 +339,15 @@ EVAL_TASKS: dict[str, list[dict[str, Any]]] = {
 
 def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Callable[[str], None] = print,
                  model_path: str | Path | None = None, as_node: bool = False, config: PDDMTrainConfig | None = None,
-                 planner_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+                 planner_overrides: dict[str, Any] | None = None, env_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Evaluate a run's model (latest, or ``model_path``) on every task of its environment.
 
     ``as_node``: plan as the ``pddm_planner`` node does over ROS (``AS_NODE``: its rollout backend,
     actions applied after its planning latency, the ball state as the tracker and filter give it; and
     the node's planner settings, ``node_planner_params``). ``config``: the run's configuration with any
     overrides; default: the run directory's ``config.yaml``. ``planner_overrides`` (PlannerConfig
-    fields, e.g. ``{"beta": 0.4}``) apply last, over the node's settings too. Writes ``evaluation.json``
+    fields, e.g. ``{"beta": 0.4}``) and ``env_overrides`` (env kwargs, e.g. ``{"target_lead_rad": 0.0}``)
+    apply last, over the node's settings too. Writes ``evaluation.json``
     (``evaluation_as_node.json`` with ``as_node``) into the run directory, with the planner settings used.
     """
     run_dir = Path(run_dir)
@@ -354,12 +357,17 @@ def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Cal
     if as_node:
         if config.task != "baoding":
             raise ValueError(f"--as-node evaluates the Baoding planner node; this run's task is {config.task!r}")
-        planner_config = dataclasses.replace(planner_config, backend=AS_NODE["backend"], **node_planner_params())
+        node = node_planner_params()
+        planner_config = dataclasses.replace(planner_config, backend=AS_NODE["backend"], **{k: node[k] for k in NODE_PLANNER_KEYS})
         env_kwargs.update({k: v for k, v in AS_NODE.items() if k != "backend"})
+        env_kwargs[NODE_LEAD_KEY] = float(node[NODE_LEAD_KEY])
     planner_config = dataclasses.replace(planner_config, **(planner_overrides or {}))
+    env_kwargs.update(env_overrides or {})
     torch.set_num_threads(config.torch_threads)
     results: dict[str, Any] = {"model": str(model_path), "as_node": AS_NODE if as_node else None, "seed": seed,
                                "planner": dataclasses.asdict(planner_config)}
+    if config.task == "baoding":
+        results[NODE_LEAD_KEY] = float(env_kwargs.get(NODE_LEAD_KEY, 0.0))
     for overrides in EVAL_TASKS.get(config.task, [{}]):
         env = make_env(config.task, **{**env_kwargs, **overrides})
         model = DynamicsEnsemble.load(model_path, env.observation_space.shape[0], env.action_space.shape[0], tuple(getattr(env.unwrapped, "joint_names", ())))

@@ -17,7 +17,9 @@ as this env does (a hand whose joint readings arrive late is the world config's 
 ``settle_s`` (1.5 s) is how long the balls settle in the resting hand before each episode.
 
 Tasks (``task``, or per episode ``reset(options={"task": ...})``): ``ccw`` (training), ``cw``,
-``goto`` (ball ``goto_ball`` to ``goto_target_xy``, offsets from the palm centre). Episode ends when a ball drops (reward -500). ``info["success"]``:
+``goto`` (ball ``goto_ball`` to ``goto_target_xy``, offsets from the palm centre). ``target_lead_rad``
+> 0 gives the rotation tasks targets the planner re-anchors that far ahead of the balls at each step
+(``BaodingRotateTask.lead_rad``); the env's reward keeps the clock. Episode ends when a ball drops (reward -500). ``info["success"]``:
 rotation tasks, at least ``success_rotation_rad`` (pi) of relative ball rotation in the task's
 direction without a drop; goto, the ball within 1 cm of its target at the last step.
 """
@@ -64,6 +66,7 @@ class BaodingEnv(gym.Env):
         goto_target_xy: tuple[float, float] = (0.0, 0.03),
         goto_ball: int = 0,
         success_rotation_rad: float = float(np.pi),
+        target_lead_rad: float = 0.0,
         action_scale: float = BAODING_ACTION_SCALE,
         action_latency_s: float = 0.0,
         settle_s: float = 1.5,
@@ -95,6 +98,9 @@ class BaodingEnv(gym.Env):
         self.ball_noise_std_m, self.randomize_dynamics = float(ball_noise_std_m), bool(randomize)
         self.goto_target_xy, self.goto_ball, self.success_rotation_rad = tuple(goto_target_xy), int(goto_ball), float(success_rotation_rad)
         self.render_mode, self.action_scale = render_mode, float(action_scale)
+        if not (np.isfinite(target_lead_rad) and 0.0 <= target_lead_rad < np.pi):
+            raise ValueError(f"BaodingEnv: target_lead_rad must be in [0, pi) rad, got {target_lead_rad!r}")
+        self.target_lead_rad = float(target_lead_rad)
         self.client = BulletClient(connection_mode=pybullet.DIRECT)
         self.robot = load_robot_config("shadowhand")
         self.world = BaodingWorld(self.client, load_baoding_config())
@@ -129,7 +135,7 @@ class BaodingEnv(gym.Env):
         if self.task_name == "goto":
             target = (float(center[0] + self.goto_target_xy[0]), float(center[1] + self.goto_target_xy[1]))
             return BaodingGoToTask(target, self.goto_ball, self.params)
-        return BaodingRotateTask(self.params, 1 if self.task_name == "ccw" else -1)
+        return BaodingRotateTask(self.params, 1 if self.task_name == "ccw" else -1, self.target_lead_rad)
 
     def _advance(self, targets: np.ndarray | None, duration_s: float) -> None:
         """Simulate ``duration_s`` toward ``targets`` (None: keep), taking tracker fixes on schedule."""

@@ -100,6 +100,30 @@ def test_closed_loop_with_paper_defaults_reaches_origin() -> None:
     assert abs(s[0]) < 0.1
 
 
+@pytest.mark.parametrize("optimizer", ["mppi", "cem"])
+def test_task_from_state_is_what_each_step_optimizes(optimizer: str) -> None:
+    class Carrot:
+        """Target 0.3 ahead of where the state is measured (a task anchored to the state)."""
+
+        def __init__(self, target: float = 0.0) -> None:
+            self.target = target
+
+        def from_state(self, state, t):
+            return Carrot(float(state[0]) + 0.3)
+
+        def reward(self, states, actions, t):
+            r = -((states[..., 0] - self.target) ** 2)
+            return r, np.zeros(r.shape, bool)
+
+    task = Carrot()
+    cfg = PlannerConfig(optimizer=optimizer, num_samples=2000, horizon=1, beta=1.0, sigma=0.5, gamma=200.0)
+    planner = SamplingPlanner(cfg, Integrator(), task, 1, np.random.default_rng(3))
+    for s0 in (0.5, -0.2):  # the best action is +0.3 from wherever the state is, not -s0 (the unanchored target 0)
+        planner.reset()
+        assert planner.plan(np.array([s0]), 0)[0] == pytest.approx(0.3, abs=0.05)
+    assert planner.task is task  # the planner keeps the task it was given
+
+
 def test_non_finite_predictions_are_never_executed() -> None:
     class Diverges(Integrator):
         def predict(self, states, actions):  # any positive action makes the model blow up

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anima.controllers.planning_tasks import BAODING_STATE_DIM, BaodingGoToTask, BaodingParams, BaodingRotateTask, ReachTask, start_phase
+from anima.controllers.planning_tasks import BAODING_STATE_DIM, BaodingGoToTask, BaodingParams, BaodingRotateTask, ReachTask, pair_phase, start_phase
 
 PARAMS = BaodingParams(center_xy=(0.1, 0.2), drop_z=0.06, wrist_indices=(0, 1))
 
@@ -33,6 +33,30 @@ def test_start_phase_puts_ball_0s_target_at_its_end_of_the_long_axis() -> None:
     assert start_phase(np.array([0.08, 0.0]), np.array([0.04, 0.01])) == 0.0  # swapped after turning: ball_0 at the fingertips
     task = BaodingRotateTask(BaodingParams(center_xy=(0.05, 0.01), phase0=start_phase(np.array([0.03, 0.0]), np.array([0.07, 0.0]))))
     np.testing.assert_allclose(task.targets(np.array(0))[0], [0.05 - 0.036, 0.01], atol=1e-12)
+
+
+def test_lead_re_anchors_the_targets_ahead_of_the_balls() -> None:
+    # Balls a quarter turn along (ball_0 at the +y end of the short axis, ball_1 opposite): phase pi/2.
+    state = _state((0.1, 0.22), (0.1, 0.18))
+    assert pair_phase(state, PARAMS) == pytest.approx(np.pi / 2)
+    clock = BaodingRotateTask(PARAMS, 1)
+    assert clock.from_state(state, 40) is clock  # lead 0: PDDM's clock, unchanged
+    lead = np.pi / 6
+    for direction in (1, -1):
+        task = BaodingRotateTask(PARAMS, direction, lead).from_state(state, 40)
+        # At step 40 ball_0's target sits 30 deg ahead of the balls in the task's direction ...
+        a = np.pi / 2 + direction * lead
+        np.testing.assert_allclose(task.targets(np.array(40))[0], [0.1 + 0.036 * np.cos(a), 0.2 + 0.02 * np.sin(a)], atol=1e-12)
+        # ... and runs on at the clock's speed: 15 steps later, a quarter turn further.
+        a += direction * np.pi / 2
+        np.testing.assert_allclose(task.targets(np.array(55))[0], [0.1 + 0.036 * np.cos(a), 0.2 + 0.02 * np.sin(a)], atol=1e-12)
+    # Balls lagging the clock by 330 deg (at phase 0 while ball_0's target is at 11 pi / 6, step 55):
+    # the clock's target lies 30 deg behind them, so turning on (ccw) lowers the clock's reward; the
+    # re-anchored target lies ahead, so turning on raises it.
+    on_ellipse = lambda a: _state((0.1 + 0.036 * np.cos(a), 0.2 + 0.02 * np.sin(a)), (0.1 - 0.036 * np.cos(a), 0.2 - 0.02 * np.sin(a)))
+    gain = lambda task: float(task.reward(on_ellipse(0.1), np.zeros(24), np.array(56))[0] - task.reward(on_ellipse(0.0), np.zeros(24), np.array(56))[0])
+    assert gain(clock) < 0
+    assert gain(BaodingRotateTask(PARAMS, 1, lead).from_state(on_ellipse(0.0), 55)) > 0
 
 
 def test_baoding_reward_values() -> None:
@@ -80,5 +104,8 @@ def test_reach_fingertip() -> None:
 def test_validation() -> None:
     with pytest.raises(ValueError, match="direction"):
         BaodingRotateTask(PARAMS, 2)
+    for bad in (-0.1, np.pi, float("nan")):
+        with pytest.raises(ValueError, match="lead_rad"):
+            BaodingRotateTask(PARAMS, 1, bad)
     with pytest.raises(ValueError, match="wrist_indices"):
         BaodingParams(wrist_indices=(30,))

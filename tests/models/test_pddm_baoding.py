@@ -36,12 +36,14 @@ def test_baoding_one_iteration_smoke(tmp_path: Path) -> None:
     config_text = (run_dir / "config.yaml").read_text()
     assert "beta: 0.45" not in config_text
     cmd = [sys.executable, "-P", "-m", "anima", "train", "pddm", "--resume", str(run_dir), "--evaluate", "1",
-           "--model", str(run_dir / "models" / "iter_000.pt"), "--as-node", "--set", "planner.beta=0.45", "--set", "planner.num_samples=100"]
+           "--model", str(run_dir / "models" / "iter_000.pt"), "--as-node", "--set", "planner.beta=0.45", "--set", "planner.num_samples=100",
+           "--set", "env_kwargs.target_lead_rad=0.2"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     result = json.loads((run_dir / "evaluation_as_node.json").read_text())
     assert set(result) >= {"ccw", "cw", "goto"} and result["model"].endswith("iter_000.pt")
     assert result["as_node"]["action_latency_s"] > 0
     assert result["planner"]["beta"] == 0.45 and result["planner"]["num_samples"] == 100  # --set wins over the node's planner settings
+    assert result["target_lead_rad"] == 0.2  # and over the node's target lead
     assert (run_dir / "config.yaml").read_text() == config_text  # an evaluation override does not rewrite the run's config
     assert len(json.loads((run_dir / "progress.json").read_text())["history"]) == 1  # nothing trained

@@ -61,6 +61,21 @@ def test_circle_centred_on_the_balls_at_each_task_start() -> None:
     assert rt.planner.task.direction == -1 and rt.planner.task.params.center_xy == pytest.approx((0.06, 0.01))
 
 
+def test_rotation_tasks_plan_with_the_target_lead() -> None:
+    model = DynamicsEnsemble(36, 24, EnsembleConfig(hidden_sizes=(8, 8)), joint_names=ROBOT.joint_names)
+    rt = BaodingPlannerRuntime(model, ROBOT, PlannerConfig(num_samples=16), TaskSpec("cw"), 0.5, np.random.default_rng(0),
+                               SettleGate(hold_s=0.0), target_lead_rad=0.5)
+    q = np.asarray(ROBOT.standing_pose, float)
+    rt.plan(q, BALLS, STILL, 0.0)
+    assert rt.planner.task.lead_rad == 0.5 and rt.planner.task.direction == -1
+    # What the plan optimized: ball_0's target 0.5 rad cw of the balls' phase (pi: ball_0 at the wrist end).
+    a = np.pi - 0.5
+    np.testing.assert_allclose(rt.planner.step_task.targets(np.array(0))[0], [0.05 + 0.036 * np.cos(a), 0.01 + 0.02 * np.sin(a)], atol=1e-6)
+    for bad in (-0.1, 4.0, float("nan")):
+        with pytest.raises(ValueError, match=r"target_lead_rad must be in \[0, pi\) rad"):
+            BaodingPlannerRuntime(model, ROBOT, PlannerConfig(num_samples=16), TaskSpec(), 0.5, np.random.default_rng(0), target_lead_rad=bad)
+
+
 def test_task_starts_once_the_balls_are_at_rest() -> None:
     # As a training episode starts: the rest grip (action 0) until both balls have been slower than
     # 0.01 m/s for 0.5 s; then a fresh plan at step 0, centred on where the balls came to rest.

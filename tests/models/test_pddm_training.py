@@ -84,12 +84,13 @@ def test_run_config_says_which_ball_state_the_model_saw() -> None:
 
 def test_as_node_evaluation_plans_with_the_node_parameter_file(tmp_path: Path) -> None:
     params = node_planner_params()  # config/pddm/pddm_planner.yaml, as the launch file loads it
-    assert set(params) == set(NODE_PLANNER_KEYS)
-    assert PlannerConfig(**params).num_samples == params["num_samples"]  # valid planner settings
+    assert set(params) == {*NODE_PLANNER_KEYS, "target_lead_rad"}
+    assert PlannerConfig(**{k: params[k] for k in NODE_PLANNER_KEYS}).num_samples == params["num_samples"]  # valid planner settings
     other = tmp_path / "planner.yaml"
     other.write_text("/**/pddm_planner:\n  ros__parameters:\n    num_samples: 300\n    horizon: 5\n    gamma: 10.0\n"
-                     "    beta: 0.5\n    sigma: 0.8\n    optimizer: cem\n")
-    assert node_planner_params(other) == {"optimizer": "cem", "num_samples": 300, "horizon": 5, "gamma": 10.0, "beta": 0.5, "sigma": 0.8}
+                     "    beta: 0.5\n    sigma: 0.8\n    optimizer: cem\n    target_lead_rad: 0.3\n")
+    assert node_planner_params(other) == {"optimizer": "cem", "num_samples": 300, "horizon": 5, "gamma": 10.0, "beta": 0.5, "sigma": 0.8,
+                                          "target_lead_rad": 0.3}
     other.write_text("/**/pddm_planner:\n  ros__parameters:\n    num_samples: 300\n")
     with pytest.raises(ValueError, match=r"planner\.yaml: no planner parameter\(s\) \['optimizer', 'horizon'"):
         node_planner_params(other)

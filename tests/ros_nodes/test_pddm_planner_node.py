@@ -145,6 +145,13 @@ def test_refuses_an_action_scale_other_than_the_models(ros_env: dict, tmp_path: 
     assert "action_scale 1.0 differs from 0.5, the scale this checkpoint was trained with" in out
 
 
+def test_refuses_a_target_lead_of_half_a_turn_or_more(ros_env: dict, tmp_path: Path) -> None:
+    proc = _start(ros_env, _model(tmp_path / "m.pt"), "-p", "target_lead_rad:=3.5")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2, out
+    assert "target_lead_rad must be in [0, pi) rad, got 3.5" in out
+
+
 def test_overrun_publishes_previous_plan(ros_env: dict, tmp_path: Path) -> None:
     # Full-size model (2x250, N 700, H 7: >= 13 ms of FLOPs per plan on 2 cores) at 100 Hz: every
     # plan overruns the 10 ms period, yet targets keep coming and the overruns are counted.

@@ -120,6 +120,17 @@ def test_action_latency_holds_the_previous_targets() -> None:
             e.close()
 
 
+def test_target_lead_reaches_the_rotation_tasks() -> None:
+    with pytest.raises(ValueError, match=r"target_lead_rad must be in \[0, pi\)"):
+        make_env("baoding", target_lead_rad=-0.2)
+    e = make_env("baoding", task="cw", target_lead_rad=0.5)
+    try:
+        e.reset(seed=0)
+        assert isinstance(e.task, BaodingRotateTask) and e.task.lead_rad == 0.5 and e.task.direction == -1
+    finally:
+        e.close()
+
+
 def test_settle_time_is_validated() -> None:
     with pytest.raises(ValueError, match="settle_s"):
         make_env("baoding", settle_s=0.0)
