@@ -26,8 +26,9 @@ settable), ``rate_hz`` (float, 10.0), ``stale_timeout_s`` (float, 0.5), ``action
 (int, 700), ``horizon`` (int, 7), ``gamma`` (20.0), ``beta`` (0.4; PDDM 0.6), ``sigma`` (0.9), ``optimizer``
 (str, "mppi" | "cem"), ``seed`` (int, 0), ``backend`` (str, "auto": bfloat16 matmuls where the CPU
 has them, else float32; "loop" forces float32), ``predict_ball_state`` (bool, true), ``settle_speed_mps``
-(float, 0.01), ``settle_time_s`` (float, 0.5), ``target_lead_rad`` (float, 0.52: the rotation targets
-are re-anchored this far ahead of the balls at every plan; 0 runs them on PDDM's clock).
+(float, 0.01), ``settle_time_s`` (float, 0.5), ``target_lead_rad`` (float[2], [0.0, 0.52] for ccw, cw:
+0 runs the rotation targets on PDDM's clock; a lead re-anchors them that far ahead of the balls at
+every plan, ``BaodingRotateTask.lead_rad``).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class PddmPlannerNode(Node):
             "model_path": "", "robot": "shadowhand", "task": "ccw", "goto_target_xy": [0.0, 0.03], "goto_ball": 0,
             "rate_hz": 10.0, "stale_timeout_s": 0.5, "action_scale": 0.0, "num_samples": 700, "horizon": 7,
             "gamma": 20.0, "beta": 0.4, "sigma": 0.9, "optimizer": "mppi", "seed": 0, "backend": "auto",
-            "predict_ball_state": True, "settle_speed_mps": 0.01, "settle_time_s": 0.5, "target_lead_rad": 0.52,
+            "predict_ball_state": True, "settle_speed_mps": 0.01, "settle_time_s": 0.5, "target_lead_rad": [0.0, 0.52],
         })
         if not p["model_path"]:
             raise ValueError("parameter 'model_path' is required (a PDDM Baoding checkpoint, model.pt)")
@@ -71,7 +72,7 @@ class PddmPlannerNode(Node):
         spec = TaskSpec(str(p["task"]), tuple(p["goto_target_xy"]), int(p["goto_ball"]))
         settle = SettleGate(float(p["settle_speed_mps"]), float(p["settle_time_s"]))
         self.core = BaodingPlannerRuntime(model, self.robot, planner, spec, resolve_action_scale(model, p["action_scale"]),
-                                          np.random.default_rng(int(p["seed"])), settle, float(p["target_lead_rad"]))
+                                          np.random.default_rng(int(p["seed"])), settle, p["target_lead_rad"])
         self.period_s, self.stale_s = 1.0 / p["rate_hz"], p["stale_timeout_s"]
         self.predict_balls = bool(p["predict_ball_state"])
         self._lock = threading.Lock()

@@ -76,6 +76,19 @@ class SettleGate:
 SHIPPED_MODEL = Path(__file__).resolve().parent / "data" / "baoding_ccw.pt"
 
 
+def target_leads(value: Any) -> tuple[float, float]:
+    """The rotation targets' lead (rad) for (ccw, cw): two values in [0, pi); 0 = PDDM's clock
+    (``BaodingRotateTask.lead_rad``)."""
+    try:
+        leads = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        leads = ()
+    if len(leads) != 2 or not all(np.isfinite(v) and 0.0 <= v < np.pi for v in leads):
+        shown = value.tolist() if hasattr(value, "tolist") else list(value) if isinstance(value, tuple) else value
+        raise ValueError(f"target_lead_rad must be 2 values (ccw, cw) in [0, pi) rad, got {shown!r}")
+    return leads  # type: ignore[return-value]
+
+
 def load_baoding_model(path: str | Path, joint_names: tuple[str, ...]) -> DynamicsEnsemble:
     """Load a Baoding checkpoint, refusing one whose dimensions or joint names differ from the robot's.
 
@@ -115,11 +128,9 @@ class BaodingPlannerRuntime:
 
     def __init__(self, model: DynamicsEnsemble, robot: Any, planner_config: PlannerConfig, task: TaskSpec,
                  action_scale: float, rng: np.random.Generator, settle: SettleGate = SettleGate(),
-                 target_lead_rad: float = 0.0) -> None:
+                 target_lead_rad: tuple[float, float] = (0.0, 0.0)) -> None:
         self.model, self.robot, self.action_scale = model, robot, float(action_scale)
-        if not (np.isfinite(target_lead_rad) and 0.0 <= target_lead_rad < np.pi):
-            raise ValueError(f"target_lead_rad must be in [0, pi) rad, got {target_lead_rad!r}")
-        self.target_lead_rad = float(target_lead_rad)
+        self.target_lead_rad = dict(zip(("ccw", "cw"), target_leads(target_lead_rad)))
         self.low, self.high = np.asarray(robot.position_lower, float), np.asarray(robot.position_upper, float)
         self.rest = np.asarray(robot.standing_pose, float)
         saved = dict(getattr(model, "extra", {}).get("task_params", {}) or {})
@@ -171,7 +182,8 @@ class BaodingPlannerRuntime:
             return BaodingGoToTask((cx + spec.goto_target_xy[0], cy + spec.goto_target_xy[1]), spec.goto_ball, self.params)
         # The targets start on the long axis at ball_0's end, as in every training episode.
         phase = start_phase(state[24:26], state[27:29])
-        return BaodingRotateTask(dataclasses.replace(self.params, phase0=phase), 1 if spec.name == "ccw" else -1, self.target_lead_rad)
+        return BaodingRotateTask(dataclasses.replace(self.params, phase0=phase), 1 if spec.name == "ccw" else -1,
+                                 self.target_lead_rad[spec.name])
 
     def plan(self, q: np.ndarray, ball_pos: np.ndarray, ball_vel: np.ndarray, now_s: float) -> np.ndarray:
         """One step from the measured state at time ``now_s`` (s); returns the action (24,) in [-1, 1].

@@ -28,6 +28,7 @@ from anima.models.dynamics_ensemble import DynamicsEnsemble
 from anima.models.pddm.config import PDDMTrainConfig
 from anima.models.pddm.data import Rollout, RolloutBuffer
 from anima.models.pddm.report import model_error_per_step, plot_learning_curve, write_video
+from anima.models.pddm.runtime import target_leads
 from anima.sim_bridge.envs import make_env
 
 Policy = Callable[[np.ndarray, int], np.ndarray]
@@ -312,13 +313,13 @@ def evaluate_planner(model: DynamicsEnsemble, env: Any, planner_config: Any, epi
 # the in-process loop does (an earlier version added 0.01 s here, which halved ccw success).
 AS_NODE = {"backend": "auto", "action_latency_s": 0.03, "ball_state": "tracked", "ball_noise_std_m": 0.0005}
 NODE_PLANNER_KEYS = ("optimizer", "num_samples", "horizon", "gamma", "beta", "sigma")  # pddm_planner parameters = PlannerConfig fields
-NODE_LEAD_KEY = "target_lead_rad"  # pddm_planner parameter = BaodingEnv's target_lead_rad
+NODE_LEAD_KEY = "target_lead_rad"  # pddm_planner parameter [ccw, cw] -> BaodingEnv's target_lead_rad for that direction
 
 
 def node_planner_params(path: str | Path | None = None) -> dict[str, Any]:
     """The planner settings ``pddm_planner`` runs with: ``NODE_PLANNER_KEYS`` of its parameter file
     (default ``config/pddm/pddm_planner.yaml``), so an ``as_node`` evaluation plans as the launched node
-    does; and ``target_lead_rad`` (the rotation targets' lead, ``BaodingRotateTask.lead_rad``)."""
+    does; and ``target_lead_rad`` (the rotation targets' lead for ccw and cw, ``BaodingRotateTask.lead_rad``)."""
     from anima import share_dir
 
     path = Path(path) if path else share_dir() / "config" / "pddm" / "pddm_planner.yaml"
@@ -344,7 +345,7 @@ def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Cal
 
     ``as_node``: plan as the ``pddm_planner`` node does over ROS (``AS_NODE``: its rollout backend,
     actions applied after its planning latency, the ball state as the tracker and filter give it; and
-    the node's planner settings, ``node_planner_params``). ``config``: the run's configuration with any
+    the node's planner settings and target lead per direction, ``node_planner_params``). ``config``: the run's configuration with any
     overrides; default: the run directory's ``config.yaml``. ``planner_overrides`` (PlannerConfig
     fields, e.g. ``{"beta": 0.4}``) and ``env_overrides`` (env kwargs, e.g. ``{"target_lead_rad": 0.0}``)
     apply last, over the node's settings too. Writes ``evaluation.json``
@@ -354,25 +355,29 @@ def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Cal
     config = config or PDDMTrainConfig.from_yaml(run_dir / "config.yaml")
     model_path = Path(model_path) if model_path else run_dir / "model.pt"
     planner_config, env_kwargs = config.planner, dict(config.env_kwargs)
+    node_leads: dict[str, float] = {}
     if as_node:
         if config.task != "baoding":
             raise ValueError(f"--as-node evaluates the Baoding planner node; this run's task is {config.task!r}")
         node = node_planner_params()
         planner_config = dataclasses.replace(planner_config, backend=AS_NODE["backend"], **{k: node[k] for k in NODE_PLANNER_KEYS})
         env_kwargs.update({k: v for k, v in AS_NODE.items() if k != "backend"})
-        env_kwargs[NODE_LEAD_KEY] = float(node[NODE_LEAD_KEY])
+        node_leads = dict(zip(("ccw", "cw"), target_leads(node[NODE_LEAD_KEY])))
     planner_config = dataclasses.replace(planner_config, **(planner_overrides or {}))
-    env_kwargs.update(env_overrides or {})
     torch.set_num_threads(config.torch_threads)
     results: dict[str, Any] = {"model": str(model_path), "as_node": AS_NODE if as_node else None, "seed": seed,
                                "planner": dataclasses.asdict(planner_config)}
-    if config.task == "baoding":
-        results[NODE_LEAD_KEY] = float(env_kwargs.get(NODE_LEAD_KEY, 0.0))
     for overrides in EVAL_TASKS.get(config.task, [{}]):
-        env = make_env(config.task, **{**env_kwargs, **overrides})
-        model = DynamicsEnsemble.load(model_path, env.observation_space.shape[0], env.action_space.shape[0], tuple(getattr(env.unwrapped, "joint_names", ())))
         name = overrides.get("task", config.task)
+        task_kwargs = {**env_kwargs, **overrides}
+        if name in node_leads:  # as the node plans: its lead for this direction
+            task_kwargs[NODE_LEAD_KEY] = node_leads[name]
+        task_kwargs.update(env_overrides or {})
+        env = make_env(config.task, **task_kwargs)
+        model = DynamicsEnsemble.load(model_path, env.observation_space.shape[0], env.action_space.shape[0], tuple(getattr(env.unwrapped, "joint_names", ())))
         results[name] = evaluate_planner(model, env, planner_config, episodes, config.rollout_length, seed)
+        if name in ("ccw", "cw"):
+            results[name][NODE_LEAD_KEY] = float(task_kwargs.get(NODE_LEAD_KEY, 0.0))
         log(f"eval {name}{' (as the node plans)' if as_node else ''}: success {results[name]['success_rate']:.2f} "
             f"reward {results[name]['reward_mean']:.2f} ({episodes} episodes)")
         getattr(env, "close", lambda: None)()

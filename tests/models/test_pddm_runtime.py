@@ -64,15 +64,18 @@ def test_circle_centred_on_the_balls_at_each_task_start() -> None:
 def test_rotation_tasks_plan_with_the_target_lead() -> None:
     model = DynamicsEnsemble(36, 24, EnsembleConfig(hidden_sizes=(8, 8)), joint_names=ROBOT.joint_names)
     rt = BaodingPlannerRuntime(model, ROBOT, PlannerConfig(num_samples=16), TaskSpec("cw"), 0.5, np.random.default_rng(0),
-                               SettleGate(hold_s=0.0), target_lead_rad=0.5)
+                               SettleGate(hold_s=0.0), target_lead_rad=(0.0, 0.5))
     q = np.asarray(ROBOT.standing_pose, float)
     rt.plan(q, BALLS, STILL, 0.0)
-    assert rt.planner.task.lead_rad == 0.5 and rt.planner.task.direction == -1
+    assert rt.planner.task.lead_rad == 0.5 and rt.planner.task.direction == -1  # cw's lead
     # What the plan optimized: ball_0's target 0.5 rad cw of the balls' phase (pi: ball_0 at the wrist end).
     a = np.pi - 0.5
     np.testing.assert_allclose(rt.planner.step_task.targets(np.array(0))[0], [0.05 + 0.036 * np.cos(a), 0.01 + 0.02 * np.sin(a)], atol=1e-6)
-    for bad in (-0.1, 4.0, float("nan")):
-        with pytest.raises(ValueError, match=r"target_lead_rad must be in \[0, pi\) rad"):
+    rt.set_task(TaskSpec("ccw"))
+    rt.plan(q, BALLS, STILL, 0.1)
+    assert rt.planner.task.lead_rad == 0.0 and rt.planner.step_task is rt.planner.task  # ccw on the clock
+    for bad in ((0.0, -0.1), (4.0, 0.0), (0.0, float("nan")), (0.5,), 0.5, "x"):
+        with pytest.raises(ValueError, match=r"target_lead_rad must be 2 values \(ccw, cw\) in \[0, pi\) rad"):
             BaodingPlannerRuntime(model, ROBOT, PlannerConfig(num_samples=16), TaskSpec(), 0.5, np.random.default_rng(0), target_lead_rad=bad)
 
 

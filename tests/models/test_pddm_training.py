@@ -11,6 +11,7 @@ import pytest
 from anima import share_dir
 from anima.models.pddm.config import PDDMTrainConfig
 from anima.controllers.mppi import PlannerConfig
+from anima.models.pddm.runtime import target_leads
 from anima.models.pddm.trainer import NODE_PLANNER_KEYS, PDDMTrainer, collect_rollout, node_planner_params, random_policy
 from anima.sim_bridge.envs import make_env
 
@@ -86,11 +87,12 @@ def test_as_node_evaluation_plans_with_the_node_parameter_file(tmp_path: Path) -
     params = node_planner_params()  # config/pddm/pddm_planner.yaml, as the launch file loads it
     assert set(params) == {*NODE_PLANNER_KEYS, "target_lead_rad"}
     assert PlannerConfig(**{k: params[k] for k in NODE_PLANNER_KEYS}).num_samples == params["num_samples"]  # valid planner settings
+    assert target_leads(params["target_lead_rad"]) == (0.0, 0.52)  # ccw on PDDM's clock, cw 30 deg ahead of the balls
     other = tmp_path / "planner.yaml"
     other.write_text("/**/pddm_planner:\n  ros__parameters:\n    num_samples: 300\n    horizon: 5\n    gamma: 10.0\n"
-                     "    beta: 0.5\n    sigma: 0.8\n    optimizer: cem\n    target_lead_rad: 0.3\n")
+                     "    beta: 0.5\n    sigma: 0.8\n    optimizer: cem\n    target_lead_rad: [0.1, 0.3]\n")
     assert node_planner_params(other) == {"optimizer": "cem", "num_samples": 300, "horizon": 5, "gamma": 10.0, "beta": 0.5, "sigma": 0.8,
-                                          "target_lead_rad": 0.3}
+                                          "target_lead_rad": [0.1, 0.3]}
     other.write_text("/**/pddm_planner:\n  ros__parameters:\n    num_samples: 300\n")
     with pytest.raises(ValueError, match=r"planner\.yaml: no planner parameter\(s\) \['optimizer', 'horizon'"):
         node_planner_params(other)

@@ -146,10 +146,10 @@ def test_refuses_an_action_scale_other_than_the_models(ros_env: dict, tmp_path: 
 
 
 def test_refuses_a_target_lead_of_half_a_turn_or_more(ros_env: dict, tmp_path: Path) -> None:
-    proc = _start(ros_env, _model(tmp_path / "m.pt"), "-p", "target_lead_rad:=3.5")
+    proc = _start(ros_env, _model(tmp_path / "m.pt"), "-p", "target_lead_rad:=[0.0, 3.5]")
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2, out
-    assert "target_lead_rad must be in [0, pi) rad, got 3.5" in out
+    assert "target_lead_rad must be 2 values (ccw, cw) in [0, pi) rad, got [0.0, 3.5]" in out
 
 
 def test_overrun_publishes_previous_plan(ros_env: dict, tmp_path: Path) -> None:
