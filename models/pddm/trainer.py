@@ -345,11 +345,12 @@ def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Cal
 
     ``as_node``: plan as the ``pddm_planner`` node does over ROS (``AS_NODE``: its rollout backend,
     actions applied after its planning latency, the ball state as the tracker and filter give it; and
-    the node's planner settings and target lead per direction, ``node_planner_params``). ``config``: the run's configuration with any
-    overrides; default: the run directory's ``config.yaml``. ``planner_overrides`` (PlannerConfig
-    fields, e.g. ``{"beta": 0.4}``) and ``env_overrides`` (env kwargs, e.g. ``{"target_lead_rad": 0.0}``)
-    apply last, over the node's settings too. Writes ``evaluation.json``
-    (``evaluation_as_node.json`` with ``as_node``) into the run directory, with the planner settings used.
+    the node's planner settings and target lead per direction, ``node_planner_params``). ``config``:
+    the run's configuration with any overrides; default: the run directory's ``config.yaml``.
+    ``planner_overrides`` (PlannerConfig fields, e.g. ``{"beta": 0.4}``) and ``env_overrides`` (env
+    kwargs, e.g. ``{"target_lead_rad": 0.0}``) apply last, over the node's settings too. Writes
+    ``evaluation.json`` (``evaluation_as_node.json`` with ``as_node``) into the run directory, with the
+    planner settings and the rotation tasks' target leads used.
     """
     run_dir = Path(run_dir)
     config = config or PDDMTrainConfig.from_yaml(run_dir / "config.yaml")

@@ -121,8 +121,9 @@ def test_action_latency_holds_the_previous_targets() -> None:
 
 
 def test_target_lead_reaches_the_rotation_tasks() -> None:
-    with pytest.raises(ValueError, match=r"target_lead_rad must be in \[0, pi\)"):
-        make_env("baoding", target_lead_rad=-0.2)
+    for bad in (-0.2, "fast", float("nan")):
+        with pytest.raises(ValueError, match=r"target_lead_rad must be in \[0, pi\)"):
+            make_env("baoding", target_lead_rad=bad)
     e = make_env("baoding", task="cw", target_lead_rad=0.5)
     try:
         e.reset(seed=0)
