@@ -7,6 +7,7 @@ transient-local depth 1.
 
 from __future__ import annotations
 
+import faulthandler
 import signal
 import sys
 import threading
@@ -69,7 +70,14 @@ def shutdown_requested() -> bool:
     return _STOP.is_set()
 
 
+# A node still alive this long after SIGINT/SIGTERM prints every thread's stack to stderr, so a
+# shutdown that hangs (``anima launch`` kills a node 5 s after SIGINT) says where it hung.
+STOP_TRACE_AFTER_S = 4.0
+
+
 def _on_signal(_signum: int, _frame: object) -> None:
+    if not _STOP.is_set():
+        faulthandler.dump_traceback_later(STOP_TRACE_AFTER_S, exit=False)
     _STOP.set()
 
 

@@ -1,0 +1,43 @@
+"""run_node's shutdown: a node that does not stop after SIGINT says where it is stuck."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = [pytest.mark.ros]
+
+# A node whose loop ignores the stop flag: stuck in a sleep that the signal does not end (PEP 475).
+STUCK_NODE = """
+import time
+from rclpy.node import Node
+from anima.ros_nodes._common import run_node
+
+def stuck_loop(node):
+    print("spinning", flush=True)
+    time.sleep(30)
+
+run_node(lambda: Node("stuck"), [], spin=stuck_loop)
+"""
+
+
+def test_a_node_stuck_after_sigint_prints_its_stacks(ros_env: dict) -> None:
+    from anima.ros_nodes._common import STOP_TRACE_AFTER_S
+
+    proc = subprocess.Popen([sys.executable, "-P", "-c", STUCK_NODE], env=ros_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "spinning"
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        time.sleep(STOP_TRACE_AFTER_S + 1.5)
+        assert proc.poll() is None  # still stuck: the dump does not end the process
+    finally:
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+    assert time.monotonic() - start >= STOP_TRACE_AFTER_S
+    assert "most recent call first" in err and "in stuck_loop" in err, err
