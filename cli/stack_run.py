@@ -36,6 +36,11 @@ class StackRun:
         m = _LATENCY.search(self.output)
         return (float(m.group(1)), float(m.group(2)), int(m.group(3))) if m else None
 
+    def node_output(self, name: str, last: int = 30) -> list[str]:
+        """The last ``last`` lines node ``name`` printed (``anima launch`` prefixes them ``[name] ``)."""
+        prefix = f"[{name}] "
+        return [line[len(prefix):] for line in self.output.splitlines() if line.startswith(prefix)][-last:]
+
     def cpu_s_per_sim_s(self) -> dict[str, float]:
         """CPU seconds per simulated second per node over the monitored window (startup excluded)."""
         rtf, span = self.report.get("real_time_factor"), self.report.get("sim_time_s")

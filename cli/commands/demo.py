@@ -47,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report, sort_keys=True))
     else:
         _print_report(report)
+        if not args.verbose:  # what a failed node said last (with --verbose it was shown as it ran)
+            for failure in run_.failures:
+                name = failure.split(":", 1)[0]
+                print(f"  last output of {name}:")
+                print("\n".join(f"    {line}" for line in run_.node_output(name)) or "    (none)")
     ok = run_.exit_code == 0 and report.get("stood") is True
     return 0 if ok else 1
 

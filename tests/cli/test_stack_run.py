@@ -28,3 +28,11 @@ def test_latency_line_is_parsed_from_the_bridge_output() -> None:
     out = "[sim_bridge] command latency ms: p50 0.666 p99 5.115 (n=5102)\n"
     assert StackRun(0, {}, out).latency_ms() == (0.666, 5.115, 5102)
     assert StackRun(0, {}, "no such line").latency_ms() is None
+
+
+def test_node_output_is_the_nodes_own_last_lines() -> None:
+    out = "[a] one\n[b] other\n[a] two\n[a] three\nno prefix\n[ab] not a\n"
+    run = StackRun(1, {}, out, failures=["a: did not stop within 5 s of SIGINT and was killed"])
+    assert run.node_output("a") == ["one", "two", "three"]
+    assert run.node_output("a", last=2) == ["two", "three"]
+    assert run.node_output("c") == []
