@@ -90,6 +90,11 @@ def _drop_and_wrist(p: BaodingParams, states: np.ndarray) -> tuple[np.ndarray, n
     return penalty, dropped
 
 
+def valid_lead(value: object) -> bool:
+    """A rotation task's target lead (``BaodingRotateTask.lead_rad``): a finite number in [0, pi) rad."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value)) and 0.0 <= value < np.pi
+
+
 def pair_phase(state: np.ndarray, params: BaodingParams) -> float:
     """The balls' phase on the target ellipse (rad): the angle of ball_0 - ball_1 in ellipse-normalized
     coordinates, which is ball_0's target phase when both balls sit on their targets (half a turn apart)."""
@@ -116,7 +121,7 @@ class BaodingRotateTask:
     def __post_init__(self) -> None:
         if self.direction not in (1, -1):
             raise ValueError(f"BaodingRotateTask.direction must be +1 (ccw) or -1 (cw), got {self.direction}")
-        if not (np.isfinite(self.lead_rad) and 0.0 <= self.lead_rad < np.pi):
+        if not valid_lead(self.lead_rad):
             raise ValueError(f"BaodingRotateTask.lead_rad must be in [0, pi) rad, got {self.lead_rad!r}")
 
     def from_state(self, state: np.ndarray, t: int) -> "BaodingRotateTask":
@@ -223,6 +228,7 @@ __all__ = [
     "BaodingParams",
     "start_phase",
     "pair_phase",
+    "valid_lead",
     "BaodingRotateTask",
     "BaodingGoToTask",
     "ReachTask",

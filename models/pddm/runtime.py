@@ -36,6 +36,7 @@ from anima.controllers.planning_tasks import (
     baoding_action_to_targets,
     baoding_state,
     start_phase,
+    valid_lead,
 )
 from anima.models.dynamics_ensemble import DynamicsEnsemble
 
@@ -76,17 +77,13 @@ class SettleGate:
 SHIPPED_MODEL = Path(__file__).resolve().parent / "data" / "baoding_ccw.pt"
 
 
-def target_leads(value: Any) -> tuple[float, float]:
-    """The rotation targets' lead (rad) for (ccw, cw): two values in [0, pi); 0 = PDDM's clock
-    (``BaodingRotateTask.lead_rad``)."""
-    try:
-        leads = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
-        leads = ()
-    if len(leads) != 2 or not all(np.isfinite(v) and 0.0 <= v < np.pi for v in leads):
-        shown = value.tolist() if hasattr(value, "tolist") else list(value) if isinstance(value, tuple) else value
-        raise ValueError(f"target_lead_rad must be 2 values (ccw, cw) in [0, pi) rad, got {shown!r}")
-    return leads  # type: ignore[return-value]
+def target_leads(value: Any) -> dict[str, float]:
+    """The rotation targets' lead (rad) per direction from the parameter [ccw, cw]: two values in
+    [0, pi) (``valid_lead``); 0 = PDDM's clock (``BaodingRotateTask.lead_rad``)."""
+    leads = value.tolist() if hasattr(value, "tolist") else value  # a ROS double array arrives as array('d')
+    if not isinstance(leads, (list, tuple)) or len(leads) != 2 or not all(valid_lead(v) for v in leads):
+        raise ValueError(f"target_lead_rad must be 2 values (ccw, cw) in [0, pi) rad, got {list(leads) if isinstance(leads, tuple) else leads!r}")
+    return {"ccw": float(leads[0]), "cw": float(leads[1])}
 
 
 def load_baoding_model(path: str | Path, joint_names: tuple[str, ...]) -> DynamicsEnsemble:
@@ -130,7 +127,7 @@ class BaodingPlannerRuntime:
                  action_scale: float, rng: np.random.Generator, settle: SettleGate = SettleGate(),
                  target_lead_rad: tuple[float, float] = (0.0, 0.0)) -> None:
         self.model, self.robot, self.action_scale = model, robot, float(action_scale)
-        self.target_lead_rad = dict(zip(("ccw", "cw"), target_leads(target_lead_rad)))
+        self.target_lead_rad = target_leads(target_lead_rad)
         self.low, self.high = np.asarray(robot.position_lower, float), np.asarray(robot.position_upper, float)
         self.rest = np.asarray(robot.standing_pose, float)
         saved = dict(getattr(model, "extra", {}).get("task_params", {}) or {})

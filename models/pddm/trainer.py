@@ -363,7 +363,7 @@ def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Cal
         node = node_planner_params()
         planner_config = dataclasses.replace(planner_config, backend=AS_NODE["backend"], **{k: node[k] for k in NODE_PLANNER_KEYS})
         env_kwargs.update({k: v for k, v in AS_NODE.items() if k != "backend"})
-        node_leads = dict(zip(("ccw", "cw"), target_leads(node[NODE_LEAD_KEY])))
+        node_leads = target_leads(node[NODE_LEAD_KEY])
     planner_config = dataclasses.replace(planner_config, **(planner_overrides or {}))
     torch.set_num_threads(config.torch_threads)
     results: dict[str, Any] = {"model": str(model_path), "as_node": AS_NODE if as_node else None, "seed": seed,

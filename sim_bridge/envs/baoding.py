@@ -42,6 +42,7 @@ from anima.controllers.planning_tasks import (
     baoding_action_to_targets,
     baoding_state,
     start_phase,
+    valid_lead,
 )
 
 
@@ -98,7 +99,7 @@ class BaodingEnv(gym.Env):
         self.ball_noise_std_m, self.randomize_dynamics = float(ball_noise_std_m), bool(randomize)
         self.goto_target_xy, self.goto_ball, self.success_rotation_rad = tuple(goto_target_xy), int(goto_ball), float(success_rotation_rad)
         self.render_mode, self.action_scale = render_mode, float(action_scale)
-        if not (isinstance(target_lead_rad, (int, float)) and np.isfinite(target_lead_rad) and 0.0 <= target_lead_rad < np.pi):
+        if not valid_lead(target_lead_rad):
             raise ValueError(f"BaodingEnv: target_lead_rad must be in [0, pi) rad, got {target_lead_rad!r}")
         self.target_lead_rad = float(target_lead_rad)
         self.client = BulletClient(connection_mode=pybullet.DIRECT)

@@ -87,7 +87,7 @@ def test_as_node_evaluation_plans_with_the_node_parameter_file(tmp_path: Path) -
     params = node_planner_params()  # config/pddm/pddm_planner.yaml, as the launch file loads it
     assert set(params) == {*NODE_PLANNER_KEYS, "target_lead_rad"}
     assert PlannerConfig(**{k: params[k] for k in NODE_PLANNER_KEYS}).num_samples == params["num_samples"]  # valid planner settings
-    assert target_leads(params["target_lead_rad"]) == (0.0, 0.52)  # ccw on PDDM's clock, cw 30 deg ahead of the balls
+    assert target_leads(params["target_lead_rad"]) == {"ccw": 0.0, "cw": 0.52}  # ccw on PDDM's clock, cw 30 deg ahead of the balls
     other = tmp_path / "planner.yaml"
     other.write_text("/**/pddm_planner:\n  ros__parameters:\n    num_samples: 300\n    horizon: 5\n    gamma: 10.0\n"
                      "    beta: 0.5\n    sigma: 0.8\n    optimizer: cem\n    target_lead_rad: [0.1, 0.3]\n")
