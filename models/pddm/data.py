@@ -11,13 +11,15 @@ import numpy as np
 @dataclass
 class Rollout:
     """states (T+1, S) float32, actions (T, A) float32, rewards (T,), success flag; the env's final
-    ``rotation_rad`` where it reports one (Baoding; kept in memory for evaluation, not saved)."""
+    ``rotation_rad`` and whether the episode ended in a drop (``dropped``), where the env reports them
+    (Baoding; kept in memory for evaluation, not saved)."""
 
     states: np.ndarray
     actions: np.ndarray
     rewards: np.ndarray
     success: bool = False
     rotation_rad: float | None = None
+    dropped: bool | None = None
 
     def __post_init__(self) -> None:
         if len(self.states) != len(self.actions) + 1:

@@ -52,9 +52,9 @@ def collect_rollout(env: Any, policy: Policy, length: int, seed: int, frames: li
             frames.append(env.render())
         if terminated or truncated:
             break
-    rotation = last_info.get("rotation_rad")
+    rotation, dropped = last_info.get("rotation_rad"), last_info.get("dropped")
     return Rollout(np.asarray(states, np.float32), np.asarray(actions, np.float32), np.asarray(rewards, np.float64), success,
-                   None if rotation is None else float(rotation))
+                   None if rotation is None else float(rotation), None if dropped is None else bool(dropped))
 
 
 def random_policy(rng: np.random.Generator, action_dim: int, hold_steps: int) -> Policy:
@@ -296,12 +296,15 @@ class PDDMTrainer:
 
 
 def evaluate_planner(model: DynamicsEnsemble, env: Any, planner_config: Any, episodes: int, length: int, seed: int) -> dict[str, Any]:
-    """Success rate, mean episode reward and median final rotation of MPPI with ``model`` on ``env``'s own task."""
+    """Success rate, mean episode reward, median final rotation and drop rate (episodes that ended with a
+    ball dropped; a failed episode without a drop stalled) of MPPI with ``model`` on ``env``'s own task."""
     planner = SamplingPlanner(planner_config, model, env.unwrapped.task, model.action_dim, np.random.default_rng(seed))
     rollouts = [collect_rollout(env, planner_policy(planner, env), length, seed=seed + k) for k in range(episodes)]
     rotations = [r.rotation_rad for r in rollouts if r.rotation_rad is not None]
+    drops = [r.dropped for r in rollouts if r.dropped is not None]
     return {"success_rate": float(np.mean([r.success for r in rollouts])), "reward_mean": float(np.mean([r.rewards.sum() for r in rollouts])),
-            "final_rotation_deg_median": float(np.degrees(np.median(rotations))) if rotations else None, "episodes": episodes}
+            "final_rotation_deg_median": float(np.degrees(np.median(rotations))) if rotations else None,
+            "drop_rate": float(np.mean(drops)) if drops else None, "episodes": episodes}
 
 
 # What ``as_node`` evaluation reproduces of the ROS loop (Baoding only): the node's rollout backend;
@@ -379,8 +382,9 @@ def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Cal
         results[name] = evaluate_planner(model, env, planner_config, episodes, config.rollout_length, seed)
         if name in ("ccw", "cw"):
             results[name][NODE_LEAD_KEY] = float(task_kwargs.get(NODE_LEAD_KEY, 0.0))
+        drops = results[name]["drop_rate"]
         log(f"eval {name}{' (as the node plans)' if as_node else ''}: success {results[name]['success_rate']:.2f} "
-            f"reward {results[name]['reward_mean']:.2f} ({episodes} episodes)")
+            f"reward {results[name]['reward_mean']:.2f}{'' if drops is None else f' drops {drops:.2f}'} ({episodes} episodes)")
         getattr(env, "close", lambda: None)()
     (run_dir / ("evaluation_as_node.json" if as_node else "evaluation.json")).write_text(json.dumps(results, indent=1))
     return results

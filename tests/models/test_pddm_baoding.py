@@ -45,5 +45,6 @@ def test_baoding_one_iteration_smoke(tmp_path: Path) -> None:
     assert result["as_node"]["action_latency_s"] > 0
     assert result["planner"]["beta"] == 0.45 and result["planner"]["num_samples"] == 100  # --set wins over the node's planner settings
     assert result["ccw"]["target_lead_rad"] == result["cw"]["target_lead_rad"] == 0.2  # and over the node's target leads
+    assert result["ccw"]["drop_rate"] in (0.0, 1.0) and result["cw"]["drop_rate"] in (0.0, 1.0)  # 1 episode each
     assert (run_dir / "config.yaml").read_text() == config_text  # an evaluation override does not rewrite the run's config
     assert len(json.loads((run_dir / "progress.json").read_text())["history"]) == 1  # nothing trained

@@ -49,6 +49,34 @@ def test_resume_continues_like_an_uninterrupted_run(tmp_path: Path) -> None:
     assert [h["iteration"] for h in saved] == [0, 1]
 
 
+class _DropAt:
+    """A 1-D env whose episode ends at step ``at``, reporting a drop or (``dropped`` False) only its end."""
+
+    def __init__(self, at: int, dropped: bool) -> None:
+        self.at, self.dropped, self.t = at, dropped, 0
+
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        self.t = 0
+        return np.zeros(1, np.float32), {"success": False, "rotation_rad": 0.0, "dropped": False}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self.t += 1
+        end = self.t >= self.at
+        info = {"success": False, "rotation_rad": 0.1 * self.t, "dropped": end and self.dropped}
+        return np.full(1, self.t, np.float32), -1.0, end and self.dropped, end and not self.dropped, info
+
+
+def test_rollout_records_whether_the_episode_ended_in_a_drop() -> None:
+    zero = lambda _obs, _t: np.zeros(1, np.float32)  # noqa: E731
+    dropped = collect_rollout(_DropAt(3, dropped=True), zero, 10, seed=0)
+    stalled = collect_rollout(_DropAt(5, dropped=False), zero, 10, seed=0)
+    assert (len(dropped.actions), dropped.dropped) == (3, True)
+    assert (len(stalled.actions), stalled.dropped) == (5, False)
+    assert stalled.rotation_rad == pytest.approx(0.5)
+    reacher = collect_rollout(make_env("reacher"), random_policy(np.random.default_rng(0), 2, 2), 5, seed=0)
+    assert reacher.dropped is None  # an env without drops reports none
+
+
 def test_bad_config_key_is_named(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("task: reacher\nplanner:\n  horizon_steps: 7\n")
