@@ -124,28 +124,56 @@ def _pair_angle(p: np.ndarray) -> np.ndarray:
     return np.unwrap(np.arctan2(d[:, 1], d[:, 0]))
 
 
-def test_default_launch_closes_the_pddm_loop(ros_env, venv_bin, tmp_path) -> None:
-    # The default launch: stereo tracking -> ball estimator -> PDDM planner (shipped ccw model) -> PD.
-    # Asserted: the planner loads the shipped model, gets fresh state and plans at its 10 Hz rate.
-    # How far the balls turn over ROS is measured and printed, not asserted (see BENCHMARKS.md).
-    rec = _run(ros_env, venv_bin, tmp_path, 24.0)
-    status = np.array(rec["planner"])  # [plan ms, overruns, stale flag, task index, settling flag]
+# The ROS loop's progress: the balls must turn ccw by at least this much while both are in the hand.
+# Measured over ROS (BENCHMARKS.md, the planner's action filter): 7 of 12 runs turned >= 180 deg within
+# 10 s of the task's start and two more reached 174 deg; the failures are mostly early drops (about 1
+# episode in 8 as the node plans). 90 deg is well under what a working loop does, far above what a
+# broken one does (a planner that does nothing turns them ~0 deg, a wrong direction is negative), and
+# the test takes up to ATTEMPTS launches so an early drop in one run does not fail it: with a per-run
+# miss rate of about 1 in 4 (runs that dropped a ball before 90 deg), three misses in a row are ~1.5 %.
+MIN_TURN_DEG = 90.0
+ATTEMPTS = 3
+
+
+def _check_planner_status(status: np.ndarray) -> None:
     assert len(status) > 100, f"planner/status: {len(status)} messages in ~20 s at 10 Hz"
     # The task starts once the balls are at rest in the rest grip (about 1-3 s after launch).
     assert (status[:, 4] == 0.0).any(), "the planner never started its task (balls never at rest?)"
     planned = status[(status[:, 2] == 0.0) & (status[:, 4] == 0.0)]
     assert len(planned) > 50 and planned[:, 0].max() > 0.0, "the planner never planned on fresh state"
     assert set(status[:, 3].tolist()) == {0.0}  # task ccw throughout
+
+
+def _turned_in_hand(rec: dict) -> tuple[float, str]:
+    """Largest ccw rotation (deg) of the ball pair while both balls were in the hand, and a summary line."""
+    status = np.array(rec["planner"])  # [plan ms, overruns, stale flag, task index, settling flag, plan failures]
+    planned = status[(status[:, 2] == 0.0) & (status[:, 4] == 0.0)]
     t = np.array(rec["t"])
     est_p, est_v, tru_p, tru_v = _errors(rec, after_s=-1.0)
     turned = np.degrees(_pair_angle(tru_p) - _pair_angle(tru_p)[0])
     in_hand = np.cumprod(np.all(tru_p[:, :, 2] > 0.15, axis=1)).astype(bool)  # drop_z_m of config/shadowhand_baoding.yaml
-    first_10s = t - t[0] <= 10.0
+    held = float(turned[in_hand].max()) if in_hand.any() else 0.0  # after a drop the angle is that of a ball on the floor
     pos_rms = np.sqrt(np.mean(np.sum((est_p - tru_p)[in_hand] ** 2, axis=2))) * 1e3
     vel_rmse = np.sqrt(np.mean(np.sum((est_v - tru_v)[in_hand] ** 2, axis=2)))
-    held = turned[in_hand].max() if in_hand.any() else 0.0  # after a drop the angle is that of a ball on the floor
-    print(f"PDDM loop over ROS: relative ball rotation {held:.0f} deg while both balls were in the hand "
-          f"({in_hand.sum() / len(t) * (t[-1] - t[0]):.1f} s), {turned[first_10s].max():.0f} deg in the first 10 s, "
-          f"{turned.max():.0f} deg in {t[-1] - t[0]:.0f} s; "
-          f"median plan {np.median(planned[:, 0]):.1f} ms, overruns {int(status[-1, 1])}; tracking "
-          f"{pos_rms:.2f} mm, {vel_rmse:.3f} m/s (true speed RMS {np.sqrt(np.mean(np.sum(tru_v[in_hand] ** 2, axis=2))):.3f} m/s)")
+    line = (f"relative ball rotation {held:.0f} deg while both balls were in the hand "
+            f"({in_hand.sum() / len(t) * (t[-1] - t[0]):.1f} s of {t[-1] - t[0]:.0f} s); median plan "
+            f"{np.median(planned[:, 0]):.1f} ms, overruns {int(status[-1, 1])}; tracking {pos_rms:.2f} mm, {vel_rmse:.3f} m/s")
+    return held, line
+
+
+def test_default_launch_closes_the_pddm_loop_and_turns_the_balls(ros_env, venv_bin, tmp_path) -> None:
+    # The default launch: stereo tracking -> ball estimator -> PDDM planner (shipped ccw model) -> PD.
+    # Asserted in every run: the planner loads the shipped model, gets fresh state and plans at 10 Hz.
+    # Asserted over the runs: the balls turn ccw by MIN_TURN_DEG while both are in the hand.
+    lines = []
+    for attempt in range(ATTEMPTS):
+        run_dir = tmp_path / f"run{attempt}"
+        run_dir.mkdir()
+        rec = _run(ros_env, venv_bin, run_dir, 24.0)
+        _check_planner_status(np.array(rec["planner"]))
+        held, line = _turned_in_hand(rec)
+        lines.append(line)
+        print(f"PDDM loop over ROS, run {attempt + 1}: {line}")
+        if held >= MIN_TURN_DEG:
+            return
+    pytest.fail(f"the balls never turned {MIN_TURN_DEG:.0f} deg ccw in the hand in {ATTEMPTS} runs:\n" + "\n".join(lines))
