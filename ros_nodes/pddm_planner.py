@@ -45,7 +45,7 @@ from anima.controllers.ball_filter import extrapolate_positions
 from anima.controllers.mppi import PlannerConfig
 from anima.controllers.robot_config import load_robot_config
 from anima.models.pddm.runtime import TASKS, BaodingPlannerRuntime, SettleGate, TaskSpec, load_baoding_model, resolve_action_scale
-from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node
+from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, STREAM_QOS, declare_params, from_time_msg, run_node
 from anima.ros_nodes._conversions import joint_state_msg, reorder_index
 
 TASK_PARAMS = ("task", "goto_target_xy", "goto_ball")
@@ -86,7 +86,7 @@ class PddmPlannerNode(Node):
         self._busy, self._closing = False, False
         self.overruns, self._stale, self._was_settling = 0, False, False
         self._targets_pub = self.create_publisher(JointState, "joint_targets", COMMAND_QOS)
-        self._status_pub = self.create_publisher(Float64MultiArray, "planner/status", SENSOR_QOS)
+        self._status_pub = self.create_publisher(Float64MultiArray, "planner/status", STREAM_QOS)
         self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
         self.create_subscription(MultiDOFJointState, "balls/state", self._on_balls, SENSOR_QOS)
         self.add_on_set_parameters_callback(self._on_params)

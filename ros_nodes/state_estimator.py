@@ -20,7 +20,7 @@ from sensor_msgs.msg import Imu, JointState
 
 from anima.controllers.base_estimator import BaseEstimator, BaseEstimatorConfig
 from anima.controllers.leg_kinematics import LegKinematics
-from anima.ros_nodes._common import SENSOR_QOS, declare_params, from_time_msg, run_node
+from anima.ros_nodes._common import SENSOR_QOS, STREAM_QOS, declare_params, from_time_msg, run_node
 from anima.ros_nodes._conversions import imu_arrays, joint_arrays, odometry_msg, reorder_index
 
 
@@ -42,7 +42,7 @@ class StateEstimatorNode(Node):
         self._state_names: tuple[str, ...] = ()
         self._index = None
         self._have_imu = False
-        self._pub = self.create_publisher(Odometry, "odom", SENSOR_QOS)
+        self._pub = self.create_publisher(Odometry, "odom", STREAM_QOS)
         self.create_subscription(Imu, "imu/data", self._on_imu, SENSOR_QOS)
         self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
         self.get_logger().info("Laikago base Kalman filter: imu/data + joint_states -> odom")
