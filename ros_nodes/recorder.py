@@ -13,7 +13,7 @@ waits in the reader's history rather than being dropped.
 
 Parameters: ``bag_path`` (str, required, ``*.mcap``), ``topics`` (str, comma/space separated
 names; "" or "all" = every topic), ``discovery_period_s`` (float, 0.5 wall s), ``queue_depth`` (int,
-1000), ``batch_period_s`` (float, 0.01 wall s: after a wake-up the loop waits this long before
+1000), ``batch_period_s`` (float, 0.05 wall s: after a wake-up the loop waits this long before
 draining, so each wake-up takes many messages).
 """
 
@@ -63,7 +63,7 @@ class RecorderNode(Node):
     def __init__(self) -> None:
         super().__init__("recorder")
         p = declare_params(self, {"bag_path": "", "topics": "", "discovery_period_s": 0.5,
-                                  "queue_depth": 1000, "batch_period_s": 0.01})
+                                  "queue_depth": 1000, "batch_period_s": 0.05})
         if not p["bag_path"]:
             raise ValueError("parameter 'bag_path' is required (a *.mcap file)")
         if p["queue_depth"] < 1 or p["discovery_period_s"] <= 0 or p["batch_period_s"] < 0:
