@@ -48,14 +48,13 @@ def _sim_time_of(log_ns: np.ndarray, clock_log: np.ndarray, clock_sim: np.ndarra
 
 def analyse_bag(path: Path, task: str) -> dict:
     """The demo report from a recorded run (see the module docstring)."""
-    from mcap.reader import make_reader
-    from mcap_ros2.decoder import DecoderFactory
+    from anima.ros_nodes._bag_io import decode_messages, read_messages
 
     series: dict[str, list] = {t: [] for t in RECORDED}
-    with open(path, "rb") as f:
-        reader = make_reader(f, decoder_factories=[DecoderFactory()])
-        for _s, ch, m, msg in reader.iter_decoded_messages(topics=list(RECORDED)):
-            series[ch.topic].append((m.log_time, msg))
+    for topic, log_ns, msg in decode_messages(path, set(RECORDED) - set(RATE_TOPICS)):
+        series[topic].append((log_ns, msg))
+    for m in read_messages(path, set(RATE_TOPICS)):  # rates need counts only
+        series[m.topic].append((m.log_time_ns, None))
     clock_log = np.array([t for t, _ in series["/clock"]], dtype=np.float64)
     clock_sim = np.array([m.clock.sec + m.clock.nanosec * 1e-9 for _, m in series["/clock"]])
     r: dict = {"task": task, "sim_time_s": round(float(clock_sim[-1] - clock_sim[0]), 2) if len(clock_sim) else 0.0}

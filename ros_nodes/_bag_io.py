@@ -1,11 +1,11 @@
-"""rosbag2 MCAP files: write (``rosbags``), read and summarise (``mcap``); no rclpy here.
+"""rosbag2 MCAP files: write, read and summarise with ``rosbags``; no rclpy here.
 
 A bag is one ``.mcap`` file in rosbag2's MCAP layout: ``ros2msg`` schemas holding each type's full
 message definition (so Foxglove and ``ros2 bag info`` decode it without the packages installed),
 ``cdr`` channels with their offered QoS, and rosbag2's ``rosbag2`` metadata record. It is written by
 ``rosbags``' rosbag2 writer into a hidden folder beside the target and moved into place with
 ``os.replace`` when it is closed, so a crash never leaves a half-written file under the user's name.
-Reading uses the ``mcap`` library, an implementation independent of the writer.
+(The tests read the files back with the ``mcap`` library, an implementation independent of the writer.)
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ class TopicInfo:
     topic: str
     msgtype: str
     count: int
+    offered_qos: tuple[dict, ...] = ()  # as rosbag2 stores them: reliability, durability, ... by name
 
 
 @dataclass(frozen=True)
@@ -109,49 +110,43 @@ class BagInfo:
     end_ns: int
     message_count: int
     topics: tuple[TopicInfo, ...] = field(default_factory=tuple)
-    profile: str = ""
 
     @property
     def duration_s(self) -> float:
         return (self.end_ns - self.start_ns) * 1e-9 if self.message_count else 0.0
 
 
-def _read_errors() -> tuple[type[BaseException], ...]:
-    from mcap.exceptions import McapError
+def _open(path: str | os.PathLike):
+    """An opened rosbags reader of a bare rosbag2 MCAP file, or a BagError naming the file."""
+    from rosbags.rosbag2 import Reader
+    from rosbags.rosbag2.errors import ReaderError
 
-    return (McapError, ValueError, EOFError, KeyError, struct.error)
-
-
-def _open_reader(path: Path, stream):
-    from mcap.reader import make_reader
-
+    p = Path(path)
+    if not p.is_file():
+        raise BagError(f"bag '{path}' does not exist or is not a file")
     try:
-        return make_reader(stream)
-    except _read_errors() as err:
-        raise BagError(f"'{path}' is not an MCAP file ({type(err).__name__}: {err})") from None
+        reader = Reader(p)
+        reader.open()
+    except (ReaderError, ValueError, KeyError, EOFError, struct.error) as err:
+        raise BagError(f"'{path}' is not a complete rosbag2 MCAP file (truncated, damaged or another format: {err})") from None
+    return reader
+
+
+def _qos_dict(q) -> dict:
+    return {"reliability": q.reliability.name.lower(), "durability": q.durability.name.lower(),
+            "history": q.history.name.lower(), "depth": q.depth}
 
 
 def bag_info(path: str | os.PathLike) -> BagInfo:
-    """Summary of a bag from its summary section: topics, types, counts, time span."""
-    p = _existing(path)
-    with open(p, "rb") as f:
-        try:
-            summary = _open_reader(p, f).get_summary()
-            header = _open_reader(p, _rewind(f)).get_header()
-        except BagError:
-            raise
-        except _read_errors() as err:
-            raise BagError(f"'{path}' is truncated or damaged: no readable MCAP summary "
-                           f"({type(err).__name__}: {err})") from None
-    if summary is None or summary.statistics is None:
-        raise BagError(f"'{path}' has no MCAP summary: the file is truncated or was not closed")
-    stats = summary.statistics
-    topics = tuple(
-        TopicInfo(ch.topic, summary.schemas[ch.schema_id].name if ch.schema_id in summary.schemas else "?",
-                  stats.channel_message_counts.get(cid, 0))
-        for cid, ch in sorted(summary.channels.items(), key=lambda kv: kv[1].topic)
-    )
-    return BagInfo(p, stats.message_start_time, stats.message_end_time, stats.message_count, topics, header.profile)
+    """Summary of a bag from its index: topics, types, counts, offered QoS, time span."""
+    reader = _open(path)
+    try:
+        topics = tuple(sorted((TopicInfo(c.topic, c.msgtype, c.msgcount,
+                                         tuple(_qos_dict(q) for q in getattr(c.ext, "offered_qos_profiles", ())))
+                               for c in reader.connections), key=lambda t: t.topic))
+        return BagInfo(Path(path), reader.start_time, reader.end_time, reader.message_count, topics)
+    finally:
+        reader.close()
 
 
 @dataclass(frozen=True)
@@ -164,33 +159,31 @@ class RawMessage:
 
 def read_messages(path: str | os.PathLike, topics: set[str] | None = None) -> Iterator[RawMessage]:
     """Every message of a bag in log-time order, undecoded (CDR bytes)."""
-    info = bag_info(path)  # validates the file (and its summary) before anything is yielded
-    with open(info.path, "rb") as f:
-        reader = _open_reader(info.path, f)
+    from rosbags.rosbag2.errors import ReaderError
+
+    reader = _open(path)
+    try:
+        connections = [c for c in reader.connections if not topics or c.topic in topics]
+        for c, stamp_ns, data in reader.messages(connections=connections):
+            yield RawMessage(c.topic, c.msgtype, stamp_ns, bytes(data))
+    except (ReaderError, ValueError, EOFError, struct.error) as err:
+        raise BagError(f"'{path}' is damaged ({type(err).__name__}: {err})") from None
+    finally:
+        reader.close()
+
+
+def decode_messages(path: str | os.PathLike, topics: set[str]) -> Iterator[tuple[str, int, object]]:
+    """(topic, log time ns, message) of the given topics, decoded with the ROS 2 Jazzy type store;
+    a message that does not decode as its type is skipped."""
+    from rosbags.serde import SerdeError
+    from rosbags.typesys import Stores, get_typestore
+
+    store = get_typestore(Stores.ROS2_JAZZY)
+    for m in read_messages(path, topics):
         try:
-            for schema, channel, message in reader.iter_messages(topics=sorted(topics) if topics else None,
-                                                                 log_time_order=True):
-                yield RawMessage(channel.topic, schema.name if schema else "?", message.log_time, message.data)
-        except _read_errors() as err:
-            raise BagError(f"'{path}' is damaged ({type(err).__name__}: {err})") from None
-
-
-def offered_qos(path: str | os.PathLike) -> dict[str, list[dict]]:
-    """Each topic's offered QoS profiles as rosbag2 stores them (channel metadata, YAML)."""
-    import yaml
-
-    p = _existing(path)
-    with open(p, "rb") as f:
-        summary = _open_reader(p, f).get_summary()
-    out: dict[str, list[dict]] = {}
-    for ch in (summary.channels.values() if summary else ()):
-        text = ch.metadata.get("offered_qos_profiles", "")
-        try:
-            loaded = yaml.safe_load(text) if text else []
-        except yaml.YAMLError:
-            loaded = []
-        out[ch.topic] = [q for q in loaded if isinstance(q, dict)] if isinstance(loaded, list) else []
-    return out
+            yield m.topic, m.log_time_ns, store.deserialize_cdr(m.data, m.msgtype)
+        except SerdeError:
+            continue
 
 
 def format_info(info: BagInfo) -> str:
@@ -198,7 +191,6 @@ def format_info(info: BagInfo) -> str:
     width = max((len(t.topic) for t in info.topics), default=5)
     lines = [
         f"Files:      {info.path}",
-        f"Profile:    {info.profile or '(none)'}",
         f"Duration:   {info.duration_s:.3f} s",
         f"Start:      {info.start_ns / 1e9:.3f}",
         f"End:        {info.end_ns / 1e9:.3f}",
@@ -209,15 +201,3 @@ def format_info(info: BagInfo) -> str:
         rate = t.count / info.duration_s if info.duration_s > 0 else 0.0
         lines.append(f"  {t.topic:<{width}}  {t.msgtype:<36} {t.count:>8} msgs  {rate:8.1f} Hz")
     return "\n".join(lines)
-
-
-def _existing(path: str | os.PathLike) -> Path:
-    p = Path(path)
-    if not p.is_file():
-        raise BagError(f"bag '{path}' does not exist or is not a file")
-    return p
-
-
-def _rewind(f):
-    f.seek(0)
-    return f

@@ -18,7 +18,7 @@ import time
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from anima.ros_nodes._bag_io import bag_info, offered_qos, read_messages
+from anima.ros_nodes._bag_io import bag_info, read_messages
 from anima.ros_nodes._common import declare_params, run_node, shutdown_requested
 from anima.ros_nodes.recorder import message_class, parse_topics
 
@@ -41,19 +41,17 @@ class BagPlayerNode(Node):
         missing = wanted - {t.topic for t in self.info.topics}
         if missing:
             raise ValueError(f"bag '{p['bag_path']}' has no topic {', '.join(sorted(missing))}")
-        qos = offered_qos(p["bag_path"])
         self._pubs = {}
         for t in self.info.topics:
             if t.topic in self._topics:
-                self._pubs[t.topic] = self.create_publisher(message_class(t.msgtype), t.topic,
-                                                            self._qos(qos.get(t.topic, [])))
+                self._pubs[t.topic] = self.create_publisher(message_class(t.msgtype), t.topic, self._qos(t.offered_qos))
         self.published = 0
         self.get_logger().info(f"playing {len(self._pubs)} topics of {self.info.path} "
                                f"({self.info.duration_s:.2f} s) at rate {p['rate']:g}")
 
-    def _qos(self, offered: list[dict]) -> QoSProfile:
-        reliable = bool(offered) and all(str(q.get("reliability", "")).lower() in ("reliable", "1") for q in offered)
-        latched = bool(offered) and all(str(q.get("durability", "")).lower() in ("transient_local", "1") for q in offered)
+    def _qos(self, offered: tuple[dict, ...]) -> QoSProfile:
+        reliable = bool(offered) and all(q["reliability"] == "reliable" for q in offered)
+        latched = bool(offered) and all(q["durability"] == "transient_local" for q in offered)
         return QoSProfile(
             history=HistoryPolicy.KEEP_LAST, depth=self._p["queue_depth"],
             reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,

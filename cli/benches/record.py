@@ -6,7 +6,7 @@ Two launched runs of ``laikago_sim.launch.xml`` at real time in one benchmark:
    seconds per simulated second over the monitored window) and ``messages_lost``: gaps in the
    stamps of the fixed-rate topics (``joint_states``, ``imu/data``, ``joint_commands`` every
    2 ms, ``/clock`` every 4 ms of sim time) between the first and last recorded message, read
-   back from the bag with the ``mcap`` reader.
+   back from the bag.
 """
 
 from __future__ import annotations
@@ -27,15 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def lost_messages(bag: Path) -> tuple[dict[str, int], dict[str, int]]:
     """Per fixed-rate topic: messages missing between the first and last stamp, and messages recorded."""
-    from mcap.reader import make_reader
-    from mcap_ros2.decoder import DecoderFactory
+    from anima.ros_nodes._bag_io import decode_messages
 
     stamps: dict[str, list[int]] = {t: [] for t in FIXED_RATE_NS}
-    with open(bag, "rb") as f:
-        reader = make_reader(f, decoder_factories=[DecoderFactory()])
-        for _s, channel, _m, msg in reader.iter_decoded_messages(topics=list(FIXED_RATE_NS)):
-            s = msg.clock if channel.topic == "/clock" else msg.header.stamp
-            stamps[channel.topic].append(s.sec * 1_000_000_000 + s.nanosec)
+    for topic, _log_ns, msg in decode_messages(bag, set(FIXED_RATE_NS)):
+        s = msg.clock if topic == "/clock" else msg.header.stamp
+        stamps[topic].append(s.sec * 1_000_000_000 + s.nanosec)
     lost, counts = {}, {}
     for topic, period in FIXED_RATE_NS.items():
         v = np.unique(np.asarray(stamps[topic], dtype=np.int64))

@@ -50,7 +50,7 @@ def _write_run(path: Path) -> None:
         balls.transforms[1].translation.x, balls.transforms[1].translation.y = 0.02 * np.cos(a), 0.02 * np.sin(a)
         w.write("/sim/ground_truth/balls", log, serialize_message(balls))
         w.write("/sim/ground_truth/balls_dropped", log, serialize_message(String(data="ball_1" if t >= 2.5 else "")))
-        w.write("/joint_states", log, serialize_message(_stamped(JointState(), t)))
+        w.write("/joint_states", log, serialize_message(_stamped(JointState(name=["j"], position=[t]), t)))
         if k % 10 == 0:  # a plan every 0.1 s taking 10, 20, ..., 50 ms in turn
             w.write("/planner/status", log, serialize_message(Float64MultiArray(data=[10.0 * (1 + (k // 10) % 5), 0.0])))
     w.close()

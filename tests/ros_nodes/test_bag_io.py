@@ -14,7 +14,7 @@ from mcap_ros2.decoder import DecoderFactory
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import JointState
 
-from anima.ros_nodes._bag_io import BagError, BagWriter, bag_info, check_bag_target, offered_qos, read_messages
+from anima.ros_nodes._bag_io import BagError, BagWriter, bag_info, check_bag_target, read_messages
 
 RELIABLE = {"history": "keep_last", "depth": 10, "reliability": "reliable", "durability": "volatile",
             "deadline": {"sec": 0, "nsec": 0}, "lifespan": {"sec": 0, "nsec": 0}, "liveliness": "automatic",
@@ -55,7 +55,7 @@ def test_written_bag_decodes_with_an_independent_reader(tmp_path: Path) -> None:
         assert list(msg.name) == ["a", "b"] and list(msg.effort) == [float(i), 0.5]
         assert msg.header.stamp.nanosec == (i % 500) * 2_000_000
     assert [m.data for m in read_messages(path)] == data
-    assert offered_qos(path)["/joint_states"][0]["reliability"] == "reliable"
+    assert bag_info(path).topics[0].offered_qos[0]["reliability"] == "reliable"
     assert not [p for p in tmp_path.iterdir() if p.name != "run.mcap"], "temporary files left behind"
 
 
