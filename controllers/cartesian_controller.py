@@ -217,6 +217,7 @@ class CartesianController:
         self._vel = np.zeros(6)
         self._vel_t = -math.inf
         self._goal = None
+        self._last_t = None
 
     def _check_target(self, position: np.ndarray, quat_xyzw: np.ndarray) -> str:
         if position.shape != (3,) or quat_xyzw.shape != (4,):
