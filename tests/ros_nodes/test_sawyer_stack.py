@@ -86,6 +86,8 @@ send([math.nan, 0.0, 0.2])
 res["after_nan_error"], res["after_nan_sim_s"] = watch(1.2, 60.0)  # > the warnings' 1 s throttle
 send([1.6, 0.0, 0.3])
 res["after_bad_error"], res["after_bad_sim_s"] = watch(1.0, 60.0)
+bad = JointState(); bad.name = ["right_gripper_l_finger_joint"]; bad.position = [math.nan]
+gripper_pub.publish(bad)
 g = JointState(); g.name = ["right_gripper_l_finger_joint"]; g.position = [0.01]
 gripper_pub.publish(g)
 res["gripper_moved"] = spin_until(lambda: state["gripper"] is not None and abs(state["gripper"][0] - 0.01) < 0.002, 60.0)
@@ -120,6 +122,7 @@ def test_sim_launch_holds_the_arm_at_a_commanded_ee_target(ros_env, venv_bin, tm
     assert "ee_target rejected: non-finite target" in log
     assert "ee_target rejected: unreachable" in log
     assert res["gripper_moved"], f"gripper did not follow gripper_command: {res['gripper']}"
+    assert "gripper_command rejected: non-finite position nan" in log
     assert res["img"] == [64, 64, "rgb8"] and len(res["info"]) == 9
     assert res["objects"] == ["goal"] and res["success"] is True  # the reach goal is this target's neighbour
     print(f"Sawyer over ROS: reached {res['reach_error'] * 1e3:.1f} mm, held within {res['hold_error'] * 1e3:.1f} mm, "
