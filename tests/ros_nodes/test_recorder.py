@@ -142,3 +142,47 @@ def test_play_then_record_round_trip_and_missing_topic_report(ros_env, venv_bin,
     # replayed with its timing (299 intervals of 10 ms), not as one burst; a loaded machine can
     # only stretch it, so only the lower bound is checked
     assert (log_times[-1] - log_times[0]) * 1e-9 >= 2.9
+
+
+CAMERA_TOPICS = ("/clock", "/stereo/left/image_raw", "/stereo/right/image_raw", "/stereo/left/camera_info",
+                 "/stereo/right/camera_info")
+
+
+def _detections(path: Path) -> dict[int, list[tuple[float, float, float]]]:
+    return {_stamp_ns("/balls/detections", m): [(p.position.x, p.position.y, p.position.z) for p in m.poses]
+            for _t, _d, m in _read(path).get("/balls/detections", [])}
+
+
+def test_replayed_camera_stream_drives_ball_tracker_again(ros_env, venv_bin, tmp_path) -> None:
+    # 1. record the Baoding stack's cameras, clock and the tracker's detections
+    bag = tmp_path / "cameras.mcap"
+    cmd = [str(venv_bin / "anima"), "launch", str(REPO / "launch" / "shadowhand_baoding_sim.launch.xml"),
+           "planner:=false", "duration_s:=2.0", "record:=true", f"bag:={bag}",
+           f"record_topics:={','.join(CAMERA_TOPICS + ('/balls/detections',))}", "--timeout", "150"]
+    out = subprocess.run(cmd, env=ros_env, capture_output=True, text=True, timeout=200)
+    assert out.returncode == 0 and bag.is_file(), (out.stdout + out.stderr)[-3000:]
+    recorded = _read(bag)
+    pairs = set.intersection(*({_stamp_ns(t, m) for _t, _d, m in recorded[t]} for t in CAMERA_TOPICS[1:3]))
+    live = {k: v for k, v in _detections(bag).items() if k in pairs}  # detections of recorded image pairs
+    # 2. a lone ball_tracker (another DDS domain) fed by `anima bag play`; its detections recorded
+    env = {**ros_env, "ROS_DOMAIN_ID": str((int(ros_env["ROS_DOMAIN_ID"]) + 1) % 100)}
+    replay = tmp_path / "replay.mcap"
+    tracker = subprocess.Popen([str(venv_bin / "ball_tracker"), "--ros-args", "-r", "__node:=ball_tracker",
+                                "--params-file", str(REPO / "config" / "shadowhand_baoding.yaml")],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    rec = subprocess.Popen([str(venv_bin / "anima"), "record", "/balls/detections", "-o", str(replay)],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        play = subprocess.run([str(venv_bin / "anima"), "bag", "play", str(bag), "--topics", *CAMERA_TOPICS,
+                               "--wait-for-subscribers", "60"], env=env, capture_output=True, text=True, timeout=200)
+        assert play.returncode == 0, play
+    finally:
+        for proc in (rec, tracker):
+            proc.send_signal(signal.SIGINT)
+        logs = [proc.communicate(timeout=30)[0] for proc in (rec, tracker)]
+    replayed = _detections(replay)
+    common = set(live) & set(replayed)
+    # the same images give the same detections, stamp for stamp (the tracker is deterministic)
+    assert len(live) > 20 and len(common) >= 0.8 * len(live), (len(live), len(replayed), logs[0][-2000:])
+    for stamp in common:
+        assert np.allclose(live[stamp], replayed[stamp], atol=1e-9, equal_nan=True), stamp
