@@ -93,6 +93,7 @@ class SimBridgeNode(Node):
             future_tolerance_s=p["future_stamp_tolerance_s"]))
         self._rejections = RejectionLog("joint_commands rejected")
         self._clamps = RejectionLog("joint_commands torque clamped")
+        self._mode_seen = self.guard.mode  # for logging the watchdog's transitions
         self._awaiting: int | None = None
         self._publish_wall: dict[int, float] = {}
         self.latencies_ms = LatencyWindow()  # bounded: the latest 60 000 samples (2 min at 500 Hz)
@@ -194,10 +195,10 @@ class SimBridgeNode(Node):
         return True
 
     def _apply_command(self) -> None:
-        before = self.guard.mode
         tau = self.guard.torque(self.world.time_s, lambda: self.world.true_joints().velocity)
-        if self.guard.mode is not before:
-            if self.guard.mode is GuardMode.WATCHDOG:
+        if self.guard.mode is not self._mode_seen:
+            self._mode_seen = self.guard.mode
+            if self._mode_seen is GuardMode.WATCHDOG:
                 self.get_logger().warn(f"joint_commands silent for more than {self._p['command_timeout_s']:g} s "
                                        "of sim time: damping (-damping_kd * qd)")
             else:
