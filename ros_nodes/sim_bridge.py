@@ -53,7 +53,7 @@ from anima.controllers.robot_config import load_robot_config
 from anima.ros_nodes._common import (
     CLOCK_QOS,
     COMMAND_QOS,
-    SENSOR_QOS,
+    STREAM_QOS,
     SubscriptionPoller,
     declare_params,
     from_time_msg,
@@ -98,7 +98,7 @@ class SimBridgeNode(Node):
         self._publish_wall: dict[int, float] = {}
         self.latencies_ms = LatencyWindow()  # bounded: the latest 60 000 samples (2 min at 500 Hz)
         self._clock_pub = self.create_publisher(Clock, "/clock", CLOCK_QOS)
-        self._js_pub = self.create_publisher(JointState, "joint_states", SENSOR_QOS)
+        self._js_pub = self.create_publisher(JointState, "joint_states", STREAM_QOS)
         cmd_sub = self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
         self._commands = SubscriptionPoller(self, cmd_sub)
         self.get_logger().info(
