@@ -31,12 +31,15 @@ true), ``lockstep`` (bool, true: after each ``joint_states`` wait up to
 ``lockstep_timeout_ms`` wall ms for the command computed from it, which then acts from that
 sample's time until the next, at any speed, as on a real-time bus; no extra delay),
 ``duration_s`` (float, 0 = run until stopped; sim seconds, then exit 0), ``seed`` (int, 0),
-``randomize`` (bool, false: domain randomization at reset).
+``randomize`` (bool, false: domain randomization at reset), ``gui`` (bool, false: open PyBullet's
+window; needs a display, refused at start when ``$DISPLAY`` is unset), ``video_path`` (str, "none":
+write an mp4 of the run from a fixed viewpoint at 30 fps of sim time, see ``anima.sim_bridge.video``).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import time
 
 import numpy as np
@@ -64,6 +67,7 @@ from anima.ros_nodes._common import (
 )
 from anima.ros_nodes._conversions import joint_state_msg
 from anima.sim_bridge.pacing import Pacer, steps_every
+from anima.sim_bridge.video import VideoRecorder, check_video_target, default_view
 
 _SERVICE_PERIOD_S = 0.05  # wall seconds between executor turns for parameter services
 _HOLD_PERIOD_S = 0.02  # wall seconds between joint_states of the held (not stepping) world
@@ -74,7 +78,7 @@ class SimBridgeNode(Node):
     def __init__(self) -> None:
         super().__init__("sim_bridge")
         p = self._declare()
-        self._client = BulletClient(connection_mode=pybullet.DIRECT)
+        self._client = _connect(p["gui"])
         adapter_module = importlib.import_module(f"anima.ros_nodes._bridge_{p['world']}")
         self.adapter = adapter_module.make_adapter(self, self._client)
         self.world = self.adapter.world
@@ -83,6 +87,7 @@ class SimBridgeNode(Node):
             self.get_logger().info(f"domain randomization: {self.world.randomize(self._rng)}")
         reset = getattr(self.adapter, "reset", None)
         reset(self._rng) if reset is not None else self.world.reset(rng=self._rng)
+        self.video = VideoRecorder(self._client, p["video_path"], default_view(self.world)) if p["video_path"] else None
         dt = self.world.physics_dt
         self._p = p
         self._js_every = steps_every(dt, p["joint_state_rate_hz"], "joint_state_rate_hz")
@@ -120,8 +125,11 @@ class SimBridgeNode(Node):
             "duration_s": 0.0,
             "seed": 0,
             "randomize": False,
+            "gui": False,
+            "video_path": "none",
         }
         p = declare_params(self, spec)
+        p["video_path"] = "" if p["video_path"] in ("", "none") else str(check_video_target(p["video_path"]))
         if p["real_time_factor"] < 0:
             raise ValueError(f"real_time_factor must be >= 0 (0 = unpaced), got {p['real_time_factor']}")
         return p
@@ -166,6 +174,8 @@ class SimBridgeNode(Node):
             if step % self._clock_every == 0:
                 self._clock_pub.publish(Clock(clock=stamp))
             self.adapter.on_step(stamp)
+            if self.video is not None:
+                self.video.capture(self.world.time_s)
             if step % self._js_every == 0:
                 self._publish_joint_states(stamp)
                 self._wait_for_command()
@@ -237,9 +247,22 @@ class SimBridgeNode(Node):
             f"commands ({s.clamped_joints} joints), watchdog timeouts {s.watchdog_timeouts}",
             flush=True,
         )
+        if self.video is not None:
+            written = self.video.close()
+            print(f"video: {written} ({self.video.frames} frames)" if written else "video: no frame written", flush=True)
         self._commands.destroy()
         self.adapter.close()
         self._client.disconnect()
+
+
+def _connect(gui: bool) -> BulletClient:
+    """PyBullet in this process: headless (DIRECT), or its window when ``gui`` and a display exists."""
+    if not gui:
+        return BulletClient(connection_mode=pybullet.DIRECT)
+    if not os.environ.get("DISPLAY"):
+        raise ValueError("gui:=true needs a display, and $DISPLAY is not set (run on a desktop, "
+                         "with X forwarding, or under xvfb-run; or record a video:=run.mp4 instead)")
+    return BulletClient(connection_mode=pybullet.GUI)
 
 
 def _spin(node: SimBridgeNode) -> None:

@@ -105,6 +105,9 @@ class DrapeScene(Scene):
         for k in top:
             self._anchors.append(self.client.createSoftBodyAnchor(self.cloth_id, int(k), world.robot_id,
                                                                   world.hand_link))
+        # PyBullet draws a soft body's mesh as of the last physics step: one step (2 ms) makes the
+        # cloth appear in the first image of the episode.
+        world.step(1)
 
     def place_at_goal(self, world: SawyerWorld) -> None:
         """Cloth released flat above the box centre, then left to settle over it for 1.5 s (the arm is

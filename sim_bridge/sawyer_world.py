@@ -315,6 +315,12 @@ class SawyerWorld(World):
         self.scene.place_at_goal(self)
         self._sync_sensors()
 
+    def video_view(self):
+        """Viewpoint of ``video:=`` recordings: the arm and the table from the front left."""
+        from anima.sim_bridge.video import VideoConfig
+
+        return VideoConfig(target_xyz=(0.45, 0.0, 0.2), distance_m=1.3, yaw_deg=135.0, pitch_deg=-25.0)
+
     def render(self, rng: np.random.Generator | None = None) -> np.ndarray:
         """The third-person camera image now, ``(H, W, 3)`` uint8."""
         return self.camera.render(rng)

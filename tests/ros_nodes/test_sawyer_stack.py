@@ -29,6 +29,7 @@ from geometry_msgs.msg import PoseStamped
 from sensor_msgs.msg import CameraInfo, Image, JointState, MultiDOFJointState
 from std_msgs.msg import Bool
 from rosgraph_msgs.msg import Clock
+from diagnostic_msgs.msg import DiagnosticArray
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS
 
 out_path, target = sys.argv[1], [float(v) for v in sys.argv[2].split(",")]
@@ -47,6 +48,13 @@ node.create_subscription(MultiDOFJointState, "sim/ground_truth/objects", lambda 
 node.create_subscription(Bool, "sim/ground_truth/success", lambda m: state.__setitem__("success", m.data), SENSOR_QOS)
 node.create_subscription(JointState, "gripper/joint_states", lambda m: state.__setitem__("gripper", list(m.position)), SENSOR_QOS)
 node.create_subscription(Clock, "/clock", lambda m: state.__setitem__("clock", m.clock.sec + m.clock.nanosec * 1e-9), SENSOR_QOS)
+diag = []
+def diag_cb(m):
+    for st in m.status:
+        if "cartesian targets" in st.name:
+            diag.append([int.from_bytes(st.level, "little") if isinstance(st.level, bytes) else int(st.level),
+                         st.message, {kv.key: kv.value for kv in st.values}])
+node.create_subscription(DiagnosticArray, "/diagnostics", diag_cb, 10)
 target_pub = node.create_publisher(PoseStamped, "ee_target", COMMAND_QOS)
 gripper_pub = node.create_publisher(JointState, "gripper_command", COMMAND_QOS)
 s = math.sqrt(0.5)
@@ -86,9 +94,13 @@ send([math.nan, 0.0, 0.2])
 res["after_nan_error"], res["after_nan_sim_s"] = watch(1.2, 60.0)  # > the warnings' 1 s throttle
 send([1.6, 0.0, 0.3])
 res["after_bad_error"], res["after_bad_sim_s"] = watch(1.0, 60.0)
+bad = JointState(); bad.name = ["right_gripper_l_finger_joint"]; bad.position = [math.nan]
+gripper_pub.publish(bad)
 g = JointState(); g.name = ["right_gripper_l_finger_joint"]; g.position = [0.01]
 gripper_pub.publish(g)
 res["gripper_moved"] = spin_until(lambda: state["gripper"] is not None and abs(state["gripper"][0] - 0.01) < 0.002, 60.0)
+spin_until(lambda: diag and int(diag[-1][2]["targets_rejected"]) >= 2, 30.0)
+res["diagnostics"] = diag
 res.update({k: state[k] for k in ("img", "info", "objects", "success", "gripper", "clock")})
 json.dump(res, open(out_path, "w"))
 node.destroy_node()
@@ -120,6 +132,12 @@ def test_sim_launch_holds_the_arm_at_a_commanded_ee_target(ros_env, venv_bin, tm
     assert "ee_target rejected: non-finite target" in log
     assert "ee_target rejected: unreachable" in log
     assert res["gripper_moved"], f"gripper did not follow gripper_command: {res['gripper']}"
+    assert "gripper_command rejected: non-finite position nan" in log
+    # /diagnostics: WARN with the reason while targets were refused; the counts reach the operator.
+    warns = [d for d in res["diagnostics"] if d[0] == 1]
+    assert warns and any(d[1].startswith(("non-finite", "unreachable")) for d in warns), res["diagnostics"]
+    assert int(res["diagnostics"][-1][2]["targets_rejected"]) >= 2
+    assert int(res["diagnostics"][-1][2]["targets_accepted"]) >= 1
     assert res["img"] == [64, 64, "rgb8"] and len(res["info"]) == 9
     assert res["objects"] == ["goal"] and res["success"] is True  # the reach goal is this target's neighbour
     print(f"Sawyer over ROS: reached {res['reach_error'] * 1e3:.1f} mm, held within {res['hold_error'] * 1e3:.1f} mm, "
