@@ -225,9 +225,7 @@ class SawyerWorld(World):
         """Arm to ``joint_positions`` (default: rest pose), gripper open, objects at the start (jittered by ``rng``)."""
         q = self.rest_pose if joint_positions is None else np.asarray(joint_positions, dtype=float)
         self._reset_joint_states(q)
-        for j in self._fingers:
-            self.client.resetJointState(self.robot_id, j, self.gripper_limit_m, 0.0)
-        self.set_gripper(self.gripper_limit_m)
+        self.reset_gripper(self.gripper_limit_m)
         self.scene.reset(self, rng)
         self._sync_sensors()
 
@@ -277,7 +275,16 @@ class SawyerWorld(World):
         self.client.setJointMotorControl2(self.robot_id, self._fingers[0], pybullet.POSITION_CONTROL,
                                           targetPosition=target, force=self.config.gripper_force_n,
                                           positionGain=0.05, maxVelocity=0.3)
+        scene = getattr(self, "scene", None)
+        if scene is not None:
+            scene.on_gripper(self, target)
         return target
+
+    def reset_gripper(self, opening_m: float) -> None:
+        """Teleport both fingers to ``opening_m`` (at rest) and hold them there."""
+        for j in self._fingers:
+            self.client.resetJointState(self.robot_id, j, min(max(opening_m, 0.0), self.gripper_limit_m), 0.0)
+        self.set_gripper(opening_m)
 
     def gripper_positions(self) -> np.ndarray:
         """Both finger positions (m), (2,)."""
