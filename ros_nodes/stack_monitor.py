@@ -3,8 +3,11 @@
 Compares ``odom`` (the estimate) with ``sim/ground_truth/odom`` at matching stamps, checks that
 the base stays in a height band with no non-foot ground contact after ``settle_s``, counts topic
 rates, optionally triggers ``emergency_stop`` at ``estop_at_s`` and checks that the commands after
-it are pure damping. After ``duration_s`` of sim time it writes the report and exits 0, which ends
-an ``anima launch`` run cleanly. Core: ``anima.controllers.run_metrics``.
+it are pure damping. After ``duration_s`` of sim time it writes the report (atomically) and exits:
+0 when the run passed, 1 when it failed (the report's ``passed`` is false and ``failures`` says why;
+the log says ``MONITOR FAILED``). The launch files give it ``on_exit="shutdown"``, so its exit ends
+the run under ``ros2 launch`` as under ``anima launch``, and a failure is a failed node under both.
+Core: ``anima.controllers.run_metrics``.
 
 Topics: subscribes ``odom``, ``sim/ground_truth/odom`` (nav_msgs/Odometry),
 ``sim/ground_truth/non_foot_contacts`` (std_msgs/String), and, when ``check_commands``,
@@ -28,7 +31,8 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from anima.controllers.robot_config import load_robot_config
-from anima.controllers.run_metrics import RunCheckConfig, RunMetrics
+from anima.controllers.run_metrics import RunCheckConfig, RunMetrics, failed_checks
+from anima.models.checkpoint import write_text_atomic
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node, stamp_key
 from anima.ros_nodes._conversions import odometry_arrays, reorder_index
 
@@ -126,11 +130,15 @@ class StackMonitorNode(Node):
         report = self.metrics.report()
         wall = time.perf_counter() - (self._wall0 or time.perf_counter())
         report["real_time_factor"] = round((t - self._sim0) / wall, 3) if wall > 0 else None
+        failures = failed_checks(report)
+        report["passed"], report["failures"] = not failures, failures
         text = json.dumps(report, sort_keys=True)
         self.get_logger().info(f"report {text}")
         if self._report_path not in ("", "none"):
-            with open(self._report_path, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
+            write_text_atomic(self._report_path, text + "\n")
+        if failures:
+            self.get_logger().error("MONITOR FAILED: " + "; ".join(failures))
+            raise SystemExit(1)
         raise SystemExit(0)
 
 
