@@ -52,6 +52,7 @@ def local_env(mode: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE",
                                                             "ROS_STATIC_PEERS")}
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # python3 = this venv's
     if mode == "control":
         env["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(FIXTURES / "builtin_transports.xml")
     return env
