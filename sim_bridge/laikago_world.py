@@ -282,6 +282,28 @@ class LaikagoWorld(World):
                                linear_velocity_world=b.velocity_world,
                                angular_velocity_body=b.rotation.T @ b.angular_velocity_world)
 
+    def root_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The base as reference-motion files give the root (exact, now): PyBullet's inertial-frame
+        position (3,), the y-up URDF base orientation xyzw (4,), that point's velocity and the
+        angular velocity, both in world axes (3,), (3,)."""
+        s = np.asarray(self._base_sample(), dtype=float)
+        return s[0:3], quat_multiply(s[3:7], quat_conjugate(self._com_orn)), s[7:10], s[10:13]
+
+    def set_root_state(self, position: np.ndarray, orientation_urdf_xyzw: np.ndarray,
+                       linear_velocity: np.ndarray, angular_velocity: np.ndarray) -> None:
+        """Teleport the base in the reference-motion convention of :meth:`root_state` (e.g. to a
+        clip's frame for reference state initialisation); restarts the sensor histories."""
+        values = [np.asarray(v, dtype=float) for v in (position, orientation_urdf_xyzw, linear_velocity, angular_velocity)]
+        for name, arr, size in zip(("position", "orientation_urdf_xyzw", "linear_velocity", "angular_velocity"),
+                                   values, (3, 4, 3, 3)):
+            if arr.shape != (size,) or not np.isfinite(arr).all():
+                raise ValueError(f"{name} must be {size} finite numbers, got {arr!r}")
+        q = values[1] / np.linalg.norm(values[1])
+        self.client.resetBasePositionAndOrientation(self.robot_id, values[0].tolist(),
+                                                    quat_multiply(q, self._com_orn).tolist())
+        self.client.resetBaseVelocity(self.robot_id, values[2].tolist(), values[3].tolist())
+        self._sync_sensors()
+
     def imu(self) -> ImuReading:
         """IMU at the body origin, body axes, delayed by the sensor latency, with noise and bias.
 

@@ -2,7 +2,7 @@
 
 ``make_env(name, **kwargs)`` builds one by task name; heavy worlds are imported only when asked for.
 Names: ``reacher`` (planar two-link reacher, numpy physics), ``baoding`` (ShadowHand + two balls on
-``BaodingWorld``, PyBullet).
+``BaodingWorld``, PyBullet), ``laikago_imitation`` (Laikago imitating a reference motion).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 ENVS: dict[str, str] = {
     "reacher": "anima.sim_bridge.envs.planar_reacher:PlanarReacherEnv",
     "baoding": "anima.sim_bridge.envs.baoding:BaodingEnv",
+    "laikago_imitation": "anima.sim_bridge.envs.laikago_imitation:LaikagoImitationEnv",
 }
 
 

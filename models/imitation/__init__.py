@@ -1,0 +1,1 @@
+"""Motion imitation for the Laikago (Peng et al., RSS 2020): observation, reward, PPO training, evaluation."""
