@@ -8,6 +8,7 @@ profile. As root, ``scripts/test.sh`` also runs the suite inside ``unshare -n``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -20,16 +21,26 @@ from anima.ros_env import apply_network_rule, claim_domain_id
 REPO = Path(__file__).resolve().parent.parent
 
 apply_network_rule(os.environ)  # in-process rclpy (a few tests) follows the rule too
+_FIXED_DOMAIN = os.environ.get("ROS_DOMAIN_ID", "").strip()  # the user's choice wins
+
+
+def pytest_report_header() -> str:
+    if _FIXED_DOMAIN:
+        return f"ROS_DOMAIN_ID={_FIXED_DOMAIN} for every ROS test (from the environment)"
+    return "ROS_DOMAIN_ID: one claimed per ROS test (anima.ros_env.claim_domain_id), shown in a failed test's output"
 
 
 @pytest.fixture
-def ros_env() -> Iterator[dict[str, str]]:
+def ros_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     """Environment for a child process that uses rclpy: own domain, loopback only."""
-    with claim_domain_id() as claim:
+    with contextlib.ExitStack() as stack:
+        domain = _FIXED_DOMAIN or str(stack.enter_context(claim_domain_id()).domain_id)
+        request.node.user_properties.append(("ROS_DOMAIN_ID", domain))
+        print(f"ROS_DOMAIN_ID={domain}")
         env = dict(os.environ)
         env.pop("FASTRTPS_DEFAULT_PROFILES_FILE", None)
         env.pop("FASTDDS_DEFAULT_PROFILES_FILE", None)
-        env["ROS_DOMAIN_ID"] = str(claim.domain_id)
+        env["ROS_DOMAIN_ID"] = domain
         env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
         env["PYTHONUNBUFFERED"] = "1"
         yield apply_network_rule(env)
