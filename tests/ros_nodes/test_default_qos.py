@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 import rclpy
-from geometry_msgs.msg import PoseArray
+from geometry_msgs.msg import PoseArray, PoseStamped
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState, MultiDOFJointState
-from std_msgs.msg import Float64MultiArray, String
+from std_msgs.msg import Bool, Float64MultiArray, String
 
 from anima.ros_nodes._common import LATCHED_QOS, SENSOR_QOS, STREAM_QOS
 
@@ -54,6 +54,18 @@ BAODING_OUTPUTS = {
     "sim/ground_truth/balls_dropped": String,
     "balls/status": Float64MultiArray,
     "planner/status": Float64MultiArray,
+}
+SAWYER_OUTPUTS = {
+    "/clock": Clock,
+    "joint_states": JointState,
+    "joint_commands": JointState,
+    "joint_targets": JointState,
+    "ee_pose": PoseStamped,
+    "camera/image_raw": Image,
+    "camera/camera_info": CameraInfo,
+    "sim/ground_truth/objects": MultiDOFJointState,
+    "sim/ground_truth/success": Bool,
+    "gripper/joint_states": JointState,
 }
 LATCHED_OUTPUTS: dict = {}
 
@@ -151,3 +163,10 @@ def test_default_subscriber_receives_every_laikago_output(ros_env, venv_bin) -> 
 @pytest.mark.slow
 def test_default_subscriber_receives_every_baoding_output(ros_env, venv_bin) -> None:
     _probe_stack(ros_env, venv_bin, "shadowhand_baoding_sim.launch.xml", BAODING_OUTPUTS)
+
+
+@pytest.mark.ros
+@pytest.mark.sim
+@pytest.mark.slow
+def test_default_subscriber_receives_every_sawyer_output(ros_env, venv_bin) -> None:
+    _probe_stack(ros_env, venv_bin, "sawyer_sim.launch.xml", SAWYER_OUTPUTS, "scene:=push")
