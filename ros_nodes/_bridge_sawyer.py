@@ -38,7 +38,7 @@ from std_msgs.msg import Bool
 from anima.controllers.pose_schedule import named_pose
 from anima.controllers.robot_config import load_robot_config
 from anima.ros_nodes._bridge_baoding import image_msg
-from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params
+from anima.ros_nodes._common import COMMAND_QOS, STREAM_QOS, declare_params
 from anima.ros_nodes._conversions import joint_state_msg
 from anima.sim_bridge.sawyer_world import FINGERS, SawyerWorld, load_sawyer_config
 
@@ -101,11 +101,11 @@ class SawyerAdapter:
         self._next_capture_s = self._next_gt_s = 0.0
         self._info = camera_info_msg(self.world)
         self._noise_rng = np.random.default_rng(0)
-        self._img_pub = node.create_publisher(Image, "camera/image_raw", SENSOR_QOS)
+        self._img_pub = node.create_publisher(Image, "camera/image_raw", STREAM_QOS)
         self._info_pub = node.create_publisher(CameraInfo, "camera/camera_info", CAMERA_INFO_QOS)
-        self._gt_pub = node.create_publisher(MultiDOFJointState, "sim/ground_truth/objects", SENSOR_QOS)
-        self._success_pub = node.create_publisher(Bool, "sim/ground_truth/success", SENSOR_QOS)
-        self._gripper_pub = node.create_publisher(JointState, "gripper/joint_states", SENSOR_QOS)
+        self._gt_pub = node.create_publisher(MultiDOFJointState, "sim/ground_truth/objects", STREAM_QOS)
+        self._success_pub = node.create_publisher(Bool, "sim/ground_truth/success", STREAM_QOS)
+        self._gripper_pub = node.create_publisher(JointState, "gripper/joint_states", STREAM_QOS)
         node.create_subscription(JointState, "gripper_command", self._on_gripper, COMMAND_QOS)
         cam = config.camera
         node.get_logger().info(f"sawyer world: scene {config.scene}, camera {cam.width_px}x{cam.height_px} "

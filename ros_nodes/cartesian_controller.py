@@ -34,7 +34,7 @@ from sensor_msgs.msg import JointState
 from anima.controllers.cartesian_controller import CartesianConfig, CartesianController, matrix_to_quat
 from anima.controllers.robot_config import load_robot_config
 from anima.controllers.serial_chain import SerialChain
-from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, run_node
+from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, STREAM_QOS, declare_params, run_node
 from anima.ros_nodes._conversions import joint_state_msg, reorder_index
 
 
@@ -45,7 +45,7 @@ class CartesianControllerNode(Node):
         robot = load_robot_config(p["robot"])
         urdf = Path(robot.urdf)
         if not urdf.is_absolute():
-            from anima import share_dir
+            from anima.controllers.paths import share_dir
 
             urdf = share_dir() / urdf
         self.chain = SerialChain.from_urdf(urdf, p["base_link"], p["tip_link"])
@@ -60,7 +60,7 @@ class CartesianControllerNode(Node):
         self._stamp = None
         rate = p["rate_hz"] or robot.target_rate_hz
         self._targets_pub = self.create_publisher(JointState, "joint_targets", COMMAND_QOS)
-        self._pose_pub = self.create_publisher(PoseStamped, "ee_pose", SENSOR_QOS)
+        self._pose_pub = self.create_publisher(PoseStamped, "ee_pose", STREAM_QOS)
         self.create_subscription(JointState, "joint_states", self._on_state, SENSOR_QOS)
         self.create_subscription(PoseStamped, "ee_target", self._on_target, COMMAND_QOS)
         self.create_subscription(TwistStamped, "ee_velocity", self._on_velocity, COMMAND_QOS)

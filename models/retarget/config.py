@@ -137,7 +137,7 @@ class RetargetConfig:
             return Path(pybullet_data.getDataPath()) / self.urdf.split(":", 1)[1]
         path = Path(self.urdf)
         if not path.is_absolute():
-            from anima import share_dir
+            from anima.controllers.paths import share_dir
 
             path = share_dir() / path
         return path
@@ -219,7 +219,7 @@ def load_config(robot_or_path: str | Path) -> RetargetConfig:
     """``laikago`` -> ``config/retarget/laikago.yaml`` in the share dir; or a YAML path."""
     import yaml
 
-    from anima import share_dir
+    from anima.controllers.paths import share_dir
 
     path = Path(robot_or_path)
     if path.suffix not in (".yaml", ".yml"):
