@@ -4,7 +4,10 @@ Order of operations (ARCHITECTURE.md "Control path"; Peng et al., RSS 2020, Sec.
 public code's action processing, FACTS.md "Action processing"):
 
 1. ``set_targets`` (policy rate, ~30 Hz): validate, fill unnamed joints with their previous
-   target, clamp to joint position limits, low-pass with the Butterworth action filter.
+   target, reject targets more than ``target_limit_margin`` beyond a joint limit (an absurd
+   target means the policy is broken: holding the last safe target is safer than driving the
+   joint into its stop), clamp the nearer ones to the joint position limits, low-pass with the
+   Butterworth action filter.
 2. ``compute`` (control rate, 500 Hz): linear interpolation from where the desired position was
    when the target arrived to the new filtered target over one target period,
    ``alpha = clamp((t - t_target) * target_rate, 0, 1)`` (the original uses ``(i + 1) / 33`` over
@@ -153,8 +156,10 @@ class JointCommandPath:
         """Accept new position targets for ``names`` (any subset, any order; None = all in URDF order).
 
         Rejected (with a reason; the last safe target is kept) on: e-stop, non-finite ``t``,
-        length mismatch, unknown or duplicate names, non-finite positions, or joints that have
-        neither a previous target nor a measured position.
+        length mismatch, unknown or duplicate names, non-finite positions, positions more than
+        ``config.target_limit_margin`` beyond a joint limit, or joints that have neither a
+        previous target nor a measured position. Positions beyond a limit by less than the
+        margin are clamped to it (reported in ``TargetUpdate.clamped``).
         """
         if self._mode is CommandMode.ESTOP:
             return self._reject("emergency stop active: targets refused until reset()")
@@ -162,6 +167,9 @@ class JointCommandPath:
             return self._reject(f"t: time must be finite, got {t}")
         full, reason = self._merge(names, positions)
         if full is None:
+            return self._reject(reason)
+        reason = self._far_beyond_limits(full)
+        if reason:
             return self._reject(reason)
         full, clamped_mask = clamp_positions(full, self.config.position_lower, self.config.position_upper)
         clamped = tuple(self.config.joint_names[i] for i in np.flatnonzero(clamped_mask))
@@ -215,6 +223,19 @@ class JointCommandPath:
         if missing:
             return None, f"joints {missing} have no previous target and no measured position yet; name them"
         return full, ""
+
+    def _far_beyond_limits(self, full: np.ndarray) -> str:
+        """Reason naming the joints whose target is more than the margin beyond a limit, or ""."""
+        c = self.config
+        excess = np.maximum(c.position_lower - full, full - c.position_upper)
+        far = np.flatnonzero(excess > c.target_limit_margin)
+        if far.size == 0:
+            return ""
+        detail = ", ".join(f"{c.joint_names[i]}={full[i]:.6g} (limits [{c.position_lower[i]:g}, "
+                           f"{c.position_upper[i]:g}])" for i in far[:4])
+        more = f" and {far.size - 4} more" if far.size > 4 else ""
+        return (f"targets more than {c.target_limit_margin:g} rad beyond the joint limits: {detail}{more}; "
+                "refused, holding the last safe target")
 
     def _reject(self, reason: str) -> TargetUpdate:
         self._counts["targets_rejected"] += 1

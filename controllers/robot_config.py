@@ -38,7 +38,8 @@ _SCALAR = {
     "command_timeout_s": "command_timeout_s",
 }
 _REQUIRED = ("robot", "joint_names", *_PER_JOINT, *_SCALAR, "action_filter_order")
-_OPTIONAL = ("urdf", "coupled_joints", "foot_links", "urdf_to_body_rpy")
+_OPTIONAL = ("urdf", "coupled_joints", "target_limit_margin_rad", "foot_links", "urdf_to_body_rpy")
+DEFAULT_TARGET_LIMIT_MARGIN_RAD = 0.5
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -67,6 +68,9 @@ class RobotControlConfig:
         target_rate_hz: rate of policy targets (the interpolation period is its inverse), Hz.
         control_rate_hz: rate of the PD law, Hz.
         command_timeout_s: no target for longer than this -> damping mode, s.
+        target_limit_margin: a target further than this beyond a joint's position limit is
+            rejected as absurd (a policy or planner gone wrong); nearer ones are clamped to the
+            limit, rad (YAML ``target_limit_margin_rad``, optional, default 0.5; ``.inf`` = clamp all).
         damping_kd: damping gain used in timeout / e-stop (``tau = -damping_kd * qd``), N·m·s/rad.
         standing_pose, crouch_pose: URDF joint angles, rad.
         urdf: where the robot description comes from (informational).
@@ -95,6 +99,7 @@ class RobotControlConfig:
     damping_kd: np.ndarray
     standing_pose: np.ndarray
     crouch_pose: np.ndarray
+    target_limit_margin: float = DEFAULT_TARGET_LIMIT_MARGIN_RAD
     urdf: str = ""
     coupled_joints: tuple[tuple[str, str, float], ...] = ()
     foot_links: tuple[str, ...] = ()
@@ -155,6 +160,10 @@ class RobotControlConfig:
                 f"{where}: action_filter_cutoff_hz: {self.filter_cutoff_hz} must be below the Nyquist "
                 f"frequency of target_rate_hz ({self.target_rate_hz / 2})"
             )
+        margin = self.target_limit_margin
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
+            raise ValueError(f"{where}: target_limit_margin_rad: must be a number >= 0 (.inf = never reject), "
+                             f"got {margin!r}")
         if self.command_timeout_s <= 1.0 / self.target_rate_hz:
             raise ValueError(f"{where}: command_timeout_s: must exceed one target period (1/target_rate_hz)")
         if self.foot_links and 3 * len(self.foot_links) != len(self.joint_names):
@@ -199,6 +208,11 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<in-memory>") ->
         if isinstance(val, bool) or not isinstance(val, (int, float)):
             raise ValueError(f"{source}: {key}: must be a number, got {val!r}")
         kwargs[attr] = float(val)
+    if "target_limit_margin_rad" in data:
+        margin = data["target_limit_margin_rad"]
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)):
+            raise ValueError(f"{source}: target_limit_margin_rad: must be a number, got {margin!r}")
+        kwargs["target_limit_margin"] = float(margin)
     coupled = data.get("coupled_joints") or []
     if not isinstance(coupled, list):
         raise ValueError(f"{source}: coupled_joints: must be a list of [follower, leader, ratio]")

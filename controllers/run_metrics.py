@@ -86,6 +86,9 @@ class RunMetrics:
             "stood": bool(stand_z.size > 0 and stand_z.min() >= lo and stand_z.max() <= hi and not contacts_after),
             "base_height_m_min": _round(stand_z.min()) if stand_z.size else None,
             "base_height_m_max": _round(stand_z.max()) if stand_z.size else None,
+            # over the whole run, start-up included (a slump or a throw before settle_s shows here)
+            "base_height_m_min_all": _round(min(z for _, z in self.heights)) if self.heights else None,
+            "base_height_m_max_all": _round(max(z for _, z in self.heights)) if self.heights else None,
             "non_foot_contacts_after_settle": sorted({s for _, s in contacts_after}),
             "estimator_velocity_rmse_mps": _round(np.sqrt(err.mean())) if err.size else None,
             "estimator_velocity_rmse_mps_from_0_5s": _round(np.sqrt(err_all.mean())) if err_all.size else None,

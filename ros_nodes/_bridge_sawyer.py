@@ -1,7 +1,8 @@
 """Sawyer adapter of the sim_bridge node: scene camera, object ground truth, success, the gripper.
 
 At ``camera_rate_hz`` of sim time it renders the third-person camera of :class:`SawyerWorld` and
-publishes ``camera/image_raw`` (sensor_msgs/Image, rgb8, 64x64 by default) with
+publishes ``camera/image_raw`` (sensor_msgs/Image, rgb8, 64x64 by default; streams are published
+reliable, so any subscriber matches) with
 ``camera/camera_info`` (sensor_msgs/CameraInfo, D = 0, P = K [I | 0]), both with the capture stamp.
 At ``ground_truth_rate_hz`` it publishes, all in frame ``world`` (= the arm's ``base_link``):
 
@@ -89,6 +90,7 @@ class SawyerAdapter:
         if p["image_noise_std"] >= 0:
             config = dataclasses.replace(config, camera=dataclasses.replace(config.camera, noise_std=p["image_noise_std"]))
         robot = load_robot_config(config.robot)
+        self.robot_config = robot  # the bridge's command guard takes the torque limits and damping from it
         self.world = SawyerWorld(client, config, rest_pose=robot.standing_pose, control_rate_hz=robot.control_rate_hz)
         self._node = node
         self._initial = np.asarray(named_pose(robot, p["initial_pose"]), dtype=float)

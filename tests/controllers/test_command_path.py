@@ -71,10 +71,34 @@ def test_change_limit_clips_desired_around_measured_position() -> None:
 def test_joint_limits_clamp_and_report() -> None:
     path = make_path()
     path.reset(np.zeros(2))
-    upd = path.set_targets(["b", "a"], [-3.0, 0.5], t=0.0)
+    upd = path.set_targets(["b", "a"], [-1.3, 0.5], t=0.0)  # b 0.3 rad beyond its -1 limit: near, clamped
     assert upd.accepted and upd.clamped == ("b",)
     np.testing.assert_allclose(path.target_positions, [0.5, -1.0])
     assert path.status().joints_clamped == 1
+
+
+@pytest.mark.parametrize("absurd", [1e9, -1e9, 1.51, -1.6])
+def test_targets_far_beyond_the_limits_rejected_near_ones_clamped(absurd: float) -> None:
+    # limits ±1 rad, default margin 0.5 rad: beyond ±1.5 is refused, the last safe target kept
+    path = make_path()
+    path.reset(np.zeros(2))
+    assert path.set_targets(None, [0.2, 0.3], 0.0).accepted
+    upd = path.set_targets(["a", "b"], [absurd, 0.0], PERIOD)
+    assert not upd.accepted
+    assert "more than 0.5 rad beyond the joint limits: a=" in upd.reason and "limits [-1, 1]" in upd.reason
+    np.testing.assert_allclose(path.target_positions, [0.2, 0.3])
+    assert path.set_targets(["a"], [np.sign(absurd) * 1.5], 2 * PERIOD).clamped == ("a",)  # at the margin: clamped
+
+
+def test_target_limit_margin_is_configurable_and_validated() -> None:
+    path = make_path(target_limit_margin_rad=0.05)
+    path.reset(np.zeros(2))
+    assert not path.set_targets(None, [1.06, 0.0], 0.0).accepted
+    assert path.set_targets(None, [1.04, 0.0], 0.0).clamped == ("a",)
+    assert make_path(target_limit_margin_rad=float("inf")).set_targets(None, [1e9, 0.0], 0.0).accepted
+    for bad in (-0.1, "x", True, float("nan")):
+        with pytest.raises(ValueError, match="target_limit_margin_rad"):
+            make_path(target_limit_margin_rad=bad)
 
 
 def test_torque_limit() -> None:

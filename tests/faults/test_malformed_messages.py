@@ -151,6 +151,10 @@ def test_pose_hold_survives_malformed_joint_states(peer, start_node) -> None:
     js = peer.publisher(JointState, "joint_states", SENSOR_QOS)
     peer.subscribe(JointState, "joint_targets", COMMAND_QOS)
     stand = np.asarray(LAIKAGO.standing_pose)
+    # pose_hold reads its start pose only once a controller answers (issue 20, item 6): be that controller
+    cmd = peer.publisher(JointState, "joint_commands", COMMAND_QOS)
+    peer.until(lambda: node.has("the controller answers"), "pose_hold to see a controller", node,
+               each=lambda: cmd.publish(joint_state_msg(to_time_msg(0.0), LAIKAGO.joint_names, effort=np.zeros(12))))
     _reject_until_logged(peer, node, lambda: js.publish(JointState(name=list(LAIKAGO.joint_names))),
                          "joint_states: 12 names but 0 position values")
     assert not peer.received["joint_targets"], "targets from a malformed start pose"

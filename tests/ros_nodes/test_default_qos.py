@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PoseArray
+from geometry_msgs.msg import PoseArray, PoseStamped
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState, MultiDOFJointState
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
 
 from anima.ros_nodes._common import LATCHED_QOS, SENSOR_QOS, STREAM_QOS
 
@@ -56,6 +56,19 @@ BAODING_OUTPUTS = {
     "sim/ground_truth/balls": MultiDOFJointState,
     "sim/ground_truth/balls_dropped": String,
     "/diagnostics": DiagnosticArray,  # ball_state_estimator and pddm_planner
+}
+SAWYER_OUTPUTS = {
+    "/clock": Clock,
+    "joint_states": JointState,
+    "joint_commands": JointState,
+    "joint_targets": JointState,
+    "ee_pose": PoseStamped,
+    "camera/image_raw": Image,
+    "camera/camera_info": CameraInfo,
+    "sim/ground_truth/objects": MultiDOFJointState,
+    "sim/ground_truth/success": Bool,
+    "gripper/joint_states": JointState,
+    "/diagnostics": DiagnosticArray,  # cartesian_controller
 }
 LATCHED_OUTPUTS = {"robot_description": String}
 
@@ -156,6 +169,13 @@ def test_default_subscriber_receives_every_laikago_output(ros_env, venv_bin) -> 
 @pytest.mark.slow
 def test_default_subscriber_receives_every_baoding_output(ros_env, venv_bin) -> None:
     _probe_stack(ros_env, venv_bin, "shadowhand_baoding_sim.launch.xml", BAODING_OUTPUTS)
+
+
+@pytest.mark.ros
+@pytest.mark.sim
+@pytest.mark.slow
+def test_default_subscriber_receives_every_sawyer_output(ros_env, venv_bin) -> None:
+    _probe_stack(ros_env, venv_bin, "sawyer_sim.launch.xml", SAWYER_OUTPUTS, "scene:=push")
 
 
 def test_no_node_publishes_with_the_best_effort_subscriber_profile() -> None:
