@@ -19,6 +19,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from anima.controllers.config_loader import check_value, load_yaml_mapping
+
 # YAML key -> dataclass field: per-joint vectors, then scalars.
 _PER_JOINT = {
     "kp_nm_per_rad": "kp",
@@ -204,15 +206,9 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<in-memory>") ->
     for key, attr in _PER_JOINT.items():
         kwargs[attr] = _numeric(data[key], source, key)
     for key, attr in _SCALAR.items():
-        val = data[key]
-        if isinstance(val, bool) or not isinstance(val, (int, float)):
-            raise ValueError(f"{source}: {key}: must be a number, got {val!r}")
-        kwargs[attr] = float(val)
+        kwargs[attr] = check_value(data[key], float, f"{source}: {key}")
     if "target_limit_margin_rad" in data:
-        margin = data["target_limit_margin_rad"]
-        if isinstance(margin, bool) or not isinstance(margin, (int, float)):
-            raise ValueError(f"{source}: target_limit_margin_rad: must be a number, got {margin!r}")
-        kwargs["target_limit_margin"] = float(margin)
+        kwargs["target_limit_margin"] = check_value(data["target_limit_margin_rad"], float, f"{source}: target_limit_margin_rad")
     coupled = data.get("coupled_joints") or []
     if not isinstance(coupled, list):
         raise ValueError(f"{source}: coupled_joints: must be a list of [follower, leader, ratio]")
@@ -225,7 +221,8 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<in-memory>") ->
         raise ValueError(f"{source}: foot_links: must be a list of link names")
     rpy = _numeric(data.get("urdf_to_body_rpy", [0.0, 0.0, 0.0]), source, "urdf_to_body_rpy")
     return RobotControlConfig(
-        robot=str(data["robot"]), joint_names=tuple(names), filter_order=data["action_filter_order"],
+        robot=check_value(data["robot"], str, f"{source}: robot"), joint_names=tuple(names),
+        filter_order=check_value(data["action_filter_order"], int, f"{source}: action_filter_order"),
         urdf=str(data.get("urdf", "")), coupled_joints=coupled_t, foot_links=tuple(feet),
         urdf_to_body_rpy=tuple(float(v) for v in np.ravel(rpy)), source=source, **kwargs,
     )
@@ -252,16 +249,10 @@ def robot_config_path(name_or_path: str | Path) -> Path:
 
 def load_robot_config(name_or_path: str | Path) -> RobotControlConfig:
     """Load and validate a robot's control config by robot name (``"laikago"``) or YAML path."""
-    import yaml
-
     path = robot_config_path(name_or_path)
     if not path.is_file():
         raise FileNotFoundError(f"robot config not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: invalid YAML: {exc}") from None
-    return config_from_mapping(data, source=str(path))
+    return config_from_mapping(load_yaml_mapping(path, "robot config"), source=str(path))
 
 
 __all__ = ["RobotControlConfig", "config_from_mapping", "load_robot_config", "robot_config_path"]
