@@ -74,13 +74,18 @@ def compare_spin(runs: int, sim_seconds: float) -> dict:
                 os.environ[SPIN_ENV] = name
                 paced = run_stack("laikago_sim.launch.xml", common, timeout_s=120)
                 latency = paced.latency_ms()
-                out["runs"][name].append({"p50": latency[0], "p99": latency[1], "n": latency[2]} if latency else None)
+                cpu = paced.cpu_s_per_sim_s()
+                out["runs"][name].append({"p50": latency[0], "p99": latency[1], "n": latency[2],
+                                          "cpu_s_per_sim_s": {k: cpu.get(k) for k in ("pd_controller", "state_estimator", "total")}}
+                                         if latency else None)
     finally:
         os.environ.pop(SPIN_ENV, None) if before is None else os.environ.__setitem__(SPIN_ENV, before)
     for name in loops:
         done = [r for r in out["runs"][name] if r]
         out[f"command_latency_ms_p50_{name}_median"] = float(np.median([r["p50"] for r in done])) if done else None
         out[f"command_latency_ms_p99_{name}_median"] = float(np.median([r["p99"] for r in done])) if done else None
+        pd_cpu = [r["cpu_s_per_sim_s"]["pd_controller"] for r in done if r["cpu_s_per_sim_s"]["pd_controller"] is not None]
+        out[f"pd_controller_cpu_s_per_sim_s_{name}_median"] = float(np.median(pd_cpu)) if pd_cpu else None
     out["load_average_1min_end"] = os.getloadavg()[0]
     return out
 
