@@ -114,7 +114,7 @@ def run_node(
 ) -> int:
     """The Jazzy ``main`` pattern: init, spin, destroy, try_shutdown; Ctrl-C is a clean exit.
 
-    ``spin`` defaults to ``spin_light``; nodes that own their loop (the simulator) pass theirs. The factory may
+    ``spin`` defaults to ``spin_events``; nodes that own their loop (the simulator) pass theirs. The factory may
     raise ``ValueError`` for bad parameters; that is reported on one line and the process exits 2
     so ``anima launch`` names the node that failed. A node ends a run by raising ``SystemExit``.
 
@@ -131,7 +131,7 @@ def run_node(
     code = 0
     try:
         node = factory()
-        (spin or default_spin())(node)
+        (spin or spin_events)(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ValueError, FileNotFoundError) as err:
@@ -215,23 +215,22 @@ def declare_params(node: Node, spec: dict[str, object]) -> dict[str, object]:
     return out
 
 
-SPIN_ENV = "ANIMA_SPIN"  # "light" (default) or "events": which loop run_node spins a node with
-
-
-def default_spin() -> Callable[[Node], None]:
-    """The spin loop named by ``$ANIMA_SPIN`` ("light": ``spin_light``, "events": ``spin_events``)."""
-    import os
-
-    name = os.environ.get(SPIN_ENV, "light")
-    loops = {"light": spin_light, "events": spin_events}
-    if name not in loops:
-        raise ValueError(f"{SPIN_ENV}={name!r}: expected one of {sorted(loops)}")
-    return loops[name]
-
-
 def spin_events(node: Node, max_wait_s: float = 0.1) -> None:
-    """Spin one node with rclpy's ``EventsExecutor`` (``rclpy.experimental``, public API in the pinned
-    rclpy 7.1.6), returning within ``max_wait_s`` of Ctrl-C (``shutdown_requested``) or context shutdown."""
+    """Spin one node with rclpy's ``EventsExecutor`` (``rclpy.experimental``, public API of the pinned
+    rclpy 7.1.6), returning within ``max_wait_s`` of Ctrl-C (``shutdown_requested``) or context shutdown.
+
+    Why this executor: rclpy's default ``SingleThreadedExecutor`` costs about 0.15 ms per wake-up
+    here before any callback runs (it rebuilds its wait set each time); at the 500 Hz rates of a
+    legged robot that was most of a node's CPU. The stack then used a hand-made loop on private
+    rclpy internals (``spin_light``: one wait set, rebuilt only when the node's entities changed).
+    Measured against it (issue 20; ``anima bench bridge --compare-spin 3`` at commit 6bae915: three
+    batches, 9 paced Laikago runs per loop, interleaved, on the shared 2-core machine at load average
+    10-16), the private loop is not measurably better: command latency p50 3.5 vs 4.6 ms and p99 22.9
+    vs 24.4 ms for the EventsExecutor (medians of the runs; the EventsExecutor was lower in 4 of the 9
+    run pairs at p50 and 5 at p99), pd_controller CPU 0.38 vs 0.35 s per sim s. So the nodes spin with
+    the public executor, and the private-API loop was removed (BENCHMARKS.md). Handles what the
+    nodes use: subscriptions, timers on the node clock (sim time included), services, clients.
+    """
     from rclpy.experimental import EventsExecutor
 
     executor = EventsExecutor(context=node.context)
@@ -242,72 +241,3 @@ def spin_events(node: Node, max_wait_s: float = 0.1) -> None:
     finally:
         executor.remove_node(node)
         executor.shutdown()
-
-
-def spin_light(node: Node, max_wait_s: float = 0.1) -> None:
-    """Spin one node with a lean loop: one wait set for its subscriptions, timers, services and
-    clients, rebuilt only when the node's entities change; ready entities are taken and their
-    callbacks run directly.
-
-    Why: ``rclpy``'s executor costs about 0.15 ms per wake-up here before any callback runs;
-    at the 500 Hz rates of a legged robot that is most of a node's CPU. This loop handles what
-    the stack's nodes use (subscriptions, timers on the node clock including sim time, services,
-    client responses) and returns within ``max_wait_s`` of Ctrl-C (``shutdown_requested``) or
-    context shutdown. Nodes needing waitables or coroutine callbacks use ``rclpy.spin``.
-    """
-    from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
-
-    ctx = node.context
-    key, ws = None, None
-    try:
-        while ctx.ok() and not _STOP.is_set():
-            subs, timers = tuple(node.subscriptions), tuple(node.timers)
-            services, clients = tuple(node.services), tuple(node.clients)
-            if key != (subs, timers, services, clients):
-                key = (subs, timers, services, clients)
-                ws = _rclpy.WaitSet(len(subs), 0, len(timers), len(clients), len(services), 0, ctx.handle)
-            ws.clear_entities()
-            for s in subs:
-                ws.add_subscription(s.handle)
-            for t in timers:
-                ws.add_timer(t.handle)
-            for c in clients:
-                ws.add_client(c.handle)
-            for s in services:
-                ws.add_service(s.handle)
-            ws.wait(int(max_wait_s * 1e9))
-            _dispatch(ws, subs, timers, services, clients)
-    finally:
-        if ws is not None:
-            ws.clear_entities()
-            ws.destroy_when_not_in_use()
-
-
-def _dispatch(ws, subs, timers, services, clients) -> None:
-    ready = set(ws.get_ready_entities("subscription"))
-    for s in subs:
-        if s.handle.pointer in ready:
-            taken = s.handle.take_message(s.msg_type, s.raw)
-            if taken is not None:
-                s.callback(taken[0])
-    ready = set(ws.get_ready_entities("timer"))
-    for t in timers:
-        if t.handle.pointer in ready and t.handle.is_timer_ready():
-            t.handle.call_timer()
-            t.callback()
-    ready = set(ws.get_ready_entities("service"))
-    for s in services:
-        if s.handle.pointer in ready:
-            request, header = s.handle.service_take_request(s.srv_type.Request)
-            if header is not None:
-                s.send_response(s.callback(request, s.srv_type.Response()), header)
-    ready = set(ws.get_ready_entities("client"))
-    for c in clients:
-        if c.handle.pointer in ready:
-            header, response = c.handle.take_response(c.srv_type.Response)
-            if header is not None:
-                try:
-                    future = c.get_pending_request(header.request_id.sequence_number)
-                except KeyError:
-                    continue  # the request was cancelled
-                future.set_result(response)
