@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from builtin_interfaces.msg import Time
 from nav_msgs.msg import Odometry
-from sensor_msgs.msg import Imu, JointState
+from sensor_msgs.msg import Imu, JointState, MultiDOFJointState
 
 from anima.controllers.spatial import quat_rotate, quat_rotate_inverse
 
@@ -54,6 +54,62 @@ def joint_arrays(msg: JointState) -> JointArrays:
         velocity=np.asarray(msg.velocity, dtype=np.float64),
         effort=np.asarray(msg.effort, dtype=np.float64),
     )
+
+
+class MalformedMessage(ValueError):
+    """A message whose fields do not fit together (names without positions, a short array).
+
+    Nodes reject such a message with a throttled warning and keep running (issue 20, item 9):
+    one bad message must not kill a node, which would make the launcher stop the whole stack.
+    """
+
+
+JOINT_FIELDS = ("position", "velocity", "effort")
+
+
+def checked_joint_arrays(msg: JointState, topic: str, required: Sequence[str] = ("position",)) -> JointArrays:
+    """``joint_arrays`` of a JointState whose fields agree with its names.
+
+    Each field in ``required`` must hold one value per name; every other field must be empty (the
+    message leaves it out, as sensor_msgs/JointState allows) or hold one value per name. Raises
+    MalformedMessage naming ``topic``, the field and both lengths. Values are not checked for
+    finiteness: what a NaN means (damp, skip) is the core's decision.
+    """
+    j = joint_arrays(msg)
+    n = len(j.names)
+    for field in JOINT_FIELDS:
+        size = len(getattr(j, field))
+        if size == n or (size == 0 and field not in required):
+            continue
+        need = "one per name (required)" if field in required else "one per name or none"
+        raise MalformedMessage(f"{topic}: {n} names but {size} {field} values; expected {need}")
+    return j
+
+
+def multi_dof_positions(msg: MultiDOFJointState, names: Sequence[str], topic: str) -> tuple[np.ndarray, np.ndarray]:
+    """(translations (k, 3), linear velocities (k, 3)) of the joints ``names`` in a MultiDOFJointState.
+
+    ``transforms`` must hold one entry per joint name; ``twist`` one per name or none (velocities are
+    then zero). Raises MalformedMessage naming ``topic`` and what is wrong (missing joint, short array).
+    """
+    n = len(msg.joint_names)
+    if len(msg.transforms) != n:
+        raise MalformedMessage(f"{topic}: {n} joint_names but {len(msg.transforms)} transforms; expected one per name")
+    if len(msg.twist) not in (0, n):
+        raise MalformedMessage(f"{topic}: {n} joint_names but {len(msg.twist)} twists; expected one per name or none")
+    where = {name: i for i, name in enumerate(msg.joint_names)}
+    missing = [name for name in names if name not in where]
+    if missing:
+        raise MalformedMessage(f"{topic}: needs joints {list(names)}, lacks {missing}")
+    pos = np.empty((len(names), 3))
+    vel = np.zeros((len(names), 3))
+    for k, name in enumerate(names):
+        t = msg.transforms[where[name]].translation
+        pos[k] = (t.x, t.y, t.z)
+        if msg.twist:
+            v = msg.twist[where[name]].linear
+            vel[k] = (v.x, v.y, v.z)
+    return pos, vel
 
 
 def reorder_index(source: Sequence[str], target: Sequence[str]) -> np.ndarray:

@@ -17,7 +17,10 @@ the target ellipse centred on the balls; a task switched at run time starts the 
 Topics: subscribes ``joint_states`` (sensor_msgs/JointState, best effort), ``balls/state``
 (sensor_msgs/MultiDOFJointState ``ball_0``, ``ball_1``, best effort); publishes ``joint_targets``
 (sensor_msgs/JointState, position = target rad, reliable, ``rate_hz``) and ``planner/status``
-(std_msgs/Float64MultiArray: [last plan ms, overruns, stale flag, task index in ccw/cw/goto, settling flag]).
+(std_msgs/Float64MultiArray: [last plan ms, overruns, stale flag, task index in ccw/cw/goto, settling flag,
+plan failures]). Faults: a malformed message (names without positions, short arrays) is rejected with a
+throttled warning; a non-finite state holds the last targets with the stale flag set; any other planning
+error is logged with its traceback, holds the last targets and counts in ``plan failures``.
 Parameters: ``model_path`` (str, required: a ``DynamicsEnsemble`` checkpoint for this robot),
 ``robot`` (str, "shadowhand"), ``task`` (str, "ccw" | "cw" | "goto", settable at run time),
 ``goto_target_xy`` (float[2], [0.0, 0.03] m from the circle centre, settable), ``goto_ball`` (int, 0,
@@ -34,6 +37,7 @@ every plan, ``BaodingRotateTask.lead_rad``).
 from __future__ import annotations
 
 import threading
+import traceback
 
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
@@ -45,8 +49,8 @@ from anima.controllers.ball_filter import extrapolate_positions
 from anima.controllers.mppi import PlannerConfig
 from anima.controllers.robot_config import load_robot_config
 from anima.models.pddm.runtime import TASKS, BaodingPlannerRuntime, SettleGate, TaskSpec, load_baoding_model, resolve_action_scale
-from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node
-from anima.ros_nodes._conversions import joint_state_msg, reorder_index
+from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, STREAM_QOS, declare_params, from_time_msg, run_node
+from anima.ros_nodes._conversions import MalformedMessage, checked_joint_arrays, joint_state_msg, multi_dof_positions, reorder_index
 
 TASK_PARAMS = ("task", "goto_target_xy", "goto_ball")
 
@@ -85,8 +89,9 @@ class PddmPlannerNode(Node):
         self._request = threading.Event()
         self._busy, self._closing = False, False
         self.overruns, self._stale, self._was_settling = 0, False, False
+        self.plan_failures, self._bad_state, self.last_error = 0, False, ""
         self._targets_pub = self.create_publisher(JointState, "joint_targets", COMMAND_QOS)
-        self._status_pub = self.create_publisher(Float64MultiArray, "planner/status", SENSOR_QOS)
+        self._status_pub = self.create_publisher(Float64MultiArray, "planner/status", STREAM_QOS)
         self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
         self.create_subscription(MultiDOFJointState, "balls/state", self._on_balls, SENSOR_QOS)
         self.add_on_set_parameters_callback(self._on_params)
@@ -101,6 +106,11 @@ class PddmPlannerNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_joints(self, msg: JointState) -> None:
+        try:
+            position = checked_joint_arrays(msg, "joint_states").position
+        except MalformedMessage as err:
+            self.get_logger().warning(f"rejected: {err}", throttle_duration_sec=1.0)
+            return
         names = tuple(msg.name)
         if names != self._state_names:
             try:
@@ -110,17 +120,16 @@ class PddmPlannerNode(Node):
                 return
             self._state_names = names
         with self._lock:
-            self._q, self._q_time = np.asarray(msg.position, float)[self._index], self._now()
+            self._q, self._q_time = position[self._index], self._now()
 
     def _on_balls(self, msg: MultiDOFJointState) -> None:
-        where = {n: i for i, n in enumerate(msg.joint_names)}
-        if "ball_0" not in where or "ball_1" not in where:
-            self.get_logger().error(f"balls/state needs ball_0 and ball_1, got {list(msg.joint_names)}", throttle_duration_sec=1.0)
+        try:
+            pos, vel = multi_dof_positions(msg, ("ball_0", "ball_1"), "balls/state")
+        except MalformedMessage as err:
+            self.get_logger().warning(f"rejected: {err}", throttle_duration_sec=1.0)
             return
-        pos = [[msg.transforms[where[b]].translation.x, msg.transforms[where[b]].translation.y, msg.transforms[where[b]].translation.z] for b in ("ball_0", "ball_1")]
-        vel = [[msg.twist[where[b]].linear.x, msg.twist[where[b]].linear.y, msg.twist[where[b]].linear.z] if len(msg.twist) > where[b] else [0.0] * 3 for b in ("ball_0", "ball_1")]
         with self._lock:
-            self._balls, self._ball_time = (np.asarray(pos), np.asarray(vel)), self._now()
+            self._balls, self._ball_time = (pos, vel), self._now()
             self._ball_stamp = from_time_msg(msg.header.stamp)
 
     def _on_params(self, params) -> SetParametersResult:
@@ -146,18 +155,34 @@ class PddmPlannerNode(Node):
             self._request.clear()
             with self._lock:
                 q, balls, stamp = self._q, self._balls, self._ball_stamp
-            now = self._now()
-            ball_pos = extrapolate_positions(balls[0], balls[1], now - stamp) if self.predict_balls else balls[0]
-            try:
-                action = self.core.plan(q, ball_pos, balls[1], now)
-            except ValueError as err:  # non-finite state: hold
-                self.get_logger().error(f"planning failed: {err}", throttle_duration_sec=1.0)
-                action = None
+            targets = self._plan_once(q, balls, stamp)
             self._report_settling()
-            if action is not None and not self._closing:
-                self._publish(self.core.targets(action))  # at once: the model expects it at the step's start
+            if not self._closing:  # at once: the model expects the action at the step's start
+                self._publish(self._held if targets is None else targets)
             with self._lock:
                 self._busy = False
+
+    def _plan_once(self, q: np.ndarray, balls: tuple[np.ndarray, np.ndarray], stamp: float) -> np.ndarray | None:
+        """The targets of one plan; None = hold the last targets (bad state or a planning error, both reported)."""
+        now = self._now()
+        try:
+            if not (np.isfinite(q).all() and np.isfinite(balls[0]).all() and np.isfinite(balls[1]).all()):
+                raise ValueError("non-finite joint or ball state")
+            ball_pos = extrapolate_positions(balls[0], balls[1], now - stamp) if self.predict_balls else balls[0]
+            targets = self.core.targets(self.core.plan(q, ball_pos, balls[1], now))
+        except ValueError as err:  # a state the planner cannot use: hold, flagged stale
+            if not self._bad_state:
+                self.get_logger().error(f"cannot plan on this state ({err}): holding the last targets")
+            self._bad_state = True
+            return None
+        except Exception as err:  # anything else must not end the planning thread silently
+            self.plan_failures += 1
+            self.last_error = f"{type(err).__name__}: {err}"
+            self.get_logger().error(f"planning failed ({self.plan_failures} failures), holding the last targets: "
+                                    f"{self.last_error}\n{traceback.format_exc()}", throttle_duration_sec=5.0)
+            return None
+        self._bad_state = False
+        return targets
 
     def _report_settling(self) -> None:
         if self.core.settling != self._was_settling:
@@ -195,8 +220,8 @@ class PddmPlannerNode(Node):
             self._held = np.asarray(targets, float)
             self._targets_pub.publish(joint_state_msg(self.get_clock().now().to_msg(), self.names, self._held))
             status = Float64MultiArray()
-            status.data = [float(self.core.last_plan_ms), float(self.overruns), float(self._stale),
-                           float(TASKS.index(self.core.task_spec.name)), float(self.core.settling)]
+            status.data = [float(self.core.last_plan_ms), float(self.overruns), float(self._stale or self._bad_state),
+                           float(TASKS.index(self.core.task_spec.name)), float(self.core.settling), float(self.plan_failures)]
             self._status_pub.publish(status)
 
     def close(self) -> None:

@@ -21,7 +21,7 @@ from sensor_msgs.msg import JointState
 from anima.controllers.pose_schedule import PoseSchedule, named_pose
 from anima.controllers.robot_config import load_robot_config
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, run_node
-from anima.ros_nodes._conversions import joint_arrays, joint_state_msg, reorder_index
+from anima.ros_nodes._conversions import checked_joint_arrays, joint_state_msg, reorder_index
 
 
 class PoseHoldNode(Node):
@@ -48,8 +48,8 @@ class PoseHoldNode(Node):
     def _on_first_state(self, msg: JointState) -> None:
         if self.get_clock().now().nanoseconds == 0:
             return  # use_sim_time and no /clock yet: wait for a valid time base
-        j = joint_arrays(msg)
-        try:
+        try:  # a malformed message (MalformedMessage, a ValueError) is rejected like a wrong joint set
+            j = checked_joint_arrays(msg, "joint_states")
             start = j.position[reorder_index(j.names, self._names)]
         except ValueError as err:
             self.get_logger().error(str(err), throttle_duration_sec=1.0)

@@ -19,12 +19,15 @@ Parameters: ``world`` (str, "laikago"), ``real_time_factor`` (float, 1.0; 0 = as
 ``lockstep_timeout_ms`` wall ms for the command computed from it, which then acts from that
 sample's time until the next, at any speed, as on a real-time bus; no extra delay),
 ``duration_s`` (float, 0 = run until stopped; sim seconds, then exit 0), ``seed`` (int, 0),
-``randomize`` (bool, false: domain randomization at reset).
+``randomize`` (bool, false: domain randomization at reset), ``gui`` (bool, false: open PyBullet's
+window; needs a display, refused at start when ``$DISPLAY`` is unset), ``video_path`` (str, "none":
+write an mp4 of the run from a fixed viewpoint at 30 fps of sim time, see ``anima.sim_bridge.video``).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import time
 
 import numpy as np
@@ -38,7 +41,7 @@ from sensor_msgs.msg import JointState
 from anima.ros_nodes._common import (
     CLOCK_QOS,
     COMMAND_QOS,
-    SENSOR_QOS,
+    STREAM_QOS,
     SubscriptionPoller,
     declare_params,
     run_node,
@@ -48,6 +51,7 @@ from anima.ros_nodes._common import (
 )
 from anima.ros_nodes._conversions import joint_state_msg, reorder_index
 from anima.sim_bridge.pacing import Pacer, steps_every
+from anima.sim_bridge.video import VideoRecorder, check_video_target, default_view
 
 _SERVICE_PERIOD_S = 0.05  # wall seconds between executor turns for parameter services
 
@@ -56,7 +60,7 @@ class SimBridgeNode(Node):
     def __init__(self) -> None:
         super().__init__("sim_bridge")
         p = self._declare()
-        self._client = BulletClient(connection_mode=pybullet.DIRECT)
+        self._client = _connect(p["gui"])
         adapter_module = importlib.import_module(f"anima.ros_nodes._bridge_{p['world']}")
         self.adapter = adapter_module.make_adapter(self, self._client)
         self.world = self.adapter.world
@@ -65,6 +69,7 @@ class SimBridgeNode(Node):
             self.get_logger().info(f"domain randomization: {self.world.randomize(self._rng)}")
         reset = getattr(self.adapter, "reset", None)
         reset(self._rng) if reset is not None else self.world.reset(rng=self._rng)
+        self.video = VideoRecorder(self._client, p["video_path"], default_view(self.world)) if p["video_path"] else None
         dt = self.world.physics_dt
         self._p = p
         self._js_every = steps_every(dt, p["joint_state_rate_hz"], "joint_state_rate_hz")
@@ -78,7 +83,7 @@ class SimBridgeNode(Node):
         self._publish_wall: dict[int, float] = {}
         self.latencies_ms: list[float] = []
         self._clock_pub = self.create_publisher(Clock, "/clock", CLOCK_QOS)
-        self._js_pub = self.create_publisher(JointState, "joint_states", SENSOR_QOS)
+        self._js_pub = self.create_publisher(JointState, "joint_states", STREAM_QOS)
         cmd_sub = self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
         self._commands = SubscriptionPoller(self, cmd_sub)
         self.get_logger().info(
@@ -98,8 +103,11 @@ class SimBridgeNode(Node):
             "duration_s": 0.0,
             "seed": 0,
             "randomize": False,
+            "gui": False,
+            "video_path": "none",
         }
         p = declare_params(self, spec)
+        p["video_path"] = "" if p["video_path"] in ("", "none") else str(check_video_target(p["video_path"]))
         if p["real_time_factor"] < 0:
             raise ValueError(f"real_time_factor must be >= 0 (0 = unpaced), got {p['real_time_factor']}")
         return p
@@ -146,6 +154,8 @@ class SimBridgeNode(Node):
             if step % self._clock_every == 0:
                 self._clock_pub.publish(Clock(clock=stamp))
             self.adapter.on_step(stamp)
+            if self.video is not None:
+                self.video.capture(self.world.time_s)
             if step % self._js_every == 0:
                 self._publish_joint_states(stamp)
                 self._wait_for_command()
@@ -186,9 +196,22 @@ class SimBridgeNode(Node):
                 f"command latency ms: p50 {np.percentile(lat, 50):.3f} p99 {np.percentile(lat, 99):.3f} (n={lat.size})",
                 flush=True,
             )
+        if self.video is not None:
+            written = self.video.close()
+            print(f"video: {written} ({self.video.frames} frames)" if written else "video: no frame written", flush=True)
         self._commands.destroy()
         self.adapter.close()
         self._client.disconnect()
+
+
+def _connect(gui: bool) -> BulletClient:
+    """PyBullet in this process: headless (DIRECT), or its window when ``gui`` and a display exists."""
+    if not gui:
+        return BulletClient(connection_mode=pybullet.DIRECT)
+    if not os.environ.get("DISPLAY"):
+        raise ValueError("gui:=true needs a display, and $DISPLAY is not set (run on a desktop, "
+                         "with X forwarding, or under xvfb-run; or record a video:=run.mp4 instead)")
+    return BulletClient(connection_mode=pybullet.GUI)
 
 
 def _spin(node: SimBridgeNode) -> None:

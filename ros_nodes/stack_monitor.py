@@ -30,7 +30,7 @@ from std_srvs.srv import Trigger
 from anima.controllers.robot_config import load_robot_config
 from anima.controllers.run_metrics import RunCheckConfig, RunMetrics
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node, stamp_key
-from anima.ros_nodes._conversions import odometry_arrays, reorder_index
+from anima.ros_nodes._conversions import MalformedMessage, checked_joint_arrays, odometry_arrays, reorder_index
 
 
 class StackMonitorNode(Node):
@@ -50,7 +50,7 @@ class StackMonitorNode(Node):
         self._estimates: dict[int, np.ndarray] = {}  # odom and ground truth waiting for their pair
         self._truths: dict[int, np.ndarray] = {}
         self._qd: dict[int, np.ndarray] = {}
-        self._index = None
+        self._index, self._state_names = None, ()
         self._estop_sent = False
         self._wall0: float | None = None
         self._sim0 = 0.0
@@ -94,19 +94,30 @@ class StackMonitorNode(Node):
         self.metrics.add_contacts(self.metrics.t_last, msg.data)
 
     def _on_joint_states(self, msg: JointState) -> None:
-        if self._index is None:
+        try:
+            j = checked_joint_arrays(msg, "joint_states", required=("velocity",))
+        except MalformedMessage as err:
+            self.get_logger().warning(f"rejected: {err}", throttle_duration_sec=1.0)
+            return
+        if j.names != self._state_names:  # the index holds only for the names it was built from
             try:
-                self._index = reorder_index(tuple(msg.name), self._names)
+                self._index = reorder_index(j.names, self._names)
             except ValueError as err:
                 self.get_logger().error(str(err), throttle_duration_sec=1.0)
                 return
-        _remember(self._qd, stamp_key(msg.header.stamp), np.asarray(msg.velocity)[self._index])
+            self._state_names = j.names
+        _remember(self._qd, stamp_key(msg.header.stamp), j.velocity[self._index])
 
     def _on_command(self, msg: JointState) -> None:
+        try:
+            effort = checked_joint_arrays(msg, "joint_commands", required=("effort",)).effort
+        except MalformedMessage as err:
+            self.get_logger().warning(f"rejected: {err}", throttle_duration_sec=1.0)
+            return
         qd = self._qd.get(stamp_key(msg.header.stamp))
         if qd is not None and tuple(msg.name) != self._names:
             qd = None  # commands are expected in the robot config's joint order
-        self.metrics.add_command(from_time_msg(msg.header.stamp), np.asarray(msg.effort), qd)
+        self.metrics.add_command(from_time_msg(msg.header.stamp), effort, qd)
 
     def _maybe_estop(self, t: float) -> None:
         at = self.metrics.config.estop_at_s

@@ -6,29 +6,38 @@ one ``odom`` message per ``joint_states`` message; time is the message stamps.
 
 Topics: subscribes ``imu/data`` (sensor_msgs/Imu) and ``joint_states`` (sensor_msgs/JointState,
 effort used for contact detection); publishes ``odom`` (nav_msgs/Odometry, ``odom`` ->
-``base_link``, twist in ``base_link``). Parameters: ``initial_height_m`` (float, 0.0 = from the
+``base_link``, twist in ``base_link``) once the IMU gravity check passed (``controllers.imu_check``:
+at rest at start, gravity must read along +z of the IMU frame; if not, no ``odom`` is ever published
+and the reason is logged as an error); ``estimator/status`` (std_msgs/String, latched: the check's
+state and reason). Malformed ``joint_states`` (names without positions or velocities, short arrays)
+are rejected with a throttled warning. Parameters: ``initial_height_m`` (float, 0.0 = from the
 core config), ``gravity_mps2`` (float, 9.81; the simulator uses 10), ``foot_velocity_source``
 (str, "joint_velocity" | "differentiated"), ``odom_frame`` (str, "odom"), ``base_frame``
-(str, "base_link").
+(str, "base_link"), ``imu_max_tilt_deg`` (float, 30.0: allowed angle between gravity and +z at start).
 """
 
 from __future__ import annotations
 
+import math
+
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import String
 
 from anima.controllers.base_estimator import BaseEstimator, BaseEstimatorConfig
+from anima.controllers.imu_check import GravityCheck, GravityCheckConfig, ImuVerdict
 from anima.controllers.leg_kinematics import LegKinematics
-from anima.ros_nodes._common import SENSOR_QOS, declare_params, from_time_msg, run_node
-from anima.ros_nodes._conversions import imu_arrays, joint_arrays, odometry_msg, reorder_index
+from anima.ros_nodes._common import LATCHED_QOS, SENSOR_QOS, STREAM_QOS, declare_params, from_time_msg, run_node
+from anima.ros_nodes._conversions import MalformedMessage, checked_joint_arrays, imu_arrays, odometry_msg, reorder_index
 
 
 class StateEstimatorNode(Node):
     def __init__(self) -> None:
         super().__init__("state_estimator")
         p = declare_params(
-            self, {"initial_height_m": 0.0, "gravity_mps2": 9.81, "foot_velocity_source": "joint_velocity"}
+            self, {"initial_height_m": 0.0, "gravity_mps2": 9.81, "foot_velocity_source": "joint_velocity",
+                   "imu_max_tilt_deg": 30.0}
         )
         self._odom_frame = self.declare_parameter("odom_frame", "odom").value
         self._base_frame = self.declare_parameter("base_frame", "base_link").value
@@ -39,23 +48,41 @@ class StateEstimatorNode(Node):
         config = BaseEstimatorConfig(**overrides)
         self.core = BaseEstimator(config, self.kinematics)
         self.core.reset()
+        self.imu_check = GravityCheck(GravityCheckConfig(gravity_mps2=p["gravity_mps2"],
+                                                         max_tilt_rad=math.radians(p["imu_max_tilt_deg"])))
         self._state_names: tuple[str, ...] = ()
         self._index = None
         self._have_imu = False
-        self._pub = self.create_publisher(Odometry, "odom", SENSOR_QOS)
+        self._pub = self.create_publisher(Odometry, "odom", STREAM_QOS)
+        self._status_pub = self.create_publisher(String, "estimator/status", LATCHED_QOS)
+        self._report_imu_check()
         self.create_subscription(Imu, "imu/data", self._on_imu, SENSOR_QOS)
         self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
         self.get_logger().info("Laikago base Kalman filter: imu/data + joint_states -> odom")
 
     def _on_imu(self, msg: Imu) -> None:
         orientation, gyro, accel = imu_arrays(msg)
+        if self.imu_check.verdict is ImuVerdict.WAITING and self.imu_check.add(gyro, accel) is not ImuVerdict.WAITING:
+            self._report_imu_check()
         self.core.update_imu(from_time_msg(msg.header.stamp), orientation, gyro, accel)
         self._have_imu = True
+
+    def _report_imu_check(self) -> None:
+        check = self.imu_check
+        if check.verdict is ImuVerdict.FAILED:
+            self.get_logger().error(f"{check.reason}. Refusing to publish odom (fix the IMU frame and restart)")
+        elif check.verdict is ImuVerdict.PASSED:
+            self.get_logger().info(check.reason)
+        self._status_pub.publish(String(data=f"{check.verdict.value}: {check.reason}"))
 
     def _on_joints(self, msg: JointState) -> None:
         if not self._have_imu:
             return
-        j = joint_arrays(msg)
+        try:
+            j = checked_joint_arrays(msg, "joint_states", required=("position", "velocity"))
+        except MalformedMessage as err:
+            self.get_logger().warning(f"rejected: {err}", throttle_duration_sec=1.0)
+            return
         if j.names != self._state_names:
             try:
                 self._index = reorder_index(j.names, self.kinematics.joint_names)
@@ -64,7 +91,10 @@ class StateEstimatorNode(Node):
                 return
             self._state_names = j.names
         idx = self._index
-        self.core.update_joints(from_time_msg(msg.header.stamp), j.position[idx], j.velocity[idx], j.effort[idx])
+        effort = j.effort[idx] if len(j.effort) else None
+        self.core.update_joints(from_time_msg(msg.header.stamp), j.position[idx], j.velocity[idx], effort)
+        if self.imu_check.verdict is not ImuVerdict.PASSED:
+            return  # the filter runs, but its output is not trusted until the IMU frame checked out
         s = self.core.state()
         self._pub.publish(
             odometry_msg(

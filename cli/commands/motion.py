@@ -12,7 +12,8 @@ HELP = "reference motions: list shipped clips, check quality, preview video, reb
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     sub.add_parser("list", help="print the paths of the shipped motions, one per line")
-    check = sub.add_parser("check", help="toe error, foot slip, penetration, joint limits, velocity spikes")
+    check = sub.add_parser("check", help="toe error, foot slip per foot (every stance phase, flagged or not), "
+                           "penetration, joint limits, velocity spikes")
     check.add_argument("file", help="motion JSON file or shipped motion name")
     check.add_argument("--robot", default="laikago", help="retarget config name or YAML path")
     check.add_argument("--json", action="store_true", help="print one JSON object")
@@ -37,7 +38,7 @@ def _check(args: argparse.Namespace) -> int:
     cfg = load_config(args.robot)
     path = find_motion(args.file)
     thresholds = CheckThresholds(foot_contact_height_m=cfg.foot_contact_height_m)
-    result = check_motion(load_motion(path), cfg.kinematics(), thresholds)
+    result = check_motion(load_motion(path), cfg.kinematics(), thresholds, cfg.leg_names)
     result["file"] = str(path)
     if args.json:
         print(json.dumps(result, sort_keys=True))

@@ -27,7 +27,7 @@ class CheckThresholds:
     foot_slip_m: float = 0.01
     penetration_m: float = 0.005
     foot_contact_height_m: float = 0.03  # toe origin height when touching the ground
-    stance_height_margin_m: float = 0.005  # without contact flags: stance = toe below contact + margin
+    stance_height_margin_m: float = 0.002  # stance = toe within this of its own ground level
     joint_speed_spike_rad_s: float = 20.0
     root_speed_spike_m_s: float = 5.0
     root_angular_speed_spike_rad_s: float = 15.0
@@ -49,20 +49,46 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2], edges[1::2]))
 
 
-def foot_slip(toes: np.ndarray, stance: np.ndarray) -> float:
-    """Largest horizontal drift of a stance foot from where its stance began, metres."""
-    worst = 0.0
+def foot_slip_per_foot(toes: np.ndarray, stance: np.ndarray) -> np.ndarray:
+    """``(L,)`` largest horizontal drift of each foot, over its stance runs, from where the run began (m)."""
+    worst = np.zeros(toes.shape[1])
     for leg in range(toes.shape[1]):
         for a, b in _runs(stance[:, leg]):
             drift = np.linalg.norm(toes[a:b, leg, :2] - toes[a, leg, :2], axis=-1)
-            worst = max(worst, float(drift.max()))
+            worst[leg] = max(worst[leg], float(drift.max()))
     return worst
 
 
+def foot_slip(toes: np.ndarray, stance: np.ndarray) -> float:
+    """Largest horizontal drift of a stance foot from where its stance began, metres."""
+    return float(foot_slip_per_foot(toes, stance).max(initial=0.0))
+
+
+def stance_from_heights(toes: np.ndarray, margin_m: float) -> np.ndarray:
+    """``(N, L)``: each toe within ``margin_m`` of its own ground level (the 5th percentile of its
+    height over the clip). Height only, no speed test, so a sliding foot still counts as stance."""
+    ground = np.percentile(toes[..., 2], 5, axis=0)
+    return toes[..., 2] <= ground + margin_m
+
+
+def _leg_labels(n: int, leg_names: tuple[str, ...] | None) -> tuple[str, ...]:
+    if leg_names is not None and len(leg_names) == n:
+        return tuple(leg_names)
+    return ("FR", "FL", "RR", "RL") if n == 4 else tuple(str(i) for i in range(n))
+
+
 def check_motion(
-    motion: ReferenceMotion, kin: LegKinematics, th: CheckThresholds = CheckThresholds()
+    motion: ReferenceMotion,
+    kin: LegKinematics,
+    th: CheckThresholds = CheckThresholds(),
+    leg_names: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """All metrics as one JSON-ready dict; ``passed`` tells whether every target is met."""
+    """All metrics as one JSON-ready dict; ``passed`` tells whether every target is met.
+
+    Foot slip is measured on every foot's stance phases: those the clip's contact flags mark and
+    those found from the toe heights themselves (each foot against its own ground level), so a
+    foot that no flag marks is measured too. ``foot_slip_m`` gives it per foot.
+    """
     toes = toe_positions_world(motion, kin)
     out: dict[str, Any] = {"frames": motion.num_frames, "duration_s": round(motion.duration, 6)}
     if motion.toe_targets is not None and motion.toe_targets.shape[1] == toes.shape[1]:
@@ -70,11 +96,14 @@ def check_motion(
         out["toe_error_m_median"], out["toe_error_m_max"] = float(np.median(err)), float(err.max())
     else:
         out["toe_error_m_median"] = out["toe_error_m_max"] = None
+    detected = stance_from_heights(toes, th.stance_height_margin_m)
+    slip = foot_slip_per_foot(toes, detected)
     if motion.contacts is not None and motion.contacts.shape[1] == toes.shape[1]:
-        stance = motion.contacts
-    else:
-        stance = toes[..., 2] < th.foot_contact_height_m + th.stance_height_margin_m
-    out["foot_slip_m_max"] = foot_slip(toes, stance)
+        slip = np.maximum(slip, foot_slip_per_foot(toes, motion.contacts))
+    labels = _leg_labels(toes.shape[1], leg_names)
+    out["foot_slip_m"] = {name: float(v) for name, v in zip(labels, slip)}
+    out["stance_fraction"] = {name: float(v) for name, v in zip(labels, detected.mean(axis=0))}
+    out["foot_slip_m_max"] = float(slip.max(initial=0.0))
     out["penetration_m_max"] = float(max(0.0, (th.foot_contact_height_m - toes[..., 2]).max()))
     q = motion.joints()
     below = q < kin.lower - th.limit_tolerance_rad

@@ -174,17 +174,31 @@ class ReferenceMotion:
 
 
 def save_motion(motion: ReferenceMotion, path: str | Path) -> None:
-    """Write ``motion`` as JSON (frames rounded to 1e-6)."""
-    Path(path).write_text(json.dumps(motion.to_json_dict(), separators=(",", ":")) + "\n", encoding="utf-8")
+    """Write ``motion`` as JSON (frames rounded to 1e-6), atomically: a temporary file beside
+    ``path``, then ``os.replace``. OSError if the folder is not writable."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    text = json.dumps(motion.to_json_dict(), separators=(",", ":")) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def motion_from_dict(data: dict[str, Any], source: str = "<dict>") -> ReferenceMotion:
     """Parse the JSON layout; errors name ``source`` and the offending key or row."""
     if not isinstance(data, dict):
         raise ValueError(f"{source}: expected a JSON object at top level")
-    for key in ("FrameDuration", "Frames"):
+    for key in ("LoopMode", "FrameDuration", "Frames"):
         if key not in data:
-            raise ValueError(f"{source}: missing key '{key}'")
+            what = f" ('{LOOP_WRAP}' or '{LOOP_CLAMP}')" if key == "LoopMode" else ""
+            raise ValueError(f"{source}: missing key '{key}'{what}")
     rows = data["Frames"]
     if not isinstance(rows, list) or not rows:
         raise ValueError(f"{source}: 'Frames' must be a non-empty list of rows")
@@ -197,7 +211,7 @@ def motion_from_dict(data: dict[str, Any], source: str = "<dict>") -> ReferenceM
         return ReferenceMotion(
             frames=np.asarray(rows, dtype=float),
             frame_duration=float(data["FrameDuration"]),
-            loop_mode=str(data.get("LoopMode", LOOP_WRAP)),
+            loop_mode=str(data["LoopMode"]),
             enable_cycle_offset_position=bool(data.get("EnableCycleOffsetPosition", False)),
             enable_cycle_offset_rotation=bool(data.get("EnableCycleOffsetRotation", False)),
             toe_targets=data.get("AnimaToeTargets"),

@@ -14,11 +14,24 @@ from typing import Callable
 
 from anima.models.motion.format import ReferenceMotion, save_motion
 from anima.models.motion.transforms import blend_loop_seam, mirror, reverse
-from anima.models.retarget.generator import GaitParams, generate_gait
+from anima.models.retarget.generator import DogSkeleton, GaitParams, generate_gait
 from anima.models.retarget.keyframes import hop_turn_keyframes, motion_from_keyframes
 from anima.models.retarget.retarget import Retargeter
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+
+# The source dog of the shipped clips. The original retargeting maps marker lengths 1:1 (Laikago's
+# REF_POS_SCALE is 1.0), so the dog is Laikago-sized: its shoulders and hips sit where the robot's
+# hip joints are (x 0.2429 / -0.1944 m, y +-0.0817 m from the body origin) when its pelvis-neck
+# midpoint is the robot's base (the chassis' inertial origin, 0.0438 m ahead and 0.03 m above the
+# body origin); the neck marker sits 2.5 cm low, which the original's forward offset (0, 0, 0.025)
+# levels; fore toe markers rest 1 cm above the hind ones, which the original's hind toe offset
+# (z + 0.01) evens out, so every toe lands at the toe sphere's radius (0.03 m).
+LAIKAGO_SIZED_DOG = DogSkeleton(
+    body_length_m=0.43729, shoulder_width_m=0.163429, hip_width_m=0.163429, shoulder_height_m=0.41,
+    hip_height_m=0.41, neck_forward_m=0.12, pelvis_back_m=0.08088, spine_up_m=0.0425, neck_drop_m=0.025,
+    fore_toe_height_m=0.03, hind_toe_height_m=0.02,
+)
 
 # name -> (gait parameters, cycles kept). Speeds/strides are dog-like at the robot's scale.
 GAIT_CLIPS: dict[str, GaitParams] = {
@@ -37,7 +50,7 @@ GAIT_CLIPS: dict[str, GaitParams] = {
 def retarget_gait(rt: Retargeter, params: GaitParams) -> ReferenceMotion:
     """Generate ``params.cycles + 2`` cycles, retarget, keep the middle cycles, close the loop."""
     padded = GaitParams(**{**vars(params), "cycles": params.cycles + 2})
-    kp = generate_gait(padded)
+    kp = generate_gait(padded, LAIKAGO_SIZED_DOG)
     per_cycle = int(round(params.period * params.fps))
     result = rt.retarget(kp, frames=slice(per_cycle, per_cycle * (params.cycles + 1) + 1))
     info = {**result.motion.info, "gait": vars(params)}

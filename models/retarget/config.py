@@ -33,6 +33,44 @@ class IkConfig:
 
 
 @dataclass(frozen=True, eq=False)
+class OriginalSteps:
+    """The original retargeting's per-robot numbers (Peng et al., RSS 2020; FACTS.md, "The original
+    retargeting, step by step"), used when a config has ``method: original``.
+
+    Attributes:
+        marker_rotations: (axis, angle rad) rotations applied in order to the raw y-up markers.
+        pos_offset_m: added to every marker after rotation and scaling (the global ``scale``).
+        forward_offset_m: added to neck - pelvis before it is normalised (forward direction).
+        root_offset_m: added to the pelvis-neck midpoint (the simulated root position).
+        toe_offsets_local_m: ``(L, 3)`` per-toe offsets, rotated by the heading and added to the targets.
+        joint_damping: ``(3L,)`` PyBullet IK joint damping.
+        rest_pose: ``(3L,)`` URDF angles: the IK rest pose and the pose the robot starts from.
+    """
+
+    marker_rotations: tuple[tuple[str, float], ...]
+    pos_offset_m: np.ndarray
+    forward_offset_m: np.ndarray
+    root_offset_m: np.ndarray
+    toe_offsets_local_m: np.ndarray
+    joint_damping: np.ndarray
+    rest_pose: np.ndarray
+
+    def __post_init__(self) -> None:
+        for axis, _ in self.marker_rotations:
+            if axis not in ("x", "y", "z"):
+                raise ValueError(f"original.marker_rotations: axis must be x, y or z, got '{axis}'")
+        for name in ("pos_offset_m", "forward_offset_m", "root_offset_m"):
+            if np.shape(getattr(self, name)) != (3,):
+                raise ValueError(f"original.{name}: expected 3 values, got {np.shape(getattr(self, name))}")
+        legs = np.shape(self.toe_offsets_local_m)[0]
+        if np.shape(self.toe_offsets_local_m) != (legs, 3):
+            raise ValueError("original.toe_offsets_local_m: expected one [x, y, z] per leg")
+        for name in ("joint_damping", "rest_pose"):
+            if np.shape(getattr(self, name)) != (3 * legs,):
+                raise ValueError(f"original.{name}: expected {3 * legs} values, got {np.shape(getattr(self, name))}")
+
+
+@dataclass(frozen=True, eq=False)
 class RetargetConfig:
     """Everything robot-specific about retargeting (SI units).
 
@@ -49,6 +87,10 @@ class RetargetConfig:
         foot_contact_height_m: toe-link height when touching the ground (toe sphere radius).
         stance_height_m / stance_speed_m_s: source toe below/slower than this = stance;
             stance_min_frames: shorter stance runs and gaps are treated as marker noise.
+            Stance is judged per foot, against that foot's own ground level.
+        original: ``method: original`` in the YAML: the original retargeting step by step
+            (:mod:`anima.models.retarget.original`, ``scale`` is its REF_POS_SCALE);
+            None: Anima's method (nominal stance width, stance locking, numpy IK).
     """
 
     robot: str
@@ -70,6 +112,7 @@ class RetargetConfig:
     mirror_joint_permutation: tuple[int, ...]
     mirror_joint_signs: tuple[float, ...]
     ik: IkConfig
+    original: OriginalSteps | None = None
 
     def __post_init__(self) -> None:
         n = len(self.leg_names)
@@ -82,6 +125,8 @@ class RetargetConfig:
             raise ValueError(f"{self.robot}: nominal_pose needs {3 * n} angles, got {np.shape(self.nominal_pose)}")
         if not self.scale > 0 or any(not s > 0 for s in self.limb_scale):
             raise ValueError(f"{self.robot}: scale and limb_scale must be positive")
+        if self.original is not None and len(self.original.toe_offsets_local_m) != n:
+            raise ValueError(f"{self.robot}: original.toe_offsets_local_m needs one entry per leg ({n})")
         if sorted(self.mirror_joint_permutation) != list(range(3 * n)):
             raise ValueError(f"{self.robot}: mirror_joint_permutation must permute 0..{3 * n - 1}")
 
@@ -107,6 +152,26 @@ def _get(data: Mapping[str, Any], key: str, source: str) -> Any:
     return data[key]
 
 
+def _original_from_dict(data: Mapping[str, Any], legs: tuple[str, ...], source: str) -> OriginalSteps:
+    """The ``original:`` block (see :class:`OriginalSteps`); errors name ``source`` and the key."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{source}: 'original' must be a mapping")
+    toe = _get(data, "toe_offsets_local_m", source)
+    try:
+        toes = [toe[leg] for leg in legs]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{source}: original.toe_offsets_local_m needs an entry per leg {list(legs)}") from exc
+    rotations = tuple((str(axis), float(angle)) for axis, angle in _get(data, "marker_rotations", source))
+    vec = lambda key, default=None: np.asarray(data.get(key, default) if default is not None  # noqa: E731
+                                               else _get(data, key, source), dtype=float)
+    return OriginalSteps(
+        marker_rotations=rotations, pos_offset_m=vec("pos_offset_m", [0.0, 0.0, 0.0]),
+        forward_offset_m=vec("forward_offset_m"), root_offset_m=vec("root_offset_m", [0.0, 0.0, 0.0]),
+        toe_offsets_local_m=np.asarray(toes, dtype=float), joint_damping=vec("joint_damping"),
+        rest_pose=vec("rest_pose_rad"),
+    )
+
+
 def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> RetargetConfig:
     """Build a :class:`RetargetConfig` from parsed YAML; errors name ``source`` and the key."""
     legs = tuple(_get(data, "legs", source))
@@ -122,6 +187,10 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Retarge
     ik = IkConfig(**data.get("ik", {}))
     stance = data.get("stance", {})
     n = 3 * len(legs)
+    method = data.get("method", "anima")
+    if method not in ("anima", "original"):
+        raise ValueError(f"{source}: method must be 'anima' or 'original', got '{method}'")
+    original = _original_from_dict(_get(data, "original", source), legs, source) if method == "original" else None
     return RetargetConfig(
         robot=str(_get(data, "robot", source)),
         urdf=str(_get(data, "urdf", source)),
@@ -142,6 +211,7 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Retarge
         mirror_joint_permutation=tuple(int(i) for i in data.get("mirror_joint_permutation", range(n))),
         mirror_joint_signs=tuple(float(s) for s in data.get("mirror_joint_signs", [1.0] * n)),
         ik=ik,
+        original=original,
     )
 
 

@@ -44,10 +44,16 @@ class DogSkeleton:
     neck_forward_m: float = 0.14
     pelvis_back_m: float = 0.06
     spine_up_m: float = 0.03  # pelvis and neck markers above the shoulder/hip line (level back)
+    neck_drop_m: float = 0.0  # neck marker this much below the pelvis marker (real capture: ~2.5 cm)
+    fore_toe_height_m: float = 0.0  # fore toe markers' height when the paw rests on the ground
+    hind_toe_height_m: float = 0.0  # hind toe markers' (real capture: 1-2 cm below the fore ones)
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
-            if not value > 0:
+            if name in ("neck_drop_m", "fore_toe_height_m", "hind_toe_height_m"):
+                if not value >= 0:
+                    raise ValueError(f"DogSkeleton.{name}: must be >= 0, got {value}")
+            elif not value > 0:
                 raise ValueError(f"DogSkeleton.{name}: must be positive, got {value}")
 
 
@@ -126,7 +132,8 @@ def _feet(p: GaitParams, sk: DogSkeleton, t: np.ndarray) -> np.ndarray:
         s = np.clip((frac - duty) / (1.0 - duty), 0.0, 1.0)
         w = (0.5 - 0.5 * np.cos(math.pi * s))[:, None]
         feet[:, leg] = (1.0 - w) * hold_k + w * hold_next
-        feet[:, leg, 2] = p.step_height_m * np.sin(math.pi * s) ** 2  # lands with zero vertical speed
+        rest = sk.fore_toe_height_m if _LEG_FORE[leg] else sk.hind_toe_height_m
+        feet[:, leg, 2] = rest + p.step_height_m * np.sin(math.pi * s) ** 2  # lands with zero vertical speed
     return feet
 
 
@@ -158,7 +165,7 @@ def _markers(
     hips = [at(h) for h in _hip_offsets(sk)]
     half = 0.5 * sk.body_length_m
     pelvis = at([-half - sk.pelvis_back_m, 0.0, sk.spine_up_m])
-    neck = at([half + sk.neck_forward_m, 0.0, sk.spine_up_m])
+    neck = at([half + sk.neck_forward_m, 0.0, sk.spine_up_m - sk.neck_drop_m])
     pts = {
         "pelvis": pelvis, "neck": neck,
         "spine_1": pelvis + (neck - pelvis) / 3.0, "spine_2": pelvis + 2.0 * (neck - pelvis) / 3.0,

@@ -16,6 +16,8 @@ z-up as (x, y, z) -> (z, x, y).
 Dog mocap CSV (the layout of the public dog motion capture used by Peng et al., RSS 2020,
 Sec. IV-A): each row is one frame of 81 numbers = 27 markers x (x, y, z), metres, y up,
 forward roughly +z, 60 Hz; an optional leading column of times (82 columns) is accepted.
+The original capture files are named ``*_joint_pos.txt`` (comma-separated); ``.txt`` is read the
+same way as ``.csv``.
 """
 
 from __future__ import annotations
@@ -205,11 +207,16 @@ def write_keypoints_json(traj: KeypointTrajectory, path: str | Path) -> None:
     Path(path).write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")
 
 
-def read_keypoints(path: str | Path) -> KeypointTrajectory:
-    """Dispatch on the suffix: ``.csv`` -> dog mocap, ``.json`` -> Anima keypoint format."""
+DOG_CSV_SUFFIXES = (".csv", ".txt")  # .txt: the original capture's *_joint_pos.txt
+
+
+def read_keypoints(path: str | Path, fps: float | None = None) -> KeypointTrajectory:
+    """Dispatch on the suffix: ``.csv``/``.txt`` -> dog mocap (at ``fps``, default 60 Hz, unless the
+    file has a time column), ``.json`` -> Anima keypoint format."""
     suffix = Path(path).suffix.lower()
-    if suffix == ".csv":
-        return read_dog_csv(path)
+    if suffix in DOG_CSV_SUFFIXES:
+        return read_dog_csv(path, DOG27_FPS if fps is None else fps)
     if suffix == ".json":
         return read_keypoints_json(path)
-    raise ValueError(f"{path}: unknown keypoint file type '{suffix}' (expected .csv or .json)")
+    raise ValueError(f"{path}: unknown keypoint file type '{suffix}' (expected .csv, .txt (*_joint_pos.txt) "
+                     f"or .json)")

@@ -3,9 +3,16 @@
 Peng et al., "Learning Agile Robotic Locomotion Skills by Imitating Animals", RSS 2020,
 Sec. IV-A: scale the source, set the robot's root from the animal's pelvis/neck/shoulder/hip
 keypoints, place toe targets relative to the robot's hips, and solve IK for the legs every
-frame. Anima adds stance handling: source toes that rest on the ground (low and slow) are
-locked in x-y for the whole stance and put exactly at contact height, with the shift blended
-through the swing phases, so scaling and body-shape differences do not make feet slide or dig in.
+frame. Two methods, chosen by the robot's config:
+
+* ``method: original`` (Laikago): the original retargeting step by step
+  (:mod:`anima.models.retarget.original`), so clips match the original ones.
+* ``method: anima``: toes under the nominal stance width, and stance handling: source toes that
+  rest on the ground (low and slow) are locked in x-y for the whole stance and put exactly at
+  contact height, with the shift blended through the swing phases.
+
+Both flag stance per foot, each against that foot's own ground level (real capture puts the
+front-toe markers 1-2 cm above the hind ones), and store the flags as the clip's contacts.
 """
 
 from __future__ import annotations
@@ -58,13 +65,16 @@ def heading_rotations(rot: np.ndarray) -> np.ndarray:
 def detect_stance(
     toes: np.ndarray, fps: float, height_m: float, speed_m_s: float, min_frames: int = 3
 ) -> np.ndarray:
-    """``(T, L)`` stance flags: toe within ``height_m`` of the ground and slower than ``speed_m_s``.
+    """``(T, L)`` stance flags: toe within ``height_m`` of its own ground level and slower than ``speed_m_s``.
 
+    Each foot's ground level is the 5th percentile of its own height over the trajectory, so
+    markers that rest at different heights (front toes above hind ones) are all found in stance.
     Marker noise makes raw flags flicker, so gaps shorter than ``min_frames`` inside a stance
     are filled and stance runs shorter than ``min_frames`` are dropped.
     """
     vel = np.gradient(toes[..., :2], axis=0) * fps
-    flags = (toes[..., 2] < height_m) & (np.linalg.norm(vel, axis=-1) < speed_m_s)
+    ground = np.percentile(toes[..., 2], 5, axis=0)
+    flags = (toes[..., 2] - ground < height_m) & (np.linalg.norm(vel, axis=-1) < speed_m_s)
     for leg in range(flags.shape[1]):
         col = flags[:, leg]
         runs = _intervals(~col)
@@ -128,9 +138,8 @@ class Retargeter:
         """Body origin ``(T, 3)``, body rotation ``(T, 3, 3)``, toe targets ``(T, L, 3)``, stance ``(T, L)``."""
         cfg = self.config
         kp.require(["pelvis", "neck", *cfg.source_hips, *cfg.source_toes])
-        ground = self._source_ground(kp)
         pos = kp.positions.copy()
-        pos[..., 2] -= ground
+        pos[..., 2] -= self._source_ground(kp)
         kp = KeypointTrajectory(kp.names, pos, kp.fps, kp.source)
         rot = root_frames(kp)
         src_hips = np.stack([kp.get(n) for n in cfg.source_hips], axis=1)
@@ -168,17 +177,16 @@ class Retargeter:
     ) -> RetargetResult:
         """Full pipeline on a keypoint trajectory (see module docstring).
 
-        ``frames`` selects the output frames; stance detection and locking see the whole
-        trajectory, so a cut through a stance phase does not move that foothold.
+        ``frames`` selects the source frames (``a:b``; errors if it reaches past the end). The
+        original method retargets only those, starting from the rest pose, as the original did;
+        stance detection (and Anima's stance locking) see the whole trajectory, so a cut through
+        a stance phase does not move that foothold.
         """
+        sel = frame_range(frames, kp.num_frames, kp.source)
+        if self.config.original is not None:
+            return self._retarget_original(kp, sel, loop_mode, keep_keypoints)
         origin, rot, targets, stance = self.root_and_targets(kp)
         ground = self._source_ground(kp)
-        first = range(kp.num_frames)[frames]
-        if len(first) < 2 or first.step != 1:
-            raise ValueError(
-                f"{kp.source}: frame range selects {len(first)} frames with step {first.step}; need >= 2, step 1"
-            )
-        sel = slice(first.start, first.stop)
         origin, rot, targets, stance = origin[sel], rot[sel], targets[sel], stance[sel]
         kp = kp.slice(sel.start, sel.stop)
         q, err = self.solve(origin, rot, targets)
@@ -190,3 +198,46 @@ class Retargeter:
                           keypoint_names=tuple(used))
         extras["info"] = {"robot": self.config.robot, "source": kp.source, "generator": "anima.models.retarget"}
         return RetargetResult(self.make_motion(origin, rot, q, 1.0 / kp.fps, **extras), err)
+
+    def source_stance(self, kp: KeypointTrajectory) -> np.ndarray:
+        """``(T, L)`` stance flags of the source toes, per foot against its own ground level."""
+        cfg = self.config
+        toes = np.stack([kp.get(n) for n in cfg.source_toes], axis=1)
+        return detect_stance(toes, kp.fps, cfg.stance_height_m, cfg.stance_speed_m_s, cfg.stance_min_frames)
+
+    def _retarget_original(
+        self, kp: KeypointTrajectory, sel: slice, loop_mode: str, keep_keypoints: bool
+    ) -> RetargetResult:
+        from anima.models.retarget.original import retarget_original
+
+        stance = self.source_stance(kp)[sel]
+        kp = kp.slice(sel.start, sel.stop)
+        out = retarget_original(kp, self.config)
+        extras: dict[str, object] = {"toe_targets": out.toe_targets, "contacts": stance, "loop_mode": loop_mode}
+        if keep_keypoints:
+            used = [n for n in ("pelvis", "neck", *self.config.source_hips, *self.config.source_toes) if n in kp.names]
+            extras.update(keypoints=out.markers[:, [kp.names.index(n) for n in used]], keypoint_names=tuple(used))
+        extras["info"] = {"robot": self.config.robot, "source": kp.source,
+                          "generator": "anima.models.retarget.original"}
+        motion = ReferenceMotion(frames=out.frames, frame_duration=1.0 / kp.fps, **extras)
+        return RetargetResult(motion, out.toe_error_m)
+
+
+def frame_range(frames: slice, num_frames: int, source: str) -> slice:
+    """``frames`` as ``slice(start, stop)`` within ``[0, num_frames]``; ValueError naming ``source``
+    if it reaches past the end, runs backwards or selects fewer than 2 frames."""
+    if frames.step not in (None, 1):
+        raise ValueError(f"{source}: frame range must have step 1, got {frames.step}")
+    start = 0 if frames.start is None else frames.start
+    stop = num_frames if frames.stop is None else frames.stop
+    if start < 0:
+        start += num_frames
+    if stop < 0:
+        stop += num_frames
+    if not 0 <= start < num_frames or stop > num_frames:
+        raise ValueError(f"{source}: frame range {frames.start}:{frames.stop} is beyond the end of the "
+                         f"file ({num_frames} frames, 0:{num_frames})")
+    if stop - start < 2:
+        raise ValueError(f"{source}: frame range {frames.start}:{frames.stop} selects {max(0, stop - start)} "
+                         f"frames; need >= 2")
+    return slice(start, stop)

@@ -129,7 +129,7 @@ class LaikagoImitationEnv(gym.Env):
         self.world.reset()
         pos, quat, _, _ = self.world.root_state()
         self._default_frame = np.concatenate([[0.0, 0.0, pos[2]], quat, self.world.nominal_pose()])
-        # Restoring this snapshot at every reset also clears Bullet's contact warm-start caches, so
+        # Restoring this snapshot at every reset (and dropping the contact caches, _drop_contact_caches), so
         # an episode depends only on its seed, not on the episodes before it.
         self._snapshot = self.client.saveState()
         self.tracker = ReferenceTracker(ref, self._default_frame)
@@ -181,6 +181,7 @@ class LaikagoImitationEnv(gym.Env):
         if self.randomize_dynamics:
             self.world.randomize(rng)
         self.client.restoreState(self._snapshot)
+        self._drop_contact_caches()
         self.world.reset(rng=rng)
         rsi = bool(rng.uniform() < self.ref_state_init_prob)
         options = options or {}
@@ -205,6 +206,17 @@ class LaikagoImitationEnv(gym.Env):
         joints, imu = self.world.read_joints(), self.world.imu()
         self.builder.reset(motor_angles(joints.position), imu_features(imu.orientation_xyzw, imu.angular_velocity))
         return self._observation(imu), {"ref_state_init": rsi, "warmup": warmup, "motion_time": self._time0}
+
+    def _drop_contact_caches(self) -> None:
+        """``restoreState`` keeps Bullet's persistent ground-contact manifolds (and their warm-start
+        impulses) from the episode before, so the first episode after construction stepped
+        differently from later ones with the same seed; one collision pass with the robot lifted
+        far off the ground drops them, so every episode starts alike."""
+        body = self.world.robot_id
+        pos, orn = self.client.getBasePositionAndOrientation(body)
+        self.client.resetBasePositionAndOrientation(body, [pos[0], pos[1], pos[2] + 100.0], orn)
+        self.client.performCollisionDetection()
+        self.client.resetBasePositionAndOrientation(body, pos, orn)
 
     def _run_substeps(self, urdf_target: np.ndarray) -> None:
         world, path, dt = self.world, self.path, self.world.physics_dt

@@ -58,12 +58,18 @@ def test_quaternion_accessors() -> None:
 @pytest.mark.parametrize(
     "data, message",
     [
-        ({"Frames": [[0] * 19]}, "missing key 'FrameDuration'"),
-        ({"FrameDuration": 0.1, "Frames": []}, "'Frames' must be a non-empty list"),
-        ({"FrameDuration": 0.1, "Frames": [[0, 0, 0, 0, 0, 0, 1] + [0] * 12, [0] * 18]}, "Frames row 1 has 18 values, expected 19"),
-        ({"FrameDuration": -1, "Frames": [[0, 0, 0, 0, 0, 0, 1] + [0] * 12] * 2}, "FrameDuration: must be a positive"),
+        ({"Frames": [[0] * 19]}, "missing key 'LoopMode'"),
+        ({"LoopMode": "Wrap", "Frames": [[0] * 19]}, "missing key 'FrameDuration'"),
+        ({"FrameDuration": 0.1, "Frames": [[0, 0, 0, 0, 0, 0, 1] + [0] * 12] * 2},
+         "missing key 'LoopMode' ('Wrap' or 'Clamp')"),
+        ({"LoopMode": "Wrap", "FrameDuration": 0.1, "Frames": []}, "'Frames' must be a non-empty list"),
+        ({"LoopMode": "Wrap", "FrameDuration": 0.1, "Frames": [[0, 0, 0, 0, 0, 0, 1] + [0] * 12, [0] * 18]},
+         "Frames row 1 has 18 values, expected 19"),
+        ({"LoopMode": "Wrap", "FrameDuration": -1, "Frames": [[0, 0, 0, 0, 0, 0, 1] + [0] * 12] * 2},
+         "FrameDuration: must be a positive"),
         ({"FrameDuration": 0.1, "LoopMode": "Loop", "Frames": [[0, 0, 0, 0, 0, 0, 1] + [0] * 12] * 2}, "LoopMode"),
-        ({"FrameDuration": 0.1, "Frames": [[0, 0, 0, 0, 0, 0, 2] + [0] * 12] * 2}, "row 0 has a non-unit root quaternion"),
+        ({"LoopMode": "Clamp", "FrameDuration": 0.1, "Frames": [[0, 0, 0, 0, 0, 0, 2] + [0] * 12] * 2},
+         "row 0 has a non-unit root quaternion"),
     ],
 )
 def test_malformed_motion(data: dict, message: str) -> None:

@@ -1,4 +1,9 @@
-"""Retargeting: IK recovers known angles, root frames, stance locking, a procedural trot end to end."""
+"""Retargeting: IK recovers known angles, root frames, stance locking, a procedural trot end to end.
+
+Laikago's config runs the original method (tests/models/test_retarget_original.py checks it step
+by step); Anima's stance-locking method is exercised through the A1 config and a Laikago config
+switched to it.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from anima.controllers.leg_kinematics import LAIKAGO_STANDING_URDF
 from anima.main import main as anima_main
 from anima.models.motion.check import check_motion
 from anima.models.motion.format import load_motion
+from anima.models.motion.library import LAIKAGO_SIZED_DOG
 from anima.models.retarget.config import IkConfig, config_from_dict, load_config
 from anima.models.retarget.generator import GaitParams, generate_gait
 from anima.models.retarget.ik import solve_feet_ik, solve_sequence_ik
@@ -23,6 +29,12 @@ from anima.models.retarget.retarget import Retargeter, lock_stance, root_frames
 @pytest.fixture(scope="module")
 def rt() -> Retargeter:
     return Retargeter(load_config("laikago"))
+
+
+@pytest.fixture(scope="module")
+def rt_anima() -> Retargeter:
+    """Laikago with Anima's stance-locking method (scale 0.825 for the default, larger dog)."""
+    return Retargeter(replace(load_config("laikago"), original=None, scale=0.825))
 
 
 def test_ik_recovers_joint_angles_from_fk_targets(rt: Retargeter) -> None:
@@ -79,16 +91,20 @@ def test_lock_stance_holds_mid_stance_point() -> None:
     np.testing.assert_allclose(out[0, 0, 0], 0.0 + 0.01)
 
 
-def test_procedural_trot_passes_checks(rt: Retargeter) -> None:
-    kp = generate_gait(GaitParams("trot", speed_m_s=0.9, stride_m=0.45, duty_factor=0.55, cycles=2))
-    result = rt.retarget(kp)
-    report = check_motion(result.motion, rt.kin)
+@pytest.mark.parametrize("method", ["original", "anima"])
+def test_procedural_trot_passes_checks(rt: Retargeter, rt_anima: Retargeter, method: str) -> None:
+    params = GaitParams("trot", speed_m_s=0.9, stride_m=0.45, duty_factor=0.55, cycles=2)
+    r = rt if method == "original" else rt_anima
+    kp = generate_gait(params, LAIKAGO_SIZED_DOG) if method == "original" else generate_gait(params)
+    result = r.retarget(kp)
+    report = check_motion(result.motion, r.kin)
     assert report["toe_error_m_median"] <= 0.01 and report["toe_error_m_max"] <= 0.03
     assert report["foot_slip_m_max"] <= 0.01 and report["penetration_m_max"] <= 0.005
     assert report["joint_limit_violations"] == 0 and report["joint_velocity_spikes"] == 0
-    # The robot travels the scaled distance: 2 cycles x 0.45 m x scale 0.825 = 0.7425 m.
-    travelled = result.motion.root_position()[-1, 0] - result.motion.root_position()[0, 0]
-    assert travelled == pytest.approx(2 * 0.45 * rt.config.scale, abs=1e-3)
+    # The robot travels the scaled distance: 2 cycles x 0.45 m x scale (1.0 original, 0.825 anima),
+    # along the heading the original's 0.47 pi turn leaves for a dog walking along the capture's +z.
+    travelled = result.motion.root_position()[-1, :2] - result.motion.root_position()[0, :2]
+    assert np.linalg.norm(travelled) == pytest.approx(2 * 0.45 * r.config.scale, abs=1e-3)
     # Knees bend backwards like the nominal pose (lower joint negative) throughout.
     assert np.all(result.motion.joints()[:, 2::3] < 0)
 
@@ -101,7 +117,7 @@ def test_config_errors() -> None:
 
 
 def test_cli_retarget_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    kp = generate_gait(GaitParams("pace", speed_m_s=0.6, stride_m=0.36, duty_factor=0.55, cycles=2))
+    kp = generate_gait(GaitParams("pace", speed_m_s=0.6, stride_m=0.36, duty_factor=0.55, cycles=2), LAIKAGO_SIZED_DOG)
     src = tmp_path / "pace.csv"
     write_dog_csv(kp, src)
     out = tmp_path / "pace.json"
@@ -125,7 +141,8 @@ def test_missing_keypoints_rejected(rt: Retargeter) -> None:
         rt.retarget(partial)
 
 
-def test_per_limb_scale_changes_only_that_limb(rt: Retargeter) -> None:
+def test_per_limb_scale_changes_only_that_limb(rt_anima: Retargeter) -> None:
+    rt = rt_anima
     kp = generate_gait(GaitParams("trot", cycles=1))
     cfg = replace(rt.config, limb_scale=(1.1, 1.0, 1.0, 1.0))
     _, _, base, _ = rt.root_and_targets(kp)
@@ -146,7 +163,8 @@ def test_a1_is_config_only() -> None:
     assert report["passed"], report
 
 
-def test_noisy_offset_source_still_passes(rt: Retargeter) -> None:
+def test_noisy_offset_source_still_passes(rt_anima: Retargeter) -> None:
+    rt = rt_anima
     # 2 mm marker noise, source shifted by (0.3, -0.2, 0.05) m: ground is re-estimated from the toes
     # and stance flags are debounced, so the checks still pass.
     kp = generate_gait(GaitParams("trot", speed_m_s=0.8, stride_m=0.4, duty_factor=0.55, cycles=3))

@@ -69,3 +69,38 @@ def test_imu_round_trip_with_covariances() -> None:
     np.testing.assert_allclose(a, [0.0, 0.0, 10.0])
     assert msg.angular_velocity_covariance[0] == pytest.approx(1e-5)
     assert msg.angular_velocity_covariance[1] == 0.0
+
+
+def test_checked_joint_arrays_rejects_fields_that_do_not_match_the_names() -> None:
+    from sensor_msgs.msg import JointState
+
+    from anima.ros_nodes._conversions import MalformedMessage, checked_joint_arrays
+
+    names = ["a", "b", "c"]
+    ok = checked_joint_arrays(joint_state_msg(to_time_msg(0.0), names, np.zeros(3)), "js")  # velocity, effort left out
+    assert ok.position.shape == (3,) and ok.velocity.size == 0
+    with pytest.raises(MalformedMessage, match="js: 3 names but 0 position values"):
+        checked_joint_arrays(JointState(name=names), "js")
+    with pytest.raises(MalformedMessage, match="js: 3 names but 2 velocity values; expected one per name or none"):
+        checked_joint_arrays(joint_state_msg(to_time_msg(0.0), names, np.zeros(3), np.zeros(2)), "js")
+    with pytest.raises(MalformedMessage, match="0 effort values; expected one per name \\(required\\)"):
+        checked_joint_arrays(joint_state_msg(to_time_msg(0.0), names, np.zeros(3)), "js", required=("position", "effort"))
+
+
+def test_multi_dof_positions_checks_lengths_and_names() -> None:
+    from sensor_msgs.msg import MultiDOFJointState
+
+    from anima.ros_nodes._conversions import MalformedMessage, multi_dof_positions
+    from anima.ros_nodes.ball_state_estimator import ball_state_msg
+
+    p, v = np.array([[1.0, 2, 3], [4, 5, 6]]), np.array([[0.1, 0, 0], [0, 0.2, 0]])
+    msg = ball_state_msg(to_time_msg(0.0), "world", p, v)
+    pos, vel = multi_dof_positions(msg, ("ball_1", "ball_0"), "balls/state")  # by name, in the order asked
+    np.testing.assert_array_equal(pos, p[::-1])
+    np.testing.assert_array_equal(vel, v[::-1])
+    msg.twist = []  # no twists: velocities zero
+    assert not multi_dof_positions(msg, ("ball_0",), "b")[1].any()
+    with pytest.raises(MalformedMessage, match="2 joint_names but 0 transforms"):
+        multi_dof_positions(MultiDOFJointState(joint_names=["ball_0", "ball_1"]), ("ball_0",), "b")
+    with pytest.raises(MalformedMessage, match="lacks \\['ball_2'\\]"):
+        multi_dof_positions(ball_state_msg(to_time_msg(0.0), "w", p, v), ("ball_2",), "b")

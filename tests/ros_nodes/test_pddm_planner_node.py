@@ -1,6 +1,7 @@
 """pddm_planner over real DDS: publishes joint_targets at 10 Hz from joint_states + balls/state,
 holds the rest grip until the balls are at rest, holds still when the state goes stale, switches task
-by parameter, refuses a mismatched model.
+by parameter, refuses a mismatched model. Faults (NaN state, a failing or slow planner) are in
+``tests/faults/test_planner_faults.py``.
 
 The test process is the hand and the ball estimator; the node runs as its own process in this
 test's ROS_DOMAIN_ID (``ros_env``), loopback only.
@@ -52,6 +53,7 @@ class FakeHand:
         rclpy.init(context=self.ctx, domain_id=domain_id)
         self.node = Node("fake_hand", context=self.ctx)
         self.targets: list[np.ndarray] = []
+        self.stamps: list[float] = []  # header stamps of the targets (the node's clock at publishing)
         self.ball_velocity = np.zeros((2, 3))
         self.status: list[list[float]] = []
         self.js = self.node.create_publisher(JointState, "joint_states", SENSOR_QOS)
@@ -66,6 +68,7 @@ class FakeHand:
         # ROS_DOMAIN_ID (conftest picks ids from the pid); its Laikago targets are not ours.
         if tuple(msg.name) == tuple(ROBOT.joint_names):
             self.targets.append(np.asarray(msg.position))
+            self.stamps.append(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)
 
     def run(self, seconds: float, publish: bool) -> None:
         end = time.monotonic() + seconds
@@ -100,10 +103,15 @@ def test_plans_holds_and_switches_task(ros_env: dict, tmp_path: Path) -> None:
         hand.ball_velocity[:] = 0.0
         hand.run(1.0, publish=True)
         hand.targets.clear()
+        hand.stamps.clear()
         hand.run(2.0, publish=True)
         assert hand.status[-1][4] == 0.0
-        # ~10 Hz for 2 s; planned targets stay inside the joint limits and vary (MPPI sampling).
-        assert 10 <= len(hand.targets) <= 30
+        # At 10 Hz of the node's clock: the median interval between the targets' stamps is 0.1 s
+        # however many of them this machine managed in 2 s of wall time (one per tick: a plan's
+        # result, or on an overrun the previous plan's next action). Planned targets stay inside
+        # the joint limits and vary (MPPI sampling).
+        assert len(hand.targets) >= 5
+        assert np.median(np.diff(hand.stamps)) == pytest.approx(0.1, abs=0.03)
         planned = np.array(hand.targets)
         assert np.all(planned >= ROBOT.position_lower - 1e-9) and np.all(planned <= ROBOT.position_upper + 1e-9)
         assert np.ptp(planned, axis=0).max() > 0
@@ -150,27 +158,3 @@ def test_refuses_a_target_lead_of_half_a_turn_or_more(ros_env: dict, tmp_path: P
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2, out
     assert "target_lead_rad must be 2 values (ccw, cw) in [0, pi) rad, got [0.0, 3.5]" in out
-
-
-def test_overrun_publishes_previous_plan(ros_env: dict, tmp_path: Path) -> None:
-    # Full-size model (2x250, N 700, H 7: >= 13 ms of FLOPs per plan on 2 cores) at 100 Hz: every
-    # plan overruns the 10 ms period, yet targets keep coming and the overruns are counted.
-    path = tmp_path / "big.pt"
-    DynamicsEnsemble(36, 24, joint_names=ROBOT.joint_names).save(path, extra=TRAINED_WITH)
-    proc = _start(ros_env, path, "-p", "rate_hz:=100.0", "-p", "num_samples:=700")
-    hand = FakeHand(int(ros_env["ROS_DOMAIN_ID"]))
-    try:
-        deadline = time.monotonic() + 30.0
-        while not hand.status or hand.status[-1][1] < 3:
-            assert proc.poll() is None, proc.stdout.read()
-            assert time.monotonic() < deadline, f"no overrun reported: {hand.status[-1:] }"
-            hand.run(0.2, publish=True)
-        hand.targets.clear()
-        hand.run(1.0, publish=True)
-        # Nominally 100 messages; on the shared 2-core machine far fewer, but they keep coming.
-        assert len(hand.targets) >= 5
-        assert np.all(np.isfinite(np.array(hand.targets)))
-    finally:
-        hand.close()
-        proc.terminate()
-        proc.wait(timeout=10)
