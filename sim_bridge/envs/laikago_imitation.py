@@ -129,8 +129,8 @@ class LaikagoImitationEnv(gym.Env):
         self.world.reset()
         pos, quat, _, _ = self.world.root_state()
         self._default_frame = np.concatenate([[0.0, 0.0, pos[2]], quat, self.world.nominal_pose()])
-        # Restoring this snapshot at every reset (and dropping the contact caches, _drop_contact_caches), so
-        # an episode depends only on its seed, not on the episodes before it.
+        # Every reset restores this snapshot and drops the contact caches (_drop_contact_caches), so an
+        # episode depends only on its seed, not on the episodes before it.
         self._snapshot = self.client.saveState()
         self.tracker = ReferenceTracker(ref, self._default_frame)
         self.builder = ObservationBuilder(self.tracker, self.control_dt)
