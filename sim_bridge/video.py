@@ -97,7 +97,11 @@ class VideoRecorder:
 
 
 def default_view(world) -> VideoConfig:
-    """A fixed viewpoint framing the world's robot: the hand's palm, or the legged robot's base."""
+    """A fixed viewpoint framing the world's robot: the world's own ``video_view()`` if it has one,
+    the hand's palm, or the legged robot's base."""
+    own = getattr(world, "video_view", None)
+    if own is not None:
+        return own()
     palm = getattr(world, "palm_surface_position", None)
     if palm is not None:
         return VideoConfig(target_xyz=tuple(float(x) for x in palm()), distance_m=0.32, yaw_deg=30.0, pitch_deg=-40.0)
