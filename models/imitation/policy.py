@@ -14,12 +14,13 @@ torch layers, so the ``imitation_policy`` node needs no RL library.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from anima.models.checkpoint import CheckpointError, load_torch, require_finite, save_torch
 
 __all__ = ["FORMAT", "ImitationPolicy", "load_policy_file", "save_atomic"]
 
@@ -28,31 +29,21 @@ ROBOT = "laikago"
 
 
 def save_atomic(payload: dict[str, Any], path: str | Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then ``os.replace`` it into place."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write a policy or checkpoint atomically (``anima.models.checkpoint.save_torch``)."""
+    save_torch(payload, path)
 
 
 def load_policy_file(path: str | Path) -> dict[str, Any]:
-    """Read a policy or checkpoint file; any unreadable or malformed file -> one-line ``ValueError``."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such policy file")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt files (zip, unpickling, EOF)
-        first = (str(exc).strip().splitlines() or [""])[0][:160]
-        raise ValueError(f"{path}: not a readable policy file ({type(exc).__name__}: {first})") from None
+    """Read a policy or checkpoint file (``weights_only``); any unreadable, malformed or non-finite
+    file -> a one-line ``ValueError`` naming it."""
+    data = load_torch(path, what="policy")
     if not isinstance(data, dict) or not isinstance(data.get("spec"), dict) or data["spec"].get("format") != FORMAT:
-        raise ValueError(f"{path}: not an Anima imitation policy (expected spec.format {FORMAT!r})")
+        raise CheckpointError(f"{path}: not an Anima imitation policy (expected spec.format {FORMAT!r})")
     for key in ("policy", "obs_mean", "obs_var"):
         if key not in data:
-            raise ValueError(f"{path}: policy file lacks {key!r}")
+            raise CheckpointError(f"{path}: policy file lacks {key!r}")
+    require_finite(path, {**{f"policy.{k}": v for k, v in data["policy"].items()},
+                          "obs_mean": data["obs_mean"], "obs_var": data["obs_var"]})
     return data
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 import yaml
 
+from anima.models.checkpoint import write_text_atomic
 from anima.models.imitation.config import ImitationTrainConfig
 from anima.models.imitation.observation import OBS_DIM
 from anima.models.imitation.policy import FORMAT, ROBOT, load_policy_file, save_atomic
@@ -40,12 +40,6 @@ def policy_spec(config: ImitationTrainConfig, control_dt: float, motion_name: st
     return {"format": FORMAT, "robot": ROBOT, "motion": motion_name, "obs_dim": OBS_DIM, "action_dim": 12,
             "control_dt_s": control_dt, "profile": config.profile, "net_arch": list(config.ppo.net_arch),
             "action_std": config.ppo.action_std, "obs_clip": config.ppo.obs_clip}
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class ImitationTrainer:
@@ -112,7 +106,7 @@ class ImitationTrainer:
         if keep and self.iterations % keep == 0:
             (self.run_dir / "checkpoints").mkdir(exist_ok=True)
             save_atomic(payload, self.run_dir / "checkpoints" / f"iter_{self.iterations:06d}.pt")
-        _write_text_atomic(self.run_dir / "progress.json", json.dumps({"history": self.history}, indent=1))
+        write_text_atomic(self.run_dir / "progress.json", json.dumps({"history": self.history}, indent=1))
 
     @classmethod
     def resume(cls, run_dir: str | Path, log: Callable[[str], None] = print, **overrides: Any) -> "ImitationTrainer":
@@ -152,7 +146,7 @@ class ImitationTrainer:
         data = self.config.to_dict()
         data["_notes"] = {"spec": self.spec(), "library": "stable-baselines3 PPO update + anima rollout workers",
                           "samples_per_iteration": self.config.ppo.steps_per_batch}
-        _write_text_atomic(self.run_dir / "config.yaml", yaml.safe_dump(data, sort_keys=False))
+        write_text_atomic(self.run_dir / "config.yaml", yaml.safe_dump(data, sort_keys=False))
 
     # ------------------------------------------------------------------ training
     def _weights(self) -> dict[str, np.ndarray]:

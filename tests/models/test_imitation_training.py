@@ -96,7 +96,7 @@ def test_a_corrupt_policy_file_gives_a_one_line_error(trained, tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.startswith("anima eval imitation:")]
-    assert len(lines) == 1 and "not a readable policy file" in lines[0] and "Traceback" not in result.stderr
+    assert len(lines) == 1 and "cannot read the policy" in lines[0] and "Traceback" not in result.stderr
 
 
 def test_evaluation_reports_the_issue_metrics(trained):
