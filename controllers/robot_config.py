@@ -19,6 +19,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from anima.controllers.config_loader import check_value, load_yaml_mapping
+
 # YAML key -> dataclass field: per-joint vectors, then scalars.
 _PER_JOINT = {
     "kp_nm_per_rad": "kp",
@@ -38,7 +40,8 @@ _SCALAR = {
     "command_timeout_s": "command_timeout_s",
 }
 _REQUIRED = ("robot", "joint_names", *_PER_JOINT, *_SCALAR, "action_filter_order")
-_OPTIONAL = ("urdf", "coupled_joints")
+_OPTIONAL = ("urdf", "coupled_joints", "target_limit_margin_rad")
+DEFAULT_TARGET_LIMIT_MARGIN_RAD = 0.5
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -67,6 +70,9 @@ class RobotControlConfig:
         target_rate_hz: rate of policy targets (the interpolation period is its inverse), Hz.
         control_rate_hz: rate of the PD law, Hz.
         command_timeout_s: no target for longer than this -> damping mode, s.
+        target_limit_margin: a target further than this beyond a joint's position limit is
+            rejected as absurd (a policy or planner gone wrong); nearer ones are clamped to the
+            limit, rad (YAML ``target_limit_margin_rad``, optional, default 0.5; ``.inf`` = clamp all).
         damping_kd: damping gain used in timeout / e-stop (``tau = -damping_kd * qd``), N·m·s/rad.
         standing_pose, crouch_pose: URDF joint angles, rad.
         urdf: where the robot description comes from (informational).
@@ -91,6 +97,7 @@ class RobotControlConfig:
     damping_kd: np.ndarray
     standing_pose: np.ndarray
     crouch_pose: np.ndarray
+    target_limit_margin: float = DEFAULT_TARGET_LIMIT_MARGIN_RAD
     urdf: str = ""
     coupled_joints: tuple[tuple[str, str, float], ...] = ()
     source: str = field(default="<in-memory>", compare=False)
@@ -149,6 +156,10 @@ class RobotControlConfig:
                 f"{where}: action_filter_cutoff_hz: {self.filter_cutoff_hz} must be below the Nyquist "
                 f"frequency of target_rate_hz ({self.target_rate_hz / 2})"
             )
+        margin = self.target_limit_margin
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
+            raise ValueError(f"{where}: target_limit_margin_rad: must be a number >= 0 (.inf = never reject), "
+                             f"got {margin!r}")
         if self.command_timeout_s <= 1.0 / self.target_rate_hz:
             raise ValueError(f"{where}: command_timeout_s: must exceed one target period (1/target_rate_hz)")
         for i, triple in enumerate(self.coupled_joints):
@@ -184,10 +195,9 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<in-memory>") ->
     for key, attr in _PER_JOINT.items():
         kwargs[attr] = _numeric(data[key], source, key)
     for key, attr in _SCALAR.items():
-        val = data[key]
-        if isinstance(val, bool) or not isinstance(val, (int, float)):
-            raise ValueError(f"{source}: {key}: must be a number, got {val!r}")
-        kwargs[attr] = float(val)
+        kwargs[attr] = check_value(data[key], float, f"{source}: {key}")
+    if "target_limit_margin_rad" in data:
+        kwargs["target_limit_margin"] = check_value(data["target_limit_margin_rad"], float, f"{source}: target_limit_margin_rad")
     coupled = data.get("coupled_joints") or []
     if not isinstance(coupled, list):
         raise ValueError(f"{source}: coupled_joints: must be a list of [follower, leader, ratio]")
@@ -196,7 +206,8 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<in-memory>") ->
     except (TypeError, ValueError):
         raise ValueError(f"{source}: coupled_joints: each entry must be [follower, leader, ratio]") from None
     return RobotControlConfig(
-        robot=str(data["robot"]), joint_names=tuple(names), filter_order=data["action_filter_order"],
+        robot=check_value(data["robot"], str, f"{source}: robot"), joint_names=tuple(names),
+        filter_order=check_value(data["action_filter_order"], int, f"{source}: action_filter_order"),
         urdf=str(data.get("urdf", "")), coupled_joints=coupled_t, source=source, **kwargs,
     )
 
@@ -222,16 +233,10 @@ def robot_config_path(name_or_path: str | Path) -> Path:
 
 def load_robot_config(name_or_path: str | Path) -> RobotControlConfig:
     """Load and validate a robot's control config by robot name (``"laikago"``) or YAML path."""
-    import yaml
-
     path = robot_config_path(name_or_path)
     if not path.is_file():
         raise FileNotFoundError(f"robot config not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: invalid YAML: {exc}") from None
-    return config_from_mapping(data, source=str(path))
+    return config_from_mapping(load_yaml_mapping(path, "robot config"), source=str(path))
 
 
 __all__ = ["RobotControlConfig", "config_from_mapping", "load_robot_config", "robot_config_path"]

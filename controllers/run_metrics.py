@@ -86,6 +86,9 @@ class RunMetrics:
             "stood": bool(stand_z.size > 0 and stand_z.min() >= lo and stand_z.max() <= hi and not contacts_after),
             "base_height_m_min": _round(stand_z.min()) if stand_z.size else None,
             "base_height_m_max": _round(stand_z.max()) if stand_z.size else None,
+            # over the whole run, start-up included (a slump or a throw before settle_s shows here)
+            "base_height_m_min_all": _round(min(z for _, z in self.heights)) if self.heights else None,
+            "base_height_m_max_all": _round(max(z for _, z in self.heights)) if self.heights else None,
             "non_foot_contacts_after_settle": sorted({s for _, s in contacts_after}),
             "estimator_velocity_rmse_mps": _round(np.sqrt(err.mean())) if err.size else None,
             "estimator_velocity_rmse_mps_from_0_5s": _round(np.sqrt(err_all.mean())) if err_all.size else None,
@@ -101,6 +104,19 @@ class RunMetrics:
             fall = self._window(self.vel_err, c.estop_at_s, self.t_last)
             out["estimator_velocity_rmse_mps_after_estop"] = _round(np.sqrt(fall.mean())) if fall.size else None
         return out
+
+
+def failed_checks(report: dict) -> list[str]:
+    """What a monitored run failed, in words (empty: it passed): no failure that ended the run early
+    (``report["failure"]``, e.g. a silent node), the robot must have stood (height band, no non-foot
+    contact after settling), and an e-stop that was asked for must have been accepted."""
+    failures = [str(report["failure"])] if report.get("failure") else []
+    if not report.get("stood"):
+        failures.append(f"robot did not stand (base height {report.get('base_height_m_min')}..{report.get('base_height_m_max')} m, "
+                        f"non-foot contacts {report.get('non_foot_contacts_after_settle') or 'none'})")
+    if "estop_accepted" in report and report["estop_accepted"] is not True:
+        failures.append(f"emergency_stop was not accepted ({report['estop_accepted']})")
+    return failures
 
 
 def _round(x: float) -> float:

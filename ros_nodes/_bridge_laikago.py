@@ -41,6 +41,7 @@ class LaikagoAdapter:
         config = load_laikago_world_config(p["world_config"] or None)
         self.world = LaikagoWorld(client, config)
         robot = load_robot_config("laikago")
+        self.robot_config = robot  # the bridge's command guard takes the torque limits and damping from it
         self._initial = np.asarray(named_pose(robot, p["initial_pose"]), dtype=float)
         dt = self.world.physics_dt
         self._imu_every = steps_every(dt, p["imu_rate_hz"], "imu_rate_hz")

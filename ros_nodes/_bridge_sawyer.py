@@ -90,6 +90,7 @@ class SawyerAdapter:
         if p["image_noise_std"] >= 0:
             config = dataclasses.replace(config, camera=dataclasses.replace(config.camera, noise_std=p["image_noise_std"]))
         robot = load_robot_config(config.robot)
+        self.robot_config = robot  # the bridge's command guard takes the torque limits and damping from it
         self.world = SawyerWorld(client, config, rest_pose=robot.standing_pose, control_rate_hz=robot.control_rate_hz)
         self._node = node
         self._initial = np.asarray(named_pose(robot, p["initial_pose"]), dtype=float)

@@ -225,9 +225,7 @@ class SawyerWorld(World):
         """Arm to ``joint_positions`` (default: rest pose), gripper open, objects at the start (jittered by ``rng``)."""
         q = self.rest_pose if joint_positions is None else np.asarray(joint_positions, dtype=float)
         self._reset_joint_states(q)
-        for j in self._fingers:
-            self.client.resetJointState(self.robot_id, j, self.gripper_limit_m, 0.0)
-        self.set_gripper(self.gripper_limit_m)
+        self.reset_gripper(self.gripper_limit_m)
         self.scene.reset(self, rng)
         self._sync_sensors()
 
@@ -277,7 +275,16 @@ class SawyerWorld(World):
         self.client.setJointMotorControl2(self.robot_id, self._fingers[0], pybullet.POSITION_CONTROL,
                                           targetPosition=target, force=self.config.gripper_force_n,
                                           positionGain=0.05, maxVelocity=0.3)
+        scene = getattr(self, "scene", None)
+        if scene is not None:
+            scene.on_gripper(self, target)
         return target
+
+    def reset_gripper(self, opening_m: float) -> None:
+        """Teleport both fingers to ``opening_m`` (at rest) and hold them there."""
+        for j in self._fingers:
+            self.client.resetJointState(self.robot_id, j, min(max(opening_m, 0.0), self.gripper_limit_m), 0.0)
+        self.set_gripper(opening_m)
 
     def gripper_positions(self) -> np.ndarray:
         """Both finger positions (m), (2,)."""
@@ -314,6 +321,12 @@ class SawyerWorld(World):
         """Objects (or the arm, for reach) in the scene's goal configuration by ground truth."""
         self.scene.place_at_goal(self)
         self._sync_sensors()
+
+    def video_view(self):
+        """Viewpoint of ``video:=`` recordings: the arm and the table from the front left."""
+        from anima.sim_bridge.video import VideoConfig
+
+        return VideoConfig(target_xyz=(0.45, 0.0, 0.2), distance_m=1.3, yaw_deg=135.0, pitch_deg=-25.0)
 
     def render(self, rng: np.random.Generator | None = None) -> np.ndarray:
         """The third-person camera image now, ``(H, W, 3)`` uint8."""

@@ -97,9 +97,12 @@ class VideoRecorder:
 
 
 def default_view(world, yaw_deg: float = 45.0, pitch_deg: float = -30.0) -> VideoConfig:
-    """A fixed viewpoint framing everything in the world but the ground: aimed at the centre of the
-    bodies' bounding boxes, far enough to see their whole extent (bodies over 5 m wide, the
-    ground plane, are left out)."""
+    """A fixed viewpoint: the world's own ``video_view()`` if it has one, else one framing everything
+    in the world but the ground: aimed at the centre of the bodies' bounding boxes, far enough to
+    see their whole extent (bodies over 5 m wide, the ground plane, are left out)."""
+    own = getattr(world, "video_view", None)
+    if own is not None:
+        return own()
     client = world.client
     lows, highs = [], []
     for i in range(client.getNumBodies()):

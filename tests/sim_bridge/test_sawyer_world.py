@@ -176,3 +176,16 @@ def test_arm_dynamics_randomization_is_the_world_mechanism_and_seeded() -> None:
     home = world.ee_position()
     _hold(world, path, 1.0)
     assert np.linalg.norm(world.ee_position() - home) < 0.005
+
+
+def test_drape_cloth_is_held_until_the_gripper_opens() -> None:
+    world = _world("drape")
+    path = _path(world)
+    assert world.scene.held and world.gripper_positions()[0] == pytest.approx(0.005, abs=1e-3)
+    _hold(world, path, 0.4)
+    top = world.scene.nodes()[:, 2].max()
+    assert top == pytest.approx(world.ee_position()[2], abs=0.03)  # the top edge hangs at the hand
+    world.set_gripper(0.04)
+    assert not world.scene.held
+    _hold(world, path, 0.6)
+    assert world.scene.nodes()[:, 2].max() < top - 0.1  # released: the cloth fell to the table
