@@ -40,7 +40,7 @@ _SCALAR = {
     "command_timeout_s": "command_timeout_s",
 }
 _REQUIRED = ("robot", "joint_names", *_PER_JOINT, *_SCALAR, "action_filter_order")
-_OPTIONAL = ("urdf", "coupled_joints", "target_limit_margin_rad")
+_OPTIONAL = ("urdf", "coupled_joints", "target_limit_margin_rad", "foot_links", "urdf_to_body_rpy")
 DEFAULT_TARGET_LIMIT_MARGIN_RAD = 0.5
 
 
@@ -78,6 +78,10 @@ class RobotControlConfig:
         urdf: where the robot description comes from (informational).
         coupled_joints: ``(follower, leader, ratio)`` triples, ``q_follower = ratio * q_leader``
             (informational; not applied by the command path).
+        foot_links: legged robots: one foot link per leg, the joints being ``joint_names`` in
+            groups of three (leg kinematics of the state estimator); empty otherwise.
+        urdf_to_body_rpy: rotation from the URDF base frame to the REP-103 body frame (fixed-axis
+            roll, pitch, yaw, rad).
         source: file the config was loaded from (for error messages).
     """
 
@@ -100,6 +104,8 @@ class RobotControlConfig:
     target_limit_margin: float = DEFAULT_TARGET_LIMIT_MARGIN_RAD
     urdf: str = ""
     coupled_joints: tuple[tuple[str, str, float], ...] = ()
+    foot_links: tuple[str, ...] = ()
+    urdf_to_body_rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)
     source: str = field(default="<in-memory>", compare=False)
 
     def __post_init__(self) -> None:
@@ -162,6 +168,11 @@ class RobotControlConfig:
                              f"got {margin!r}")
         if self.command_timeout_s <= 1.0 / self.target_rate_hz:
             raise ValueError(f"{where}: command_timeout_s: must exceed one target period (1/target_rate_hz)")
+        if self.foot_links and 3 * len(self.foot_links) != len(self.joint_names):
+            raise ValueError(f"{where}: foot_links: {len(self.foot_links)} feet need {3 * len(self.foot_links)} "
+                             f"joints (three per leg), joint_names has {len(self.joint_names)}")
+        if len(self.urdf_to_body_rpy) != 3 or not all(math.isfinite(v) for v in self.urdf_to_body_rpy):
+            raise ValueError(f"{where}: urdf_to_body_rpy: expected three finite angles (rad), got {self.urdf_to_body_rpy!r}")
         for i, triple in enumerate(self.coupled_joints):
             if len(triple) != 3 or triple[0] not in self.joint_names or triple[1] not in self.joint_names:
                 raise ValueError(f"{where}: coupled_joints[{i}]: expected [follower, leader, ratio] of known joints")
@@ -205,10 +216,15 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<in-memory>") ->
         coupled_t = tuple((str(f), str(ld), float(r)) for f, ld, r in coupled)
     except (TypeError, ValueError):
         raise ValueError(f"{source}: coupled_joints: each entry must be [follower, leader, ratio]") from None
+    feet = data.get("foot_links") or []
+    if not isinstance(feet, list) or not all(isinstance(f, str) and f for f in feet):
+        raise ValueError(f"{source}: foot_links: must be a list of link names")
+    rpy = _numeric(data.get("urdf_to_body_rpy", [0.0, 0.0, 0.0]), source, "urdf_to_body_rpy")
     return RobotControlConfig(
         robot=check_value(data["robot"], str, f"{source}: robot"), joint_names=tuple(names),
         filter_order=check_value(data["action_filter_order"], int, f"{source}: action_filter_order"),
-        urdf=str(data.get("urdf", "")), coupled_joints=coupled_t, source=source, **kwargs,
+        urdf=str(data.get("urdf", "")), coupled_joints=coupled_t, foot_links=tuple(feet),
+        urdf_to_body_rpy=tuple(float(v) for v in np.ravel(rpy)), source=source, **kwargs,
     )
 
 
@@ -226,7 +242,7 @@ def robot_config_path(name_or_path: str | Path) -> Path:
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.is_file() or len(p.parts) > 1:
         return p
-    from anima import share_dir
+    from anima.controllers.paths import share_dir
 
     return share_dir() / "config" / "robots" / f"{name_or_path}.yaml"
 

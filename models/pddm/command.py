@@ -46,7 +46,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from anima import share_dir
+    from anima.controllers.paths import share_dir
     from anima.models.pddm.config import PDDMTrainConfig
     from anima.models.pddm.trainer import PDDMTrainer, evaluate_run
 

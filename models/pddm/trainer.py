@@ -324,7 +324,7 @@ def node_planner_params(path: str | Path | None = None) -> dict[str, Any]:
     """The planner settings ``pddm_planner`` runs with: ``NODE_PLANNER_KEYS`` of its parameter file
     (default ``config/pddm/pddm_planner.yaml``), so an ``as_node`` evaluation plans as the launched node
     does; and ``target_lead_rad`` (the rotation targets' lead for ccw and cw, ``BaodingRotateTask.lead_rad``)."""
-    from anima import share_dir
+    from anima.controllers.paths import share_dir
 
     path = Path(path) if path else share_dir() / "config" / "pddm" / "pddm_planner.yaml"
     data = yaml.safe_load(path.read_text()) or {}

@@ -114,23 +114,27 @@ def test_control_without_pdeathsig_children_outlive_the_launcher() -> None:
 
 
 # ----------------------------------------------------------------------- item 16
-def _node_specs() -> dict[str, ProcessSpec]:
+def _node_specs(tmp_path: Path) -> dict[str, ProcessSpec]:
+    """One spec per node executable, as the simulated launch files start it (recorder writes into tmp_path)."""
     env = dict(os.environ)
-    specs = parse_launch_file(share_dir() / "launch" / "laikago_sim.launch.xml", {"monitor": "true"}, env)
-    specs += parse_launch_file(share_dir() / "launch" / "shadowhand_baoding_sim.launch.xml", {}, env)
+    launch = share_dir() / "launch"
+    specs = parse_launch_file(launch / "laikago_sim.launch.xml", {"monitor": "true", "record": "true", "foxglove": "true",
+                                                                  "bag": str(tmp_path / "run.mcap")}, env)
+    specs += parse_launch_file(launch / "shadowhand_baoding_sim.launch.xml", {}, env)
+    specs += parse_launch_file(launch / "sawyer_sim.launch.xml", {}, env)
     found: dict[str, ProcessSpec] = {}
     for spec in specs:
         found.setdefault(Path(spec.executable).name, spec)
     return found
 
 
-NODE_TYPES = ["sim_bridge", "pd_controller", "state_estimator", "pose_hold", "stack_monitor",
-              "ball_tracker", "ball_state_estimator", "pddm_planner"]
+NODE_TYPES = ["sim_bridge", "pd_controller", "state_estimator", "pose_hold", "stack_monitor", "ball_tracker",
+              "ball_state_estimator", "pddm_planner", "cartesian_controller", "recorder", "foxglove_bridge"]
 
 
 @pytest.mark.parametrize("executable", NODE_TYPES)
-def test_two_sigints_50ms_apart_end_the_node_cleanly(executable: str, ros_env: dict[str, str]) -> None:
-    spec = _node_specs()[executable]
+def test_two_sigints_50ms_apart_end_the_node_cleanly(executable: str, ros_env: dict[str, str], tmp_path: Path) -> None:
+    spec = _node_specs(tmp_path)[executable]
     proc = subprocess.Popen(spec.argv, env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = _Lines(proc.stdout)
     try:
