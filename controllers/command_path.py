@@ -64,6 +64,21 @@ class TargetUpdate:
     clamped: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, eq=False)
+class JointCommand:
+    """One control step for a driver that runs the PD loop itself (URDF order, SI units).
+
+    The driver applies ``tau = kp (position - q) + kd (velocity - qd) + effort`` at its own rate
+    until the next command (``launch/laikago_real.launch.xml``, ``pd:=driver``).
+    """
+
+    position: np.ndarray  # rad, target
+    velocity: np.ndarray  # rad/s, target velocity (0: the PD law damps towards rest)
+    kp: np.ndarray  # N·m/rad (0 while damping)
+    kd: np.ndarray  # N·m·s/rad
+    effort: np.ndarray  # N·m, feed-forward torque
+
+
 @dataclass(frozen=True)
 class CommandPathStatus:
     """Diagnostics counters (cumulative over the object's life, kept across :meth:`reset`)."""
@@ -245,6 +260,41 @@ class JointCommandPath:
     # --------------------------------------------------------------------------------- control
     def compute(self, q: np.ndarray, qd: np.ndarray, t: float) -> np.ndarray:
         """Joint torques (URDF order, N·m) for measured ``q``, ``qd`` at time ``t``; never NaN."""
+        q, qd, use_pd, desired = self._control_step(q, qd, t)
+        tau = damping_torque(qd, self.config.damping_kd)
+        if use_pd.any():
+            tau = np.where(use_pd, pd_torque(q, qd, desired, self.config.kp, self.config.kd), tau)
+        tau, tau_limited = clamp_torques(tau, self.config.torque_limit)
+        if tau_limited.any():
+            self._counts["torque_limited_steps"] += 1
+        return tau
+
+    def command(self, q: np.ndarray, qd: np.ndarray, t: float) -> JointCommand:
+        """The same control step as :meth:`compute`, as a command for a driver that closes the loop.
+
+        Tracking joints get the desired position (interpolated, change-limited, and further
+        limited to ``q ± torque_limit / kp`` so the position term alone cannot exceed the torque
+        limit at this sample) with ``kp``/``kd``; damped joints (timeout, e-stop, non-finite
+        state) get ``kp = 0``, ``kd = damping_kd`` and the measured position. The driver applies
+        ``tau = kp (position - q) + kd (velocity - qd) + effort`` and its own torque limit.
+        """
+        q, qd, use_pd, desired = self._control_step(q, qd, t)
+        c = self.config
+        hold = np.where(np.isfinite(self._last_q), self._last_q, 0.0)
+        with np.errstate(divide="ignore"):
+            reach = np.where(c.kp > 0, c.torque_limit / c.kp, np.inf)
+        position = np.where(use_pd, np.clip(desired, q - reach, q + reach), hold)
+        return JointCommand(
+            position=np.where(np.isfinite(position), position, hold),
+            velocity=np.zeros(self._n),
+            kp=np.where(use_pd, c.kp, 0.0),
+            kd=np.where(use_pd, c.kd, c.damping_kd),
+            effort=np.zeros(self._n),
+        )
+
+    def _control_step(self, q: np.ndarray, qd: np.ndarray,
+                      t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Mode update and desired positions: ``(q, qd, use_pd, desired)`` (desired NaN where damping)."""
         q = self._vector(q, "q")
         qd = self._vector(qd, "qd")
         if not math.isfinite(t):
@@ -256,21 +306,16 @@ class JointCommandPath:
             self._counts["nonfinite_state_steps"] += 1
         self._last_q = np.where(np.isfinite(q), q, self._last_q)
         desired = self._desired_at(q, t)
-        tau = damping_torque(qd, self.config.damping_kd)
+        use_pd = np.zeros(self._n, dtype=bool)
         if desired is not None:
             limited_des, limited = limit_change(desired, q, self.config.max_change_per_step)
             use_pd = ok & np.isfinite(limited_des)
             if (limited & use_pd).any():
                 self._counts["change_limited_steps"] += 1
-            pd = pd_torque(q, qd, limited_des, self.config.kp, self.config.kd)
-            tau = np.where(use_pd, pd, tau)
             self._desired = np.where(use_pd, limited_des, np.nan)
         else:
             self._desired = np.full(self._n, np.nan)
-        tau, tau_limited = clamp_torques(tau, self.config.torque_limit)
-        if tau_limited.any():
-            self._counts["torque_limited_steps"] += 1
-        return tau
+        return q, qd, use_pd, self._desired.copy()
 
     def _desired_at(self, q: np.ndarray, t: float) -> np.ndarray | None:
         """Desired positions before the change limit, or None for damping-only modes."""
@@ -308,4 +353,4 @@ class JointCommandPath:
         return arr.copy()
 
 
-__all__ = ["CommandMode", "CommandPathStatus", "JointCommandPath", "TargetUpdate"]
+__all__ = ["CommandMode", "CommandPathStatus", "JointCommand", "JointCommandPath", "TargetUpdate"]

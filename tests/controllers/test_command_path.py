@@ -244,3 +244,44 @@ def test_filter_and_change_limit_can_be_disabled() -> None:
     tau = path.compute(np.zeros(2), np.zeros(2), PERIOD)
     np.testing.assert_allclose(path.desired_positions, [0.5, -0.5])
     np.testing.assert_allclose(tau, [5.0, -5.0])  # 10 * ±0.5, exactly at the 5 N·m limit
+
+
+def test_driver_command_matches_the_torque_the_node_would_apply() -> None:
+    # Two identical paths: one computes torques, the other driver commands; the driver's PD law on
+    # the command gives the same torque (kp 10, kd 1, no torque limit reached).
+    a, b = make_path(), make_path()
+    for p in (a, b):
+        p.reset(np.zeros(2))
+        p.set_targets(None, [0.3, -0.2], 0.0)
+    q, qd = np.array([0.01, -0.02]), np.array([0.1, -0.3])
+    for k in range(1, 10):
+        t = k * PERIOD / 4
+        tau = a.compute(q, qd, t)
+        cmd = b.command(q, qd, t)
+        np.testing.assert_allclose(cmd.kp, [10.0, 10.0])
+        np.testing.assert_allclose(cmd.kd, [1.0, 1.0])
+        np.testing.assert_array_equal(cmd.velocity, 0.0)
+        np.testing.assert_array_equal(cmd.effort, 0.0)
+        np.testing.assert_allclose(cmd.position, b.desired_positions)
+        np.testing.assert_allclose(cmd.kp * (cmd.position - q) + cmd.kd * (cmd.velocity - qd) + cmd.effort, tau,
+                                   atol=1e-12)
+
+
+def test_driver_command_while_damping_has_zero_stiffness() -> None:
+    path = make_path()
+    path.reset(np.zeros(2))
+    path.set_targets(None, [0.3, -0.2], 0.0)
+    path.emergency_stop()
+    cmd = path.command([0.1, 0.2], [0.5, 0.0], 0.01)
+    np.testing.assert_array_equal(cmd.kp, [0.0, 0.0])
+    np.testing.assert_array_equal(cmd.kd, [2.0, 2.0])  # damping_kd
+    np.testing.assert_array_equal(cmd.position, [0.1, 0.2])  # where the joint is: harmless if kp were applied
+
+
+def test_driver_command_position_error_bounded_by_torque_limit_over_kp() -> None:
+    # kp 10, torque limit 5: the position term alone stays within the limit, |position - q| <= 0.5
+    path = make_path(max_change_per_step_rad=float("inf"), action_filter_order=0)
+    path.reset(np.zeros(2))
+    path.set_targets(None, [1.0, -1.0], 0.0)
+    cmd = path.command(np.zeros(2), np.zeros(2), 2 * PERIOD)  # interpolation done, before the timeout
+    np.testing.assert_allclose(cmd.position, [0.5, -0.5])
