@@ -106,5 +106,18 @@ class RunMetrics:
         return out
 
 
+def failed_checks(report: dict) -> list[str]:
+    """What a monitored run failed, in words (empty: it passed): no failure that ended the run early
+    (``report["failure"]``, e.g. a silent node), the robot must have stood (height band, no non-foot
+    contact after settling), and an e-stop that was asked for must have been accepted."""
+    failures = [str(report["failure"])] if report.get("failure") else []
+    if not report.get("stood"):
+        failures.append(f"robot did not stand (base height {report.get('base_height_m_min')}..{report.get('base_height_m_max')} m, "
+                        f"non-foot contacts {report.get('non_foot_contacts_after_settle') or 'none'})")
+    if "estop_accepted" in report and report["estop_accepted"] is not True:
+        failures.append(f"emergency_stop was not accepted ({report['estop_accepted']})")
+    return failures
+
+
 def _round(x: float) -> float:
     return round(float(x), 5)

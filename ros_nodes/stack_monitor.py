@@ -3,12 +3,15 @@
 Compares ``odom`` (the estimate) with ``sim/ground_truth/odom`` at matching stamps, checks that
 the base stays in a height band with no non-foot ground contact after ``settle_s``, counts topic
 rates, optionally triggers ``emergency_stop`` at ``estop_at_s`` and checks that the commands after
-it are pure damping. After ``duration_s`` of sim time it writes the report and exits 0, which ends
-an ``anima launch`` run cleanly. A hung node (alive but silent: ``joint_commands`` or ``odom`` heard
+it are pure damping. After ``duration_s`` of sim time it writes the report (atomically) and exits:
+0 when the run passed, 1 when it failed (the report's ``passed`` is false and ``failures`` says why;
+the log says ``MONITOR FAILED``). A hung node (alive but silent: ``joint_commands`` or ``odom`` heard
 once, then nothing for ``silence_limit_s`` of sim time while the simulator runs on) ends the run
 with a failure: the report gets ``"failure"`` and the monitor exits 1 (issue 20, item 14). A hung
 simulator stops sim time itself, so it is caught on the wall clock: nothing from it
-(``joint_states``, ground truth) for ``stall_wall_s`` once it has been heard is a failure too. Cores:
+(``joint_states``, ground truth) for ``stall_wall_s`` once it has been heard is a failure too. The
+launch files give it ``on_exit="shutdown"``, so its exit ends the run under ``ros2 launch`` as under
+``anima launch``, and a failure is a failed node under both (item 17). Cores:
 ``anima.controllers.run_metrics``, ``anima.controllers.liveness``.
 
 Topics: subscribes ``odom``, ``sim/ground_truth/odom`` (nav_msgs/Odometry),
@@ -34,7 +37,8 @@ from std_srvs.srv import Trigger
 
 from anima.controllers.liveness import SilenceWatch
 from anima.controllers.robot_config import load_robot_config
-from anima.controllers.run_metrics import RunCheckConfig, RunMetrics
+from anima.controllers.run_metrics import RunCheckConfig, RunMetrics, failed_checks
+from anima.models.checkpoint import write_text_atomic
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node, stamp_key
 from anima.ros_nodes._conversions import MalformedMessage, checked_joint_arrays, odometry_arrays, reorder_index
 
@@ -177,16 +181,16 @@ class StackMonitorNode(Node):
             report["failure"] = failure
         wall = time.perf_counter() - (self._wall0 or time.perf_counter())
         report["real_time_factor"] = round((t - self._sim0) / wall, 3) if wall > 0 else None
+        failures = failed_checks(report)
+        report["passed"], report["failures"] = not failures, failures
         text = json.dumps(report, sort_keys=True)
         self.get_logger().info(f"report {text}")
         if self._report_path not in ("", "none"):
-            tmp = f"{self._report_path}.tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-            os.replace(tmp, self._report_path)
-        if failure:
-            self.get_logger().error(f"FAILED: {failure}")
-        raise SystemExit(1 if failure else 0)
+            write_text_atomic(self._report_path, text + "\n")
+        if failures:
+            self.get_logger().error("MONITOR FAILED: " + "; ".join(failures))
+            raise SystemExit(1)
+        raise SystemExit(0)
 
 
 def _remember(store: dict[int, np.ndarray], key: int, value: np.ndarray, size: int = 500) -> None:

@@ -62,6 +62,16 @@ def test_rmse_window_ends_at_the_estop() -> None:
     assert r["estimator_velocity_rmse_mps_after_estop"] == pytest.approx(1.0)  # t = 2.00 .. 3.00: all 1.0
 
 
+def test_failed_checks_name_what_failed() -> None:
+    from anima.controllers.run_metrics import failed_checks
+
+    assert failed_checks({"stood": True}) == []
+    assert failed_checks({"stood": True, "estop_accepted": True}) == []
+    fell = failed_checks({"stood": False, "base_height_m_min": 0.1, "base_height_m_max": 0.5, "non_foot_contacts_after_settle": ["FR_lower"]})
+    assert len(fell) == 1 and "did not stand" in fell[0] and "FR_lower" in fell[0]
+    assert failed_checks({"stood": True, "estop_accepted": None}) == ["emergency_stop was not accepted (None)"]
+
+
 def test_whole_run_height_range_includes_the_start_up() -> None:
     # a slump to 0.1 m and a throw to 0.9 m before settle_s are outside the stance window but
     # appear in the whole-run range

@@ -2,7 +2,7 @@
 
 ``anima launch launch/shadowhand_baoding_sim.launch.xml`` (bridge + PD + pose_hold or the PDDM
 planner + tracker + estimator) runs in this test's own ROS_DOMAIN_ID while a recorder process subscribes
-``balls/state``, ``balls/status`` and ``sim/ground_truth/balls``; estimates are matched to the
+``balls/state``, ``/diagnostics`` and ``sim/ground_truth/balls``; estimates are matched to the
 ground truth by stamp (the bridge stamps both with the render time).
 """
 
@@ -25,8 +25,9 @@ import json, sys, time
 import rclpy
 from rclpy.node import Node
 from sensor_msgs.msg import MultiDOFJointState
-from std_msgs.msg import Float64MultiArray
+from diagnostic_msgs.msg import DiagnosticArray
 from anima.ros_nodes._common import SENSOR_QOS, stamp_key
+from anima.ros_nodes._diagnostics import DIAGNOSTICS_TOPIC, find_status, status_values
 from anima.ros_nodes.ball_state_estimator import ball_state_arrays
 
 out_path, duration = sys.argv[1], float(sys.argv[2])
@@ -40,9 +41,15 @@ def keep(store):
     return cb
 node.create_subscription(MultiDOFJointState, "balls/state", keep(est), SENSOR_QOS)
 node.create_subscription(MultiDOFJointState, "sim/ground_truth/balls", keep(truth), SENSOR_QOS)
-node.create_subscription(Float64MultiArray, "balls/status", lambda m: status.append(list(m.data)), SENSOR_QOS)
 planner = []
-node.create_subscription(Float64MultiArray, "planner/status", lambda m: planner.append(list(m.data)), SENSOR_QOS)
+def on_diagnostics(msg):
+    balls = [find_status(msg, f"ball_state_estimator: ball_{i}") for i in range(2)]
+    if all(b is not None for b in balls):
+        status.append([status_values(b)["status"] for b in balls])
+    plan = find_status(msg, "pddm_planner: planner")
+    if plan is not None:
+        planner.append(status_values(plan))
+node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, on_diagnostics, SENSOR_QOS)
 end = time.time() + duration
 while time.time() < end:
     rclpy.spin_once(node, timeout_sec=0.1)
@@ -94,8 +101,7 @@ def test_resting_balls_state_matches_ground_truth(ros_env, venv_bin, tmp_path) -
           f"velocity RMSE {vel_rmse:.4f} m/s")
     assert np.sqrt(np.mean(err ** 2)) < 0.003, f"position RMS {np.sqrt(np.mean(err ** 2)) * 1e3:.2f} mm"
     assert vel_rmse < 0.03
-    status = np.array(rec["status"][-1]).reshape(2, 7)
-    assert status[:, 0].tolist() == [0.0, 0.0]  # both balls TRACKING at the end
+    assert rec["status"][-1] == ["tracking", "tracking"]  # both balls at the end (ball_state_estimator /diagnostics)
 
 
 def test_tilting_hand_moves_balls_and_state_follows(ros_env, venv_bin, tmp_path) -> None:
@@ -129,13 +135,13 @@ def test_default_launch_closes_the_pddm_loop(ros_env, venv_bin, tmp_path) -> Non
     # Asserted: the planner loads the shipped model, gets fresh state and plans at its 10 Hz rate.
     # How far the balls turn over ROS is measured and printed, not asserted (see BENCHMARKS.md).
     rec = _run(ros_env, venv_bin, tmp_path, 24.0)
-    status = np.array(rec["planner"])  # [plan ms, overruns, stale flag, task index, settling flag]
-    assert len(status) > 100, f"planner/status: {len(status)} messages in ~20 s at 10 Hz"
+    status = rec["planner"]  # the planner's /diagnostics values, one per targets message
+    assert len(status) > 100, f"planner diagnostics: {len(status)} messages in ~20 s at 10 Hz"
     # The task starts once the balls are at rest in the rest grip (about 1-3 s after launch).
-    assert (status[:, 4] == 0.0).any(), "the planner never started its task (balls never at rest?)"
-    planned = status[(status[:, 2] == 0.0) & (status[:, 4] == 0.0)]
-    assert len(planned) > 50 and planned[:, 0].max() > 0.0, "the planner never planned on fresh state"
-    assert set(status[:, 3].tolist()) == {0.0}  # task ccw throughout
+    assert any(s["settling"] == "false" for s in status), "the planner never started its task (balls never at rest?)"
+    planned = np.array([float(s["last_plan_ms"]) for s in status if s["stale"] == "false" and s["settling"] == "false"])
+    assert len(planned) > 50 and planned.max() > 0.0, "the planner never planned on fresh state"
+    assert {s["task"] for s in status} == {"ccw"}  # task ccw throughout
     t = np.array(rec["t"])
     est_p, est_v, tru_p, tru_v = _errors(rec, after_s=-1.0)
     turned = np.degrees(_pair_angle(tru_p) - _pair_angle(tru_p)[0])
@@ -147,5 +153,5 @@ def test_default_launch_closes_the_pddm_loop(ros_env, venv_bin, tmp_path) -> Non
     print(f"PDDM loop over ROS: relative ball rotation {held:.0f} deg while both balls were in the hand "
           f"({in_hand.sum() / len(t) * (t[-1] - t[0]):.1f} s), {turned[first_10s].max():.0f} deg in the first 10 s, "
           f"{turned.max():.0f} deg in {t[-1] - t[0]:.0f} s; "
-          f"median plan {np.median(planned[:, 0]):.1f} ms, overruns {int(status[-1, 1])}; tracking "
+          f"median plan {np.median(planned):.1f} ms, overruns {status[-1]['overruns']}; tracking "
           f"{pos_rms:.2f} mm, {vel_rmse:.3f} m/s (true speed RMS {np.sqrt(np.mean(np.sum(tru_v[in_hand] ** 2, axis=2))):.3f} m/s)")
