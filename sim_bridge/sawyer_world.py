@@ -242,7 +242,8 @@ class SawyerWorld(World):
             super().step(1)
 
     def gravity_torques(self) -> np.ndarray:
-        """Joint torques (N·m, arm joints) that hold the arm, gripper and held load... against gravity now."""
+        """Joint torques (N·m, arm joints) that hold the arm and gripper against gravity at the current
+        configuration (the simulator's own model, inverse dynamics at zero velocity and acceleration)."""
         c = self.client
         states = c.getJointStates(self.robot_id, self._movable)
         q = [s[0] for s in states]

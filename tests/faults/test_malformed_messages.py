@@ -127,8 +127,10 @@ def test_stack_monitor_rechecks_its_joint_index_and_survives_malformed_messages(
     cmd = peer.publisher(JointState, "joint_commands", COMMAND_QOS)
     names, kd = list(LAIKAGO.joint_names), np.asarray(LAIKAGO.damping_kd)
     qd = np.linspace(0.1, 1.2, 12)
-    peer.until(lambda: js.get_subscription_count() and cmd.get_subscription_count() and truth.get_subscription_count(),
-               "the monitor's subscriptions", node)
+    # The monitor calls emergency_stop once, at estop_at_s, if the service is there: wait until its
+    # client and subscriptions are matched before the run's clock starts.
+    peer.until(lambda: js.get_subscription_count() and cmd.get_subscription_count() and truth.get_subscription_count()
+               and peer.node.count_clients("emergency_stop") > 0, "the monitor's subscriptions and e-stop client", node)
     short = joint_state_msg(to_time_msg(0.01), names, effort=np.zeros(4))
     _reject_until_logged(peer, node, lambda: js.publish(JointState(name=names)), "joint_states: 12 names but 0 velocity values")
     _reject_until_logged(peer, node, lambda: cmd.publish(short), "joint_commands: 12 names but 4 effort values")

@@ -137,10 +137,10 @@ def test_planner_exception_is_reported_and_holds_then_recovers(peer, inproc_plan
     node.core.plan = real_plan
     n = len(hand.targets)
     hand.run(None, lambda: len(hand.targets) >= n + 2, "targets after the fault is gone")  # a failing plan may be in flight
-    failures, n = node.plan_failures, len(hand.targets)
-    hand.run(None, lambda: len(hand.targets) >= n + 5, "planned targets again")
+    failures, plans = node.plan_failures, node.core.step_index
+    hand.run(None, lambda: node.core.step_index >= plans + 3, "the planner to plan again")
     assert node.plan_failures == failures  # no new failures once the fault is gone
-    assert np.ptp(np.array(hand.targets[n:]), axis=0).max() > 0  # planned again (MPPI samples vary)
+    assert node._thread.is_alive()
 
 
 def test_planner_slower_than_its_period_counts_overruns_and_keeps_publishing(peer, inproc_planner) -> None:
