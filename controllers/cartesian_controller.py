@@ -12,6 +12,9 @@ towards a rest posture inside the nullspace of the task (Siciliano et al., Sec. 
 iterate is clamped into the joint limits (minus a margin). A target whose residual stays above
 tolerance is reported unreachable with the residual, and :class:`CartesianController` keeps its
 last safe target, as the ``cartesian_controller`` node and the Sawyer environments both need.
+An accepted pose target is approached at no more than ``max_linear_speed_mps`` and
+``max_angular_speed_radps`` (the setpoint moves along the straight line and the shortest
+rotation), so a distant target never becomes a joint-space step.
 """
 
 from __future__ import annotations
@@ -185,6 +188,7 @@ class CartesianController:
         self._R = np.eye(3)
         self._vel = np.zeros(6)
         self._vel_t = -math.inf
+        self._goal: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # position, R, q
         self._last_t: float | None = None
         self.last_reject_reason = ""
 
@@ -212,6 +216,7 @@ class CartesianController:
         self._q, self._pos, self._R = q.copy(), T[:3, 3].copy(), T[:3, :3].copy()
         self._vel = np.zeros(6)
         self._vel_t = -math.inf
+        self._goal = None
 
     def _check_target(self, position: np.ndarray, quat_xyzw: np.ndarray) -> str:
         if position.shape != (3,) or quat_xyzw.shape != (4,):
@@ -227,13 +232,14 @@ class CartesianController:
                     f"{list(c.workspace_min_m)} .. {list(c.workspace_max_m)}")
         return ""
 
-    def _solve(self, position: np.ndarray, R: np.ndarray) -> CartesianUpdate:
+    def _solve(self, position: np.ndarray, R: np.ndarray, commit: bool = True) -> CartesianUpdate:
         assert self._q is not None
         result = solve_ik(self.chain, position, R, self._q, self.config, self.q_rest)
         if not result.success:
             return self._reject(f"unreachable: IK residual {result.position_error_m * 1000:.1f} mm, "
                                 f"{result.orientation_error_rad:.3f} rad after {result.iterations} iterations")
-        self._q, self._pos, self._R = result.q, position.copy(), R.copy()
+        if commit:
+            self._q, self._pos, self._R = result.q, position.copy(), R.copy()
         return CartesianUpdate(True, "", result.q.copy())
 
     def _reject(self, reason: str) -> CartesianUpdate:
@@ -241,7 +247,10 @@ class CartesianController:
         return CartesianUpdate(False, reason, None if self._q is None else self._q.copy())
 
     def set_pose_target(self, position: np.ndarray, quat_xyzw: np.ndarray) -> CartesianUpdate:
-        """Move the target to a pose (base frame); rejected, keeping the last target, if bad or unreachable."""
+        """Head for a pose (base frame); rejected, keeping the last target, if bad or unreachable.
+
+        The returned ``q_target`` is the joint solution at the pose; :meth:`step` moves there at the
+        speed limits."""
         if self._q is None:
             return self._reject("no joint state yet: call reset() with a measured position first")
         position = np.asarray(position, dtype=float).reshape(-1)
@@ -249,8 +258,12 @@ class CartesianController:
         reason = self._check_target(position, quat)
         if reason:
             return self._reject(reason)
-        self._vel = np.zeros(6)
-        return self._solve(position, quat_to_matrix(quat))
+        R = quat_to_matrix(quat)
+        update = self._solve(position, R, commit=False)
+        if update.accepted:
+            self._vel = np.zeros(6)
+            self._goal = (position.copy(), R, update.q_target)
+        return update
 
     def set_velocity(self, linear_mps: np.ndarray, angular_radps: np.ndarray, t: float) -> CartesianUpdate:
         """End-effector twist (base frame) integrated by :meth:`step` until ``velocity_timeout_s`` passes."""
@@ -263,13 +276,19 @@ class CartesianController:
             if speed > limit:
                 twist[part] *= limit / speed
         self._vel, self._vel_t = twist, t
+        self._goal = None
         return CartesianUpdate(True, "", self.q_target)
 
     def step(self, t: float) -> np.ndarray | None:
-        """Integrate a fresh velocity command over the time since the last step; the joint target."""
+        """Advance the setpoint (towards a pose target, or by a fresh velocity) over the time since
+        the last step; returns the joint target."""
         last, self._last_t = self._last_t, t
         if self._q is None:
             return None
+        if self._goal is not None:
+            if last is not None and t > last:
+                self._approach(t - last)
+            return self._q.copy()
         fresh = t - self._vel_t <= self.config.velocity_timeout_s
         if last is not None and fresh and t > last and np.any(self._vel):
             dt = t - last
@@ -281,6 +300,22 @@ class CartesianController:
             else:
                 self._solve(position, R)
         return self._q.copy()
+
+
+    def _approach(self, dt: float) -> None:
+        """Move the setpoint towards the goal by at most the speed limits times ``dt``."""
+        assert self._goal is not None
+        goal_p, goal_R, goal_q = self._goal
+        c = self.config
+        d = goal_p - self._pos
+        rot = rotation_error(goal_R, self._R)
+        frac = min(1.0, c.max_linear_speed_mps * dt / max(np.linalg.norm(d), 1e-12),
+                   c.max_angular_speed_radps * dt / max(np.linalg.norm(rot), 1e-12))
+        if frac >= 1.0:
+            self._q, self._pos, self._R, self._goal = goal_q.copy(), goal_p.copy(), goal_R.copy(), None
+            return
+        if not self._solve(self._pos + frac * d, _rotvec_matrix(frac * rot) @ self._R).accepted:
+            self._q, self._pos, self._R, self._goal = goal_q.copy(), goal_p.copy(), goal_R.copy(), None
 
 
 def _rotvec_matrix(v: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 At ``camera_rate_hz`` of sim time it renders the stereo pair of :class:`BaodingWorld` and
 publishes, all with the same stamp:
 
-- ``stereo/{left,right}/image_raw`` (sensor_msgs/Image, rgb8, 280x180, best effort);
+- ``stereo/{left,right}/image_raw`` (sensor_msgs/Image, rgb8, 280x180, reliable: any subscriber matches);
 - ``stereo/{left,right}/camera_info`` (sensor_msgs/CameraInfo, rectified: D = 0, R = I,
   ``P_right`` carries ``Tx = -fx * baseline``; reliable);
 - ``sim/ground_truth/balls`` (sensor_msgs/MultiDOFJointState ``ball_0``.., frame ``world``);
@@ -35,7 +35,7 @@ from std_msgs.msg import String
 
 from anima.controllers.pose_schedule import named_pose
 from anima.controllers.robot_config import load_robot_config
-from anima.ros_nodes._common import SENSOR_QOS, declare_params
+from anima.ros_nodes._common import STREAM_QOS, declare_params
 from anima.ros_nodes.ball_state_estimator import ball_state_msg
 from anima.sim_bridge.baoding_world import BaodingWorld, load_baoding_config
 from anima.sim_bridge.stereo_camera import StereoCamera
@@ -91,11 +91,11 @@ class BaodingAdapter:
         self._frames = self.world.camera.frame_ids()
         self._noise_rng = np.random.default_rng(0)
         self._pending: deque = deque()
-        self._img_pubs = [node.create_publisher(Image, f"stereo/{s}/image_raw", SENSOR_QOS) for s in ("left", "right")]
+        self._img_pubs = [node.create_publisher(Image, f"stereo/{s}/image_raw", STREAM_QOS) for s in ("left", "right")]
         self._info_pubs = [node.create_publisher(CameraInfo, f"stereo/{s}/camera_info", CAMERA_INFO_QOS)
                            for s in ("left", "right")]
-        self._gt_pub = node.create_publisher(MultiDOFJointState, "sim/ground_truth/balls", SENSOR_QOS)
-        self._drop_pub = node.create_publisher(String, "sim/ground_truth/balls_dropped", SENSOR_QOS)
+        self._gt_pub = node.create_publisher(MultiDOFJointState, "sim/ground_truth/balls", STREAM_QOS)
+        self._drop_pub = node.create_publisher(String, "sim/ground_truth/balls_dropped", STREAM_QOS)
         node.get_logger().info(f"baoding world: {config.n_balls} balls, stereo "
                                f"{config.camera.width_px}x{config.camera.height_px} at {p['camera_rate_hz']:g} Hz")
 

@@ -22,7 +22,7 @@ from std_msgs.msg import String
 
 from anima.controllers.pose_schedule import named_pose
 from anima.controllers.robot_config import load_robot_config
-from anima.ros_nodes._common import SENSOR_QOS, declare_params
+from anima.ros_nodes._common import STREAM_QOS, declare_params
 from anima.ros_nodes._conversions import diagonal_covariance, imu_msg, odometry_msg
 from anima.sim_bridge.laikago_world import LaikagoWorld, load_laikago_world_config
 from anima.sim_bridge.pacing import steps_every
@@ -51,9 +51,9 @@ class LaikagoAdapter:
             for std in (config.imu_orientation_noise_rad, config.gyro_noise_std, config.accel_noise_std)
         )
         self._step = 0
-        self._imu_pub = node.create_publisher(Imu, "imu/data", SENSOR_QOS)
-        self._gt_pub = node.create_publisher(Odometry, "sim/ground_truth/odom", SENSOR_QOS)
-        self._contacts_pub = node.create_publisher(String, "sim/ground_truth/non_foot_contacts", SENSOR_QOS)
+        self._imu_pub = node.create_publisher(Imu, "imu/data", STREAM_QOS)
+        self._gt_pub = node.create_publisher(Odometry, "sim/ground_truth/odom", STREAM_QOS)
+        self._contacts_pub = node.create_publisher(String, "sim/ground_truth/non_foot_contacts", STREAM_QOS)
 
     def reset(self, rng: np.random.Generator) -> None:
         self.world.reset(joint_positions=self._initial, rng=rng)

@@ -1,8 +1,11 @@
 """Shared node plumbing: QoS profiles, time conversion, the Jazzy ``main`` pattern.
 
-QoS is chosen per stream (STYLE.md): sensor streams are best-effort keep-last (a late sample is
-worthless), commands and targets are reliable keep-last with a small depth, latched data is
-transient-local depth 1.
+QoS is chosen per stream (STYLE.md). Streams (sensor data, estimates, ground truth) are
+*published* reliable keep-last, so every subscriber matches: a default (reliable) subscriber such
+as rviz, nav2 or a recorder never matches a best-effort publisher. Our own *subscribers* of
+streams are best-effort keep-last (a late sample is worthless); a best-effort subscriber matches a
+reliable publisher and gets best-effort delivery, with no retransmission. Commands and targets are
+reliable keep-last with a small depth both ways; latched data is transient-local depth 1.
 """
 
 from __future__ import annotations
@@ -20,12 +23,20 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 
+STREAM_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=5,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
+"""Publishers of sensor streams, estimates, ground truth: any subscriber matches."""
 SENSOR_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
     depth=5,
     reliability=ReliabilityPolicy.BEST_EFFORT,
     durability=DurabilityPolicy.VOLATILE,
 )
+"""Subscriptions to sensor streams: best effort, matches reliable and best-effort publishers."""
 COMMAND_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
     depth=2,
@@ -41,9 +52,10 @@ LATCHED_QOS = QoSProfile(
 CLOCK_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
     depth=1,
-    reliability=ReliabilityPolicy.BEST_EFFORT,
+    reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.VOLATILE,
 )
+"""``/clock`` publisher: reliable, so rclpy's best-effort time source and reliable tools both match."""
 
 
 def to_time_msg(seconds: float) -> Time:

@@ -28,7 +28,7 @@ from sensor_msgs.msg import MultiDOFJointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
 from anima.controllers.ball_filter import BallFilterConfig, BallStateEstimator, BallStatus
-from anima.ros_nodes._common import SENSOR_QOS, declare_params, from_time_msg, run_node
+from anima.ros_nodes._common import SENSOR_QOS, STREAM_QOS, declare_params, from_time_msg, run_node
 
 
 def ball_state_msg(stamp, frame_id: str, positions: np.ndarray, velocities: np.ndarray) -> MultiDOFJointState:
@@ -68,8 +68,8 @@ class BallStateEstimatorNode(Node):
                                         lost_after_s=p["lost_after_s"], drop_z_m=drop)
         self._estimator = BallStateEstimator(self._config)
         self._last_status = np.full(self._config.n_balls, int(BallStatus.UNSEEN))
-        self._state_pub = self.create_publisher(MultiDOFJointState, "balls/state", SENSOR_QOS)
-        self._status_pub = self.create_publisher(Float64MultiArray, "balls/status", SENSOR_QOS)
+        self._state_pub = self.create_publisher(MultiDOFJointState, "balls/state", STREAM_QOS)
+        self._status_pub = self.create_publisher(Float64MultiArray, "balls/status", STREAM_QOS)
         self.create_subscription(PoseArray, "balls/detections", self._on_detections, SENSOR_QOS)
         self.get_logger().info(f"{self._config.n_balls} balls, sigma_a {self._config.accel_std_mps2} m/s^2, "
                                f"sigma_z {self._config.measurement_std_m} m, drop below {drop}")

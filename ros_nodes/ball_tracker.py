@@ -30,7 +30,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from anima.controllers.ball_tracker import BALL_COLORS, BallTracker, BallTrackerConfig, transform_points
 from anima.controllers.triangulation import StereoCalibration
-from anima.ros_nodes._common import SENSOR_QOS, declare_params, run_node, stamp_key
+from anima.ros_nodes._common import SENSOR_QOS, STREAM_QOS, declare_params, run_node, stamp_key
 
 _ENCODINGS = {"rgb8": False, "bgr8": True}  # encoding -> needs channel swap
 
@@ -72,7 +72,7 @@ class BallTrackerNode(Node):
         self._info: dict[str, CameraInfo] = {}
         self._tracker: BallTracker | None = None
         self._images: dict[str, dict[int, Image]] = {"left": {}, "right": {}}
-        self._pub = self.create_publisher(PoseArray, "balls/detections", SENSOR_QOS)
+        self._pub = self.create_publisher(PoseArray, "balls/detections", STREAM_QOS)
         for side in ("left", "right"):
             self.create_subscription(Image, f"stereo/{side}/image_raw", lambda m, s=side: self._on_image(s, m), SENSOR_QOS)
             self.create_subscription(CameraInfo, f"stereo/{side}/camera_info", lambda m, s=side: self._on_info(s, m), SENSOR_QOS)

@@ -49,7 +49,7 @@ from anima.controllers.ball_filter import extrapolate_positions
 from anima.controllers.mppi import PlannerConfig
 from anima.controllers.robot_config import load_robot_config
 from anima.models.pddm.runtime import TASKS, BaodingPlannerRuntime, SettleGate, TaskSpec, load_baoding_model, resolve_action_scale
-from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node
+from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, STREAM_QOS, declare_params, from_time_msg, run_node
 from anima.ros_nodes._conversions import MalformedMessage, checked_joint_arrays, joint_state_msg, multi_dof_positions, reorder_index
 
 TASK_PARAMS = ("task", "goto_target_xy", "goto_ball")
@@ -91,7 +91,7 @@ class PddmPlannerNode(Node):
         self.overruns, self._stale, self._was_settling = 0, False, False
         self.plan_failures, self._bad_state, self.last_error = 0, False, ""
         self._targets_pub = self.create_publisher(JointState, "joint_targets", COMMAND_QOS)
-        self._status_pub = self.create_publisher(Float64MultiArray, "planner/status", SENSOR_QOS)
+        self._status_pub = self.create_publisher(Float64MultiArray, "planner/status", STREAM_QOS)
         self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
         self.create_subscription(MultiDOFJointState, "balls/state", self._on_balls, SENSOR_QOS)
         self.add_on_set_parameters_callback(self._on_params)

@@ -38,7 +38,7 @@ from sensor_msgs.msg import JointState
 from anima.ros_nodes._common import (
     CLOCK_QOS,
     COMMAND_QOS,
-    SENSOR_QOS,
+    STREAM_QOS,
     SubscriptionPoller,
     declare_params,
     run_node,
@@ -78,7 +78,7 @@ class SimBridgeNode(Node):
         self._publish_wall: dict[int, float] = {}
         self.latencies_ms: list[float] = []
         self._clock_pub = self.create_publisher(Clock, "/clock", CLOCK_QOS)
-        self._js_pub = self.create_publisher(JointState, "joint_states", SENSOR_QOS)
+        self._js_pub = self.create_publisher(JointState, "joint_states", STREAM_QOS)
         cmd_sub = self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
         self._commands = SubscriptionPoller(self, cmd_sub)
         self.get_logger().info(

@@ -28,7 +28,7 @@ from std_msgs.msg import String
 from anima.controllers.base_estimator import BaseEstimator, BaseEstimatorConfig
 from anima.controllers.imu_check import GravityCheck, GravityCheckConfig, ImuVerdict
 from anima.controllers.leg_kinematics import LegKinematics
-from anima.ros_nodes._common import LATCHED_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node
+from anima.ros_nodes._common import LATCHED_QOS, SENSOR_QOS, STREAM_QOS, declare_params, from_time_msg, run_node
 from anima.ros_nodes._conversions import MalformedMessage, checked_joint_arrays, imu_arrays, odometry_msg, reorder_index
 
 
@@ -53,7 +53,7 @@ class StateEstimatorNode(Node):
         self._state_names: tuple[str, ...] = ()
         self._index = None
         self._have_imu = False
-        self._pub = self.create_publisher(Odometry, "odom", SENSOR_QOS)
+        self._pub = self.create_publisher(Odometry, "odom", STREAM_QOS)
         self._status_pub = self.create_publisher(String, "estimator/status", LATCHED_QOS)
         self._report_imu_check()
         self.create_subscription(Imu, "imu/data", self._on_imu, SENSOR_QOS)

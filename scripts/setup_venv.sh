@@ -15,7 +15,7 @@ echo "[setup] creating/updating .venv (pinned requirements.txt)" >&2
 pip_q() {  # quiet pip; drop the local index's noise about absent mirror folders, keep real errors
   .venv/bin/python -m pip install -q --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither" >&2)
 }
-pip_q --upgrade "setuptools==84.2.1" "wheel==0.45.1"
+pip_q --upgrade "setuptools==79.0.1" "wheel==0.45.1"
 pip_q -r requirements.txt
 pip_q --no-deps --no-build-isolation -e .
 .venv/bin/python -c "import rclpy, pybullet, torch, cv2, anima.main" \

@@ -149,7 +149,7 @@ def _ros_latency(world, pairs: list, n: int) -> np.ndarray:
     from sensor_msgs.msg import CameraInfo, Image, MultiDOFJointState
 
     from anima.ros_nodes._bridge_baoding import CAMERA_INFO_QOS, camera_info_msgs, image_msg
-    from anima.ros_nodes._common import SENSOR_QOS, stamp_key, to_time_msg
+    from anima.ros_nodes._common import SENSOR_QOS, STREAM_QOS, stamp_key, to_time_msg
     from anima.ros_nodes.ball_state_estimator import BallStateEstimatorNode
     from anima.ros_nodes.ball_tracker import BallTrackerNode
 
@@ -157,7 +157,7 @@ def _ros_latency(world, pairs: list, n: int) -> np.ndarray:
     try:
         nodes = [BallTrackerNode(), BallStateEstimatorNode(), Node("tracker_bench_driver")]
         driver = nodes[2]
-        img_pubs = [driver.create_publisher(Image, f"stereo/{s}/image_raw", SENSOR_QOS) for s in ("left", "right")]
+        img_pubs = [driver.create_publisher(Image, f"stereo/{s}/image_raw", STREAM_QOS) for s in ("left", "right")]
         info_pubs = [driver.create_publisher(CameraInfo, f"stereo/{s}/camera_info", CAMERA_INFO_QOS) for s in ("left", "right")]
         infos = camera_info_msgs(world.camera)
         received: dict[int, float] = {}

@@ -79,10 +79,21 @@ def controller(chain, home) -> CartesianController:
     return ctl
 
 
-def test_pose_target_gives_joint_target_reaching_it(controller, chain) -> None:
+def test_pose_target_is_approached_at_the_speed_limit(controller, chain) -> None:
+    start, _ = controller.target_pose  # home: (0.55, 0, 0.25)
     update = controller.set_pose_target([0.6, -0.1, 0.1], DOWN)
     assert update.accepted
     np.testing.assert_allclose(chain.forward(update.q_target)[:3, 3], [0.6, -0.1, 0.1], atol=1e-3)
+    controller.step(0.0)
+    controller.step(0.1)  # 0.3 m/s x 0.1 s = 3 cm along the 0.187 m straight line
+    p, _ = controller.target_pose
+    line = np.array([0.6, -0.1, 0.1]) - start
+    np.testing.assert_allclose(p - start, 0.03 * line / np.linalg.norm(line), atol=1e-9)
+    np.testing.assert_allclose(chain.forward(controller.q_target)[:3, 3], p, atol=1e-3)
+    for k in range(2, 12):  # 1.1 s in all: there (0.62 s needed)
+        controller.step(0.1 * k)
+    np.testing.assert_array_equal(controller.q_target, update.q_target)
+    np.testing.assert_allclose(controller.target_pose[0], [0.6, -0.1, 0.1])
 
 
 @pytest.mark.parametrize("position, quat, reason", [
@@ -93,8 +104,11 @@ def test_pose_target_gives_joint_target_reaching_it(controller, chain) -> None:
 ])
 def test_bad_or_unreachable_targets_are_rejected_and_the_last_kept(controller, position, quat, reason) -> None:
     good = controller.set_pose_target([0.6, -0.1, 0.1], DOWN)
+    controller.step(0.0)
+    controller.step(1.0)  # arrived
     update = controller.set_pose_target(position, quat)
     assert not update.accepted and reason in update.reason
+    controller.step(2.0)
     np.testing.assert_array_equal(controller.q_target, good.q_target)
     np.testing.assert_array_equal(update.q_target, good.q_target)
 
