@@ -28,7 +28,7 @@ from std_msgs.msg import Float64MultiArray
 from anima.controllers.robot_config import load_robot_config
 from anima.models.imitation.policy_runner import ImitationRunner, RunnerConfig, load_policy, resolve_motion
 from anima.models.motion.format import load_motion
-from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, run_node
+from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, STREAM_QOS, declare_params, run_node
 from anima.ros_nodes._conversions import MalformedMessage, checked_joint_arrays, joint_state_msg, reorder_index
 
 
@@ -56,7 +56,7 @@ class ImitationPolicyNode(Node):
         self._imu: tuple[float, np.ndarray, np.ndarray] | None = None
         self._index, self._state_names = None, ()
         self._pub = self.create_publisher(JointState, "joint_targets", COMMAND_QOS)
-        self._phase_pub = self.create_publisher(Float64MultiArray, "imitation_policy/phase", COMMAND_QOS)
+        self._phase_pub = self.create_publisher(Float64MultiArray, "imitation_policy/phase", STREAM_QOS)
         self.create_subscription(JointState, "joint_states", self._on_joint_states, SENSOR_QOS)
         self.create_subscription(Imu, "imu/data", self._on_imu, SENSOR_QOS)
         self.create_timer(1.0 / rate, self._on_timer)

@@ -50,7 +50,7 @@ class FakeRobot:
         self.js = self.node.create_publisher(JointState, "joint_states", SENSOR_QOS)
         self.imu = self.node.create_publisher(Imu, "imu/data", SENSOR_QOS)
         self.node.create_subscription(JointState, "joint_targets", self._on_targets, COMMAND_QOS)
-        self.node.create_subscription(Float64MultiArray, "imitation_policy/phase", self._on_phase, COMMAND_QOS)
+        self.node.create_subscription(Float64MultiArray, "imitation_policy/phase", self._on_phase, SENSOR_QOS)
         self.executor = rclpy.executors.SingleThreadedExecutor(context=self.ctx)
         self.executor.add_node(self.node)
         self.sending = True
