@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from anima import share_dir
+from anima.ros_env import apply_network_rule, ensure_domain_id
 
 _LATENCY = re.compile(r"command latency ms: p50 ([0-9.]+) p99 ([0-9.]+) \(n=(\d+)\)")
 
@@ -128,8 +129,10 @@ def run_stack(launch_file: str, args: dict[str, str], timeout_s: float, echo: bo
     with tempfile.TemporaryDirectory(prefix="anima-run-") as tmp:
         report_path = Path(tmp) / "report.json"
         launch_args = {**args, "monitor": "true", "report_path": str(report_path)}
-        env = dict(os.environ)
-        env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+        env = apply_network_rule(dict(os.environ))
+        claim = ensure_domain_id(env)
+        how = "claimed for this run; set ROS_DOMAIN_ID to choose" if claim else "from the environment"
+        print(f"anima: ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']} ({how})", file=sys.stderr, flush=True)
         specs = parse_launch_file(share_dir() / "launch" / launch_file, launch_args, env)
         tee = _Tee(echo)
         sampler = _CpuSampler()
@@ -138,6 +141,8 @@ def run_stack(launch_file: str, args: dict[str, str], timeout_s: float, echo: bo
         end = time.perf_counter()
         sampler.stop()
         report = json.loads(report_path.read_text()) if report_path.is_file() else {}
+        if claim is not None:
+            claim.release()
     failures = [f"{n.name}: {n.reason}" for n in result.nodes if n.failed]
     run = StackRun(result.exit_code, report, tee.buffer_.getvalue(), sampler.samples, failures=failures)
     run.end_wall = _monitor_end(sampler.samples, end)

@@ -191,6 +191,8 @@ class CartesianController:
         self._goal: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # position, R, q
         self._last_t: float | None = None
         self.last_reject_reason = ""
+        self.targets_accepted = 0
+        self.targets_rejected = 0
 
     @property
     def ready(self) -> bool:
@@ -217,6 +219,7 @@ class CartesianController:
         self._vel = np.zeros(6)
         self._vel_t = -math.inf
         self._goal = None
+        self._last_t = None
 
     def _check_target(self, position: np.ndarray, quat_xyzw: np.ndarray) -> str:
         if position.shape != (3,) or quat_xyzw.shape != (4,):
@@ -244,6 +247,7 @@ class CartesianController:
 
     def _reject(self, reason: str) -> CartesianUpdate:
         self.last_reject_reason = reason
+        self.targets_rejected += 1
         return CartesianUpdate(False, reason, None if self._q is None else self._q.copy())
 
     def set_pose_target(self, position: np.ndarray, quat_xyzw: np.ndarray) -> CartesianUpdate:
@@ -261,6 +265,7 @@ class CartesianController:
         R = quat_to_matrix(quat)
         update = self._solve(position, R, commit=False)
         if update.accepted:
+            self.targets_accepted += 1
             self._vel = np.zeros(6)
             self._goal = (position.copy(), R, update.q_target)
         return update

@@ -4,7 +4,10 @@ Order of operations (ARCHITECTURE.md "Control path"; Peng et al., RSS 2020, Sec.
 public code's action processing, FACTS.md "Action processing"):
 
 1. ``set_targets`` (policy rate, ~30 Hz): validate, fill unnamed joints with their previous
-   target, clamp to joint position limits, low-pass with the Butterworth action filter.
+   target, reject targets more than ``target_limit_margin`` beyond a joint limit (an absurd
+   target means the policy is broken: holding the last safe target is safer than driving the
+   joint into its stop), clamp the nearer ones to the joint position limits, low-pass with the
+   Butterworth action filter.
 2. ``compute`` (control rate, 500 Hz): linear interpolation from where the desired position was
    when the target arrived to the new filtered target over one target period,
    ``alpha = clamp((t - t_target) * target_rate, 0, 1)`` (the original uses ``(i + 1) / 33`` over
@@ -59,6 +62,21 @@ class TargetUpdate:
     mode: CommandMode
     reason: str = ""
     clamped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class JointCommand:
+    """One control step for a driver that runs the PD loop itself (URDF order, SI units).
+
+    The driver applies ``tau = kp (position - q) + kd (velocity - qd) + effort`` at its own rate
+    until the next command (``launch/laikago_real.launch.xml``, ``pd:=driver``).
+    """
+
+    position: np.ndarray  # rad, target
+    velocity: np.ndarray  # rad/s, target velocity (0: the PD law damps towards rest)
+    kp: np.ndarray  # N·m/rad (0 while damping)
+    kd: np.ndarray  # N·m·s/rad
+    effort: np.ndarray  # N·m, feed-forward torque
 
 
 @dataclass(frozen=True)
@@ -153,8 +171,10 @@ class JointCommandPath:
         """Accept new position targets for ``names`` (any subset, any order; None = all in URDF order).
 
         Rejected (with a reason; the last safe target is kept) on: e-stop, non-finite ``t``,
-        length mismatch, unknown or duplicate names, non-finite positions, or joints that have
-        neither a previous target nor a measured position.
+        length mismatch, unknown or duplicate names, non-finite positions, positions more than
+        ``config.target_limit_margin`` beyond a joint limit, or joints that have neither a
+        previous target nor a measured position. Positions beyond a limit by less than the
+        margin are clamped to it (reported in ``TargetUpdate.clamped``).
         """
         if self._mode is CommandMode.ESTOP:
             return self._reject("emergency stop active: targets refused until reset()")
@@ -162,6 +182,9 @@ class JointCommandPath:
             return self._reject(f"t: time must be finite, got {t}")
         full, reason = self._merge(names, positions)
         if full is None:
+            return self._reject(reason)
+        reason = self._far_beyond_limits(full)
+        if reason:
             return self._reject(reason)
         full, clamped_mask = clamp_positions(full, self.config.position_lower, self.config.position_upper)
         clamped = tuple(self.config.joint_names[i] for i in np.flatnonzero(clamped_mask))
@@ -216,6 +239,19 @@ class JointCommandPath:
             return None, f"joints {missing} have no previous target and no measured position yet; name them"
         return full, ""
 
+    def _far_beyond_limits(self, full: np.ndarray) -> str:
+        """Reason naming the joints whose target is more than the margin beyond a limit, or ""."""
+        c = self.config
+        excess = np.maximum(c.position_lower - full, full - c.position_upper)
+        far = np.flatnonzero(excess > c.target_limit_margin)
+        if far.size == 0:
+            return ""
+        detail = ", ".join(f"{c.joint_names[i]}={full[i]:.6g} (limits [{c.position_lower[i]:g}, "
+                           f"{c.position_upper[i]:g}])" for i in far[:4])
+        more = f" and {far.size - 4} more" if far.size > 4 else ""
+        return (f"targets more than {c.target_limit_margin:g} rad beyond the joint limits: {detail}{more}; "
+                "refused, holding the last safe target")
+
     def _reject(self, reason: str) -> TargetUpdate:
         self._counts["targets_rejected"] += 1
         self._last_reject = reason
@@ -224,6 +260,41 @@ class JointCommandPath:
     # --------------------------------------------------------------------------------- control
     def compute(self, q: np.ndarray, qd: np.ndarray, t: float) -> np.ndarray:
         """Joint torques (URDF order, N·m) for measured ``q``, ``qd`` at time ``t``; never NaN."""
+        q, qd, use_pd, desired = self._control_step(q, qd, t)
+        tau = damping_torque(qd, self.config.damping_kd)
+        if use_pd.any():
+            tau = np.where(use_pd, pd_torque(q, qd, desired, self.config.kp, self.config.kd), tau)
+        tau, tau_limited = clamp_torques(tau, self.config.torque_limit)
+        if tau_limited.any():
+            self._counts["torque_limited_steps"] += 1
+        return tau
+
+    def command(self, q: np.ndarray, qd: np.ndarray, t: float) -> JointCommand:
+        """The same control step as :meth:`compute`, as a command for a driver that closes the loop.
+
+        Tracking joints get the desired position (interpolated, change-limited, and further
+        limited to ``q ± torque_limit / kp`` so the position term alone cannot exceed the torque
+        limit at this sample) with ``kp``/``kd``; damped joints (timeout, e-stop, non-finite
+        state) get ``kp = 0``, ``kd = damping_kd`` and the measured position. The driver applies
+        ``tau = kp (position - q) + kd (velocity - qd) + effort`` and its own torque limit.
+        """
+        q, qd, use_pd, desired = self._control_step(q, qd, t)
+        c = self.config
+        hold = np.where(np.isfinite(self._last_q), self._last_q, 0.0)
+        with np.errstate(divide="ignore"):
+            reach = np.where(c.kp > 0, c.torque_limit / c.kp, np.inf)
+        position = np.where(use_pd, np.clip(desired, q - reach, q + reach), hold)
+        return JointCommand(
+            position=np.where(np.isfinite(position), position, hold),
+            velocity=np.zeros(self._n),
+            kp=np.where(use_pd, c.kp, 0.0),
+            kd=np.where(use_pd, c.kd, c.damping_kd),
+            effort=np.zeros(self._n),
+        )
+
+    def _control_step(self, q: np.ndarray, qd: np.ndarray,
+                      t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Mode update and desired positions: ``(q, qd, use_pd, desired)`` (desired NaN where damping)."""
         q = self._vector(q, "q")
         qd = self._vector(qd, "qd")
         if not math.isfinite(t):
@@ -235,21 +306,16 @@ class JointCommandPath:
             self._counts["nonfinite_state_steps"] += 1
         self._last_q = np.where(np.isfinite(q), q, self._last_q)
         desired = self._desired_at(q, t)
-        tau = damping_torque(qd, self.config.damping_kd)
+        use_pd = np.zeros(self._n, dtype=bool)
         if desired is not None:
             limited_des, limited = limit_change(desired, q, self.config.max_change_per_step)
             use_pd = ok & np.isfinite(limited_des)
             if (limited & use_pd).any():
                 self._counts["change_limited_steps"] += 1
-            pd = pd_torque(q, qd, limited_des, self.config.kp, self.config.kd)
-            tau = np.where(use_pd, pd, tau)
             self._desired = np.where(use_pd, limited_des, np.nan)
         else:
             self._desired = np.full(self._n, np.nan)
-        tau, tau_limited = clamp_torques(tau, self.config.torque_limit)
-        if tau_limited.any():
-            self._counts["torque_limited_steps"] += 1
-        return tau
+        return q, qd, use_pd, self._desired.copy()
 
     def _desired_at(self, q: np.ndarray, t: float) -> np.ndarray | None:
         """Desired positions before the change limit, or None for damping-only modes."""
@@ -287,4 +353,4 @@ class JointCommandPath:
         return arr.copy()
 
 
-__all__ = ["CommandMode", "CommandPathStatus", "JointCommandPath", "TargetUpdate"]
+__all__ = ["CommandMode", "CommandPathStatus", "JointCommand", "JointCommandPath", "TargetUpdate"]

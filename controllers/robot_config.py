@@ -19,6 +19,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from anima.controllers.config_loader import check_value, load_yaml_mapping
+
 # YAML key -> dataclass field: per-joint vectors, then scalars.
 _PER_JOINT = {
     "kp_nm_per_rad": "kp",
@@ -38,7 +40,8 @@ _SCALAR = {
     "command_timeout_s": "command_timeout_s",
 }
 _REQUIRED = ("robot", "joint_names", *_PER_JOINT, *_SCALAR, "action_filter_order")
-_OPTIONAL = ("urdf", "coupled_joints")
+_OPTIONAL = ("urdf", "coupled_joints", "target_limit_margin_rad", "foot_links", "urdf_to_body_rpy")
+DEFAULT_TARGET_LIMIT_MARGIN_RAD = 0.5
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -67,11 +70,18 @@ class RobotControlConfig:
         target_rate_hz: rate of policy targets (the interpolation period is its inverse), Hz.
         control_rate_hz: rate of the PD law, Hz.
         command_timeout_s: no target for longer than this -> damping mode, s.
+        target_limit_margin: a target further than this beyond a joint's position limit is
+            rejected as absurd (a policy or planner gone wrong); nearer ones are clamped to the
+            limit, rad (YAML ``target_limit_margin_rad``, optional, default 0.5; ``.inf`` = clamp all).
         damping_kd: damping gain used in timeout / e-stop (``tau = -damping_kd * qd``), N·m·s/rad.
         standing_pose, crouch_pose: URDF joint angles, rad.
         urdf: where the robot description comes from (informational).
         coupled_joints: ``(follower, leader, ratio)`` triples, ``q_follower = ratio * q_leader``
             (informational; not applied by the command path).
+        foot_links: legged robots: one foot link per leg, the joints being ``joint_names`` in
+            groups of three (leg kinematics of the state estimator); empty otherwise.
+        urdf_to_body_rpy: rotation from the URDF base frame to the REP-103 body frame (fixed-axis
+            roll, pitch, yaw, rad).
         source: file the config was loaded from (for error messages).
     """
 
@@ -91,8 +101,11 @@ class RobotControlConfig:
     damping_kd: np.ndarray
     standing_pose: np.ndarray
     crouch_pose: np.ndarray
+    target_limit_margin: float = DEFAULT_TARGET_LIMIT_MARGIN_RAD
     urdf: str = ""
     coupled_joints: tuple[tuple[str, str, float], ...] = ()
+    foot_links: tuple[str, ...] = ()
+    urdf_to_body_rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)
     source: str = field(default="<in-memory>", compare=False)
 
     def __post_init__(self) -> None:
@@ -149,8 +162,17 @@ class RobotControlConfig:
                 f"{where}: action_filter_cutoff_hz: {self.filter_cutoff_hz} must be below the Nyquist "
                 f"frequency of target_rate_hz ({self.target_rate_hz / 2})"
             )
+        margin = self.target_limit_margin
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
+            raise ValueError(f"{where}: target_limit_margin_rad: must be a number >= 0 (.inf = never reject), "
+                             f"got {margin!r}")
         if self.command_timeout_s <= 1.0 / self.target_rate_hz:
             raise ValueError(f"{where}: command_timeout_s: must exceed one target period (1/target_rate_hz)")
+        if self.foot_links and 3 * len(self.foot_links) != len(self.joint_names):
+            raise ValueError(f"{where}: foot_links: {len(self.foot_links)} feet need {3 * len(self.foot_links)} "
+                             f"joints (three per leg), joint_names has {len(self.joint_names)}")
+        if len(self.urdf_to_body_rpy) != 3 or not all(math.isfinite(v) for v in self.urdf_to_body_rpy):
+            raise ValueError(f"{where}: urdf_to_body_rpy: expected three finite angles (rad), got {self.urdf_to_body_rpy!r}")
         for i, triple in enumerate(self.coupled_joints):
             if len(triple) != 3 or triple[0] not in self.joint_names or triple[1] not in self.joint_names:
                 raise ValueError(f"{where}: coupled_joints[{i}]: expected [follower, leader, ratio] of known joints")
@@ -184,10 +206,9 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<in-memory>") ->
     for key, attr in _PER_JOINT.items():
         kwargs[attr] = _numeric(data[key], source, key)
     for key, attr in _SCALAR.items():
-        val = data[key]
-        if isinstance(val, bool) or not isinstance(val, (int, float)):
-            raise ValueError(f"{source}: {key}: must be a number, got {val!r}")
-        kwargs[attr] = float(val)
+        kwargs[attr] = check_value(data[key], float, f"{source}: {key}")
+    if "target_limit_margin_rad" in data:
+        kwargs["target_limit_margin"] = check_value(data["target_limit_margin_rad"], float, f"{source}: target_limit_margin_rad")
     coupled = data.get("coupled_joints") or []
     if not isinstance(coupled, list):
         raise ValueError(f"{source}: coupled_joints: must be a list of [follower, leader, ratio]")
@@ -195,9 +216,15 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<in-memory>") ->
         coupled_t = tuple((str(f), str(ld), float(r)) for f, ld, r in coupled)
     except (TypeError, ValueError):
         raise ValueError(f"{source}: coupled_joints: each entry must be [follower, leader, ratio]") from None
+    feet = data.get("foot_links") or []
+    if not isinstance(feet, list) or not all(isinstance(f, str) and f for f in feet):
+        raise ValueError(f"{source}: foot_links: must be a list of link names")
+    rpy = _numeric(data.get("urdf_to_body_rpy", [0.0, 0.0, 0.0]), source, "urdf_to_body_rpy")
     return RobotControlConfig(
-        robot=str(data["robot"]), joint_names=tuple(names), filter_order=data["action_filter_order"],
-        urdf=str(data.get("urdf", "")), coupled_joints=coupled_t, source=source, **kwargs,
+        robot=check_value(data["robot"], str, f"{source}: robot"), joint_names=tuple(names),
+        filter_order=check_value(data["action_filter_order"], int, f"{source}: action_filter_order"),
+        urdf=str(data.get("urdf", "")), coupled_joints=coupled_t, foot_links=tuple(feet),
+        urdf_to_body_rpy=tuple(float(v) for v in np.ravel(rpy)), source=source, **kwargs,
     )
 
 
@@ -215,23 +242,17 @@ def robot_config_path(name_or_path: str | Path) -> Path:
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.is_file() or len(p.parts) > 1:
         return p
-    from anima import share_dir
+    from anima.controllers.paths import share_dir
 
     return share_dir() / "config" / "robots" / f"{name_or_path}.yaml"
 
 
 def load_robot_config(name_or_path: str | Path) -> RobotControlConfig:
     """Load and validate a robot's control config by robot name (``"laikago"``) or YAML path."""
-    import yaml
-
     path = robot_config_path(name_or_path)
     if not path.is_file():
         raise FileNotFoundError(f"robot config not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: invalid YAML: {exc}") from None
-    return config_from_mapping(data, source=str(path))
+    return config_from_mapping(load_yaml_mapping(path, "robot config"), source=str(path))
 
 
 __all__ = ["RobotControlConfig", "config_from_mapping", "load_robot_config", "robot_config_path"]

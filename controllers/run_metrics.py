@@ -89,6 +89,9 @@ class RunMetrics:
             "stood": bool(stand_z.size > 0 and stand_z.min() >= lo and stand_z.max() <= hi and not contacts_after),
             "base_height_m_min": _round(stand_z.min()) if stand_z.size else None,
             "base_height_m_max": _round(stand_z.max()) if stand_z.size else None,
+            # over the whole run, start-up included (a slump or a throw before settle_s shows here)
+            "base_height_m_min_all": _round(min(z for _, z in self.heights)) if self.heights else None,
+            "base_height_m_max_all": _round(max(z for _, z in self.heights)) if self.heights else None,
             "non_foot_contacts_after_settle": sorted({s for _, s in contacts_after}),
             **self._travel(c.settle_s, t_end),
             "estimator_velocity_rmse_mps": _round(np.sqrt(err.mean())) if err.size else None,
@@ -116,6 +119,19 @@ class RunMetrics:
         (ta, xa, ya), (tb, xb, yb) = xy[0], xy[-1]
         return {"base_displacement_xy_m": [_round(xb - xa), _round(yb - ya)],
                 "base_displacement_duration_s": _round(tb - ta)}
+
+
+def failed_checks(report: dict) -> list[str]:
+    """What a monitored run failed, in words (empty: it passed): no failure that ended the run early
+    (``report["failure"]``, e.g. a silent node), the robot must have stood (height band, no non-foot
+    contact after settling), and an e-stop that was asked for must have been accepted."""
+    failures = [str(report["failure"])] if report.get("failure") else []
+    if not report.get("stood"):
+        failures.append(f"robot did not stand (base height {report.get('base_height_m_min')}..{report.get('base_height_m_max')} m, "
+                        f"non-foot contacts {report.get('non_foot_contacts_after_settle') or 'none'})")
+    if "estop_accepted" in report and report["estop_accepted"] is not True:
+        failures.append(f"emergency_stop was not accepted ({report['estop_accepted']})")
+    return failures
 
 
 def _round(x: float) -> float:

@@ -22,6 +22,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from anima.controllers.config_loader import config_from_mapping
+from anima.models.checkpoint import CheckpointError, load_torch, require_finite, save_torch
+
 CHECKPOINT_FORMAT = "anima.pddm.ensemble/1"
 
 
@@ -327,9 +330,13 @@ class DynamicsEnsemble:
 
     # ------------------------------------------------------------ persistence
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
-        """Save weights, normalizers, config, dimensions and joint names in one file."""
-        norms = {k: {"mean": v.mean, "std": v.std} for k, v in vars(self.normalizers).items()}
-        torch.save(
+        """Save weights, normalizers, config, dimensions and joint names in one file, atomically.
+
+        Everything is plain data (tensors, numbers, strings, lists, dicts), so :meth:`load` reads it
+        with ``torch.load(weights_only=True)``; ``extra`` must be plain data too.
+        """
+        norms = {k: {"mean": torch.as_tensor(v.mean), "std": torch.as_tensor(v.std)} for k, v in vars(self.normalizers).items()}
+        save_torch(
             {
                 "format": CHECKPOINT_FORMAT,
                 "state_dim": self.state_dim,
@@ -351,18 +358,35 @@ class DynamicsEnsemble:
         action_dim: int | None = None,
         joint_names: Sequence[str] | None = None,
     ) -> "DynamicsEnsemble":
-        """Load a checkpoint; refuse it (ValueError naming what differs) if it does not match the robot."""
-        data = torch.load(Path(path), map_location="cpu", weights_only=False)
+        """Load a checkpoint as data (``weights_only``); refuse it (a one-line ``CheckpointError``, a
+        ValueError, naming the file) if it is unreadable, holds code, has non-finite weights or does
+        not match the robot."""
+        data = load_torch(path, "PDDM ensemble checkpoint", allow_numpy=True)  # numpy: checkpoints before tensors
         if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path}: not a PDDM ensemble checkpoint (format {data.get('format') if isinstance(data, dict) else type(data)!r})")
-        problems = _mismatches(data, state_dim, action_dim, joint_names)
+            raise CheckpointError(f"{path}: not a PDDM ensemble checkpoint (format {data.get('format') if isinstance(data, dict) else type(data).__name__!r})")
+        try:
+            problems = _mismatches(data, state_dim, action_dim, joint_names)
+            config = config_from_mapping(EnsembleConfig, data["config"], f"{path}: config")
+            norms = {k: Normalizer(np.asarray(v["mean"], np.float32), np.asarray(v["std"], np.float32)) for k, v in data["normalizers"].items()}
+            params = list(data["params"])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise CheckpointError(f"{path}: PDDM ensemble checkpoint is missing or mangles {exc}") from None
         if problems:
-            raise ValueError(f"{path}: checkpoint does not match the robot: " + "; ".join(problems))
-        model = cls(data["state_dim"], data["action_dim"], EnsembleConfig(**data["config"]), data["joint_names"])
-        model.normalizers = Normalizers(**{k: Normalizer(np.asarray(v["mean"]), np.asarray(v["std"])) for k, v in data["normalizers"].items()})
-        with torch.no_grad():
-            for p, q in zip(model.params, data["params"]):
-                p.copy_(q)
+            raise CheckpointError(f"{path}: checkpoint does not match the robot: " + "; ".join(problems))
+        require_finite(path, {**{f"params[{i}]": p for i, p in enumerate(params)},
+                              **{f"normalizers.{k}.{f}": getattr(n, f) for k, n in norms.items() for f in ("mean", "std")}})
+        model = cls(data["state_dim"], data["action_dim"], config, data["joint_names"])
+        try:
+            model.normalizers = Normalizers(**norms)
+            with torch.no_grad():
+                if len(params) != len(model.params):
+                    raise ValueError(f"{len(params)} weight tensors, {len(model.params)} expected")
+                for p, q in zip(model.params, params):
+                    if tuple(p.shape) != tuple(q.shape):
+                        raise ValueError(f"weight shape {tuple(q.shape)}, {tuple(p.shape)} expected")
+                    p.copy_(q)
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: PDDM ensemble checkpoint does not fit its own config: {exc}") from None
         model.extra = data.get("extra", {})
         return model
 

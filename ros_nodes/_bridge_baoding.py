@@ -81,6 +81,7 @@ class BaodingAdapter:
         if p["image_noise_std"] >= 0:
             config = dataclasses.replace(config, camera=dataclasses.replace(config.camera, noise_std=p["image_noise_std"]))
         robot = load_robot_config(config.robot)
+        self.robot_config = robot  # the bridge's command guard takes the torque limits and damping from it
         self.world = BaodingWorld(client, config, rest_pose=robot.standing_pose, control_rate_hz=robot.control_rate_hz)
         self._initial = np.asarray(named_pose(robot, p["initial_pose"]), dtype=float)
         if not 0 < p["camera_rate_hz"] <= 1.0 / self.world.physics_dt:

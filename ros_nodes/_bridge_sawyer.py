@@ -1,7 +1,8 @@
 """Sawyer adapter of the sim_bridge node: scene camera, object ground truth, success, the gripper.
 
 At ``camera_rate_hz`` of sim time it renders the third-person camera of :class:`SawyerWorld` and
-publishes ``camera/image_raw`` (sensor_msgs/Image, rgb8, 64x64 by default) with
+publishes ``camera/image_raw`` (sensor_msgs/Image, rgb8, 64x64 by default; streams are published
+reliable, so any subscriber matches) with
 ``camera/camera_info`` (sensor_msgs/CameraInfo, D = 0, P = K [I | 0]), both with the capture stamp.
 At ``ground_truth_rate_hz`` it publishes, all in frame ``world`` (= the arm's ``base_link``):
 
@@ -38,7 +39,7 @@ from std_msgs.msg import Bool
 from anima.controllers.pose_schedule import named_pose
 from anima.controllers.robot_config import load_robot_config
 from anima.ros_nodes._bridge_baoding import image_msg
-from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params
+from anima.ros_nodes._common import COMMAND_QOS, STREAM_QOS, declare_params
 from anima.ros_nodes._conversions import joint_state_msg
 from anima.sim_bridge.sawyer_world import FINGERS, SawyerWorld, load_sawyer_config
 
@@ -89,6 +90,7 @@ class SawyerAdapter:
         if p["image_noise_std"] >= 0:
             config = dataclasses.replace(config, camera=dataclasses.replace(config.camera, noise_std=p["image_noise_std"]))
         robot = load_robot_config(config.robot)
+        self.robot_config = robot  # the bridge's command guard takes the torque limits and damping from it
         self.world = SawyerWorld(client, config, rest_pose=robot.standing_pose, control_rate_hz=robot.control_rate_hz)
         self._node = node
         self._initial = np.asarray(named_pose(robot, p["initial_pose"]), dtype=float)
@@ -101,11 +103,11 @@ class SawyerAdapter:
         self._next_capture_s = self._next_gt_s = 0.0
         self._info = camera_info_msg(self.world)
         self._noise_rng = np.random.default_rng(0)
-        self._img_pub = node.create_publisher(Image, "camera/image_raw", SENSOR_QOS)
+        self._img_pub = node.create_publisher(Image, "camera/image_raw", STREAM_QOS)
         self._info_pub = node.create_publisher(CameraInfo, "camera/camera_info", CAMERA_INFO_QOS)
-        self._gt_pub = node.create_publisher(MultiDOFJointState, "sim/ground_truth/objects", SENSOR_QOS)
-        self._success_pub = node.create_publisher(Bool, "sim/ground_truth/success", SENSOR_QOS)
-        self._gripper_pub = node.create_publisher(JointState, "gripper/joint_states", SENSOR_QOS)
+        self._gt_pub = node.create_publisher(MultiDOFJointState, "sim/ground_truth/objects", STREAM_QOS)
+        self._success_pub = node.create_publisher(Bool, "sim/ground_truth/success", STREAM_QOS)
+        self._gripper_pub = node.create_publisher(JointState, "gripper/joint_states", STREAM_QOS)
         node.create_subscription(JointState, "gripper_command", self._on_gripper, COMMAND_QOS)
         cam = config.camera
         node.get_logger().info(f"sawyer world: scene {config.scene}, camera {cam.width_px}x{cam.height_px} "

@@ -88,9 +88,23 @@ STOP_TRACE_AFTER_S = 4.0
 
 
 def _on_signal(_signum: int, _frame: object) -> None:
+    """SIGINT/SIGTERM: ask the loops to stop. Idempotent: a second signal (a terminal's Ctrl-C can
+    reach the process group twice) only sets the flag again."""
     if not _STOP.is_set():
         faulthandler.dump_traceback_later(STOP_TRACE_AFTER_S, exit=False)
     _STOP.set()
+
+
+def _ignore_stop_signals() -> None:
+    """From here on, SIGINT/SIGTERM are ignored: the node has shut down and only exits.
+
+    Python's finalization resets a signal whose handler is a Python function to SIG_DFL, so a second
+    SIGINT 50 ms after the first, landing while the interpreter finalizes (torch and rclpy take a
+    while), killed the node with exit code 130, which ``ros2 launch`` reports as "process has died".
+    SIG_IGN is left alone by finalization.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def run_node(
@@ -107,16 +121,17 @@ def run_node(
     Ctrl-C (SIGINT) and SIGTERM only set a flag that the loops check after each wake-up; the
     node then leaves its loop and tears down in order. rclpy's own handler would shut the
     context down asynchronously, racing a loop that is taking a message (seen as a rare
-    segfault at shutdown).
+    segfault at shutdown). Shutdown is idempotent: any number of signals, at any time from here
+    on, end the node once, with exit code 0 (tests/faults/test_launcher_faults.py).
     """
-    rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     code = 0
     try:
         node = factory()
-        (spin or spin_light)(node)
+        (spin or default_spin())(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ValueError, FileNotFoundError) as err:
@@ -135,6 +150,7 @@ def run_node(
                 print(f"[cleanup] {type(err).__name__}: {err}", file=sys.stderr)
                 code = code or 1
         rclpy.try_shutdown()
+        _ignore_stop_signals()
     return code
 
 
@@ -197,6 +213,35 @@ def declare_params(node: Node, spec: dict[str, object]) -> dict[str, object]:
         else:
             out[name] = node.declare_parameter(name, default).value
     return out
+
+
+SPIN_ENV = "ANIMA_SPIN"  # "light" (default) or "events": which loop run_node spins a node with
+
+
+def default_spin() -> Callable[[Node], None]:
+    """The spin loop named by ``$ANIMA_SPIN`` ("light": ``spin_light``, "events": ``spin_events``)."""
+    import os
+
+    name = os.environ.get(SPIN_ENV, "light")
+    loops = {"light": spin_light, "events": spin_events}
+    if name not in loops:
+        raise ValueError(f"{SPIN_ENV}={name!r}: expected one of {sorted(loops)}")
+    return loops[name]
+
+
+def spin_events(node: Node, max_wait_s: float = 0.1) -> None:
+    """Spin one node with rclpy's ``EventsExecutor`` (``rclpy.experimental``, public API in the pinned
+    rclpy 7.1.6), returning within ``max_wait_s`` of Ctrl-C (``shutdown_requested``) or context shutdown."""
+    from rclpy.experimental import EventsExecutor
+
+    executor = EventsExecutor(context=node.context)
+    executor.add_node(node)
+    try:
+        while node.context.ok() and not _STOP.is_set():
+            executor.spin_once(timeout_sec=max_wait_s)
+    finally:
+        executor.remove_node(node)
+        executor.shutdown()
 
 
 def spin_light(node: Node, max_wait_s: float = 0.1) -> None:

@@ -10,7 +10,9 @@ held pose), ``ee_target`` (geometry_msgs/PoseStamped, frame ``base_link`` or emp
 ``ee_velocity`` (geometry_msgs/TwistStamped, base frame, reliable; integrated until it is
 ``velocity_timeout_s`` old); publishes ``joint_targets`` (sensor_msgs/JointState, position = target,
 at ``rate_hz``) and ``ee_pose`` (geometry_msgs/PoseStamped: forward kinematics of the latest
-``joint_states``, at ``rate_hz``). An unreachable or non-finite ``ee_target`` is rejected with a
+``joint_states``, at ``rate_hz``) and ``/diagnostics`` (diagnostic_msgs/DiagnosticArray at 1 Hz:
+WARN with the reason while targets were refused in the last second, counts of accepted and
+refused pose targets). An unreachable or non-finite ``ee_target`` is rejected with a
 throttled warning and the last safe target is kept.
 
 Parameters: ``robot`` (str, "sawyer": config/robots/<robot>.yaml for joints, URDF and rest pose),
@@ -27,6 +29,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
@@ -34,7 +37,7 @@ from sensor_msgs.msg import JointState
 from anima.controllers.cartesian_controller import CartesianConfig, CartesianController, matrix_to_quat
 from anima.controllers.robot_config import load_robot_config
 from anima.controllers.serial_chain import SerialChain
-from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, run_node
+from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, STREAM_QOS, declare_params, run_node
 from anima.ros_nodes._conversions import joint_state_msg, reorder_index
 
 
@@ -45,7 +48,7 @@ class CartesianControllerNode(Node):
         robot = load_robot_config(p["robot"])
         urdf = Path(robot.urdf)
         if not urdf.is_absolute():
-            from anima import share_dir
+            from anima.controllers.paths import share_dir
 
             urdf = share_dir() / urdf
         self.chain = SerialChain.from_urdf(urdf, p["base_link"], p["tip_link"])
@@ -60,11 +63,14 @@ class CartesianControllerNode(Node):
         self._stamp = None
         rate = p["rate_hz"] or robot.target_rate_hz
         self._targets_pub = self.create_publisher(JointState, "joint_targets", COMMAND_QOS)
-        self._pose_pub = self.create_publisher(PoseStamped, "ee_pose", SENSOR_QOS)
+        self._pose_pub = self.create_publisher(PoseStamped, "ee_pose", STREAM_QOS)
         self.create_subscription(JointState, "joint_states", self._on_state, SENSOR_QOS)
         self.create_subscription(PoseStamped, "ee_target", self._on_target, COMMAND_QOS)
         self.create_subscription(TwistStamped, "ee_velocity", self._on_velocity, COMMAND_QOS)
         self.create_timer(1.0 / rate, self._on_timer)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._rejected_before = 0
+        self.create_timer(1.0, self._on_diagnostics)
         self.get_logger().info(f"{p['robot']}: IK {p['base_link']} -> {p['tip_link']} over {len(self._names)} joints, "
                                f"joint_targets at {rate:g} Hz")
 
@@ -132,6 +138,22 @@ class CartesianControllerNode(Node):
         pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w = (
             float(v) for v in q)
         self._pose_pub.publish(pose)
+
+
+    def _on_diagnostics(self) -> None:
+        core = self.core
+        refused = core.targets_rejected > self._rejected_before
+        self._rejected_before = core.targets_rejected
+        status = DiagnosticStatus(name=f"{self.get_name()}: cartesian targets", hardware_id=self._frame,
+                                  level=DiagnosticStatus.WARN if refused else DiagnosticStatus.OK,
+                                  message=core.last_reject_reason if refused else
+                                  ("tracking" if core.ready else "waiting for joint_states"))
+        status.values = [KeyValue(key="targets_accepted", value=str(core.targets_accepted)),
+                         KeyValue(key="targets_rejected", value=str(core.targets_rejected)),
+                         KeyValue(key="last_reject_reason", value=core.last_reject_reason)]
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._diag_pub.publish(msg)
 
 
 def main(args: list[str] | None = None) -> int:

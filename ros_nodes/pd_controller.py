@@ -7,10 +7,25 @@ robot).
 
 Topics: subscribes ``joint_states`` (sensor_msgs/JointState, best effort) and ``joint_targets``
 (sensor_msgs/JointState, position = target, by name, reliable); publishes ``joint_commands``
-(sensor_msgs/JointState, effort = torque N·m, header stamp = the joint_states stamp it answers).
+(sensor_msgs/JointState, header stamp = the joint_states stamp it answers), in one of two forms
+(``pd_loop``):
+
+- ``node`` (simulator; ``pd:=node`` on a robot): ``effort`` = torque N·m per joint; the PD loop
+  runs here.
+  With ``round_trip_limit_ms`` > 0 the node times the command round trip from the driver's
+  ``joint_states.effort`` echo (core: ``anima.controllers.round_trip``), warns while its p99
+  exceeds ``round_trip_warn_ms`` and sends only damping until the p99 is within the limit.
+- ``driver`` (``pd:=driver``, the real robot's default): the driver closes the loop. Entries ``<joint>`` carry
+  position = target rad, velocity = target velocity rad/s, effort = feed-forward torque N·m;
+  entries ``<joint>/gains`` carry position = kp N·m/rad, velocity = kd N·m·s/rad (effort 0). The
+  driver applies ``kp (position - q) + kd (velocity - qd) + effort`` at its own rate. Damping
+  (timeout, e-stop) is kp 0, kd = damping gain. Contract: ``launch/laikago_real.launch.xml``.
+
 Services: ``emergency_stop`` (std_srvs/Trigger: damping until reset), ``reset_emergency_stop``
 (std_srvs/Trigger). Parameters: ``robot`` (str, "laikago": config/robots/<robot>.yaml),
-``robot_config`` (str, "": explicit path overriding ``robot``).
+``robot_config`` (str, "": explicit path overriding ``robot``), ``pd_loop`` (str, "node" |
+"driver"), ``round_trip_warn_ms`` (float, 5.0), ``round_trip_limit_ms`` (float, 0 =
+no gate).
 """
 
 from __future__ import annotations
@@ -20,9 +35,12 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
-from anima.controllers.command_path import JointCommandPath
+from anima.controllers.command_path import JointCommand, JointCommandPath
+from anima.controllers.limits import clamp_torques
+from anima.controllers.pd import damping_torque
 from anima.controllers.robot_config import load_robot_config
-from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, from_time_msg, run_node
+from anima.controllers.round_trip import RoundTripConfig, RoundTripMonitor
+from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node
 from anima.ros_nodes._conversions import joint_state_msg, reorder_index
 
 
@@ -34,6 +52,16 @@ class PdControllerNode(Node):
         self.config = load_robot_config(path or robot)
         self.core = JointCommandPath(self.config)
         self._names = tuple(self.config.joint_names)
+        p = declare_params(self, {"pd_loop": "node", "round_trip_warn_ms": 5.0, "round_trip_limit_ms": 0.0})
+        if p["pd_loop"] not in ("node", "driver"):
+            raise ValueError(f"pd_loop must be 'node' (effort commands) or 'driver' (position targets with "
+                             f"gains), got {p['pd_loop']!r}")
+        self._position_mode = p["pd_loop"] == "driver"
+        self._driver_names = list(self._names) + [f"{n}{GAINS_SUFFIX}" for n in self._names]
+        self._rt = None
+        if not self._position_mode and p["round_trip_limit_ms"] > 0:
+            self._rt = RoundTripMonitor(RoundTripConfig(p["round_trip_warn_ms"], p["round_trip_limit_ms"]), len(self._names))
+        self._gated = True  # round trip not (yet) within its limit: damping only
         self._state_names: tuple[str, ...] = ()
         self._index = None
         self._now = None
@@ -42,7 +70,9 @@ class PdControllerNode(Node):
         self.create_subscription(JointState, "joint_targets", self._on_targets, COMMAND_QOS)
         self.create_service(Trigger, "emergency_stop", self._on_estop)
         self.create_service(Trigger, "reset_emergency_stop", self._on_reset)
-        self.get_logger().info(f"robot {robot}: {len(self._names)} joints, commands per joint_states message")
+        gate = f", round-trip gate {p['round_trip_limit_ms']:g} ms" if self._rt is not None else ""
+        what = "position targets + gains (the driver closes the loop)" if self._position_mode else "torques"
+        self.get_logger().info(f"robot {robot}: {len(self._names)} joints, {what} per joint_states message{gate}")
 
     def _on_state(self, msg: JointState) -> None:
         names = tuple(msg.name)
@@ -56,8 +86,42 @@ class PdControllerNode(Node):
         self._now = from_time_msg(msg.header.stamp)
         q = self._take(msg.position)
         qd = self._take(msg.velocity)
-        tau = self.core.compute(q, qd, self._now)
+        if self._position_mode:
+            self._cmd_pub.publish(driver_command_msg(msg, self._driver_names, self.core.command(q, qd, self._now)))
+            return
+        if self._rt is None:
+            tau = self.core.compute(q, qd, self._now)
+        else:
+            tau = self._gated_torque(self._take(msg.effort), q, qd)
         self._cmd_pub.publish(joint_state_msg(msg.header.stamp, self._names, effort=tau))
+        if self._rt is not None:
+            self._rt.sent(self._now, tau)
+
+    def _gated_torque(self, applied: np.ndarray, q: np.ndarray, qd: np.ndarray) -> np.ndarray:
+        """Node mode: PD only while the command round trip's p99 is within its limit, else damping."""
+        rt, log = self._rt, self.get_logger()
+        rt.observed(self._now, applied)
+        cfg = rt.config
+        if rt.over_warning():
+            log.warn(f"command round trip p99 {rt.p99_ms:.1f} ms exceeds {cfg.warn_ms:g} ms: an effort loop over "
+                     "DDS this slow can tumble the robot; use pd:=driver", throttle_duration_sec=5.0)
+        if rt.allows_control():
+            if self._gated:
+                self._gated = False
+                self.core.reset()  # start from the pose measured now
+                log.info(f"command round trip p99 {rt.p99_ms:.1f} ms within {cfg.limit_ms:g} ms: leaving damping")
+            return self.core.compute(q, qd, self._now)
+        if not self._gated:
+            self._gated = True
+            log.error(f"command round trip p99 {rt.p99_ms:.1f} ms above {cfg.limit_ms:g} ms: back to damping")
+        elif len(rt.rtt_ms) < cfg.min_samples:
+            log.info(f"measuring the command round trip ({len(rt.rtt_ms)}/{cfg.min_samples}): damping",
+                     throttle_duration_sec=2.0)
+        else:
+            log.error(f"refusing to leave damping: command round trip p99 {rt.p99_ms:.1f} ms > limit "
+                      f"{cfg.limit_ms:g} ms (round_trip_limit_ms; {rt.expired} commands never seen applied "
+                      "in joint_states.effort)", throttle_duration_sec=2.0)
+        return clamp_torques(damping_torque(qd, self.config.damping_kd), self.config.torque_limit)[0]
 
     def _take(self, values) -> np.ndarray:
         arr = np.asarray(values, dtype=np.float64)
@@ -86,6 +150,21 @@ class PdControllerNode(Node):
         self.get_logger().info("emergency stop reset")
         resp.success, resp.message = True, "emergency stop cleared"
         return resp
+
+
+GAINS_SUFFIX = "/gains"
+
+
+def driver_command_msg(state: JointState, names: list[str], cmd: JointCommand) -> JointState:
+    """``pd:=driver`` encoding: joints (target, target velocity, feed-forward), then ``<joint>/gains`` (kp, kd, 0)."""
+    n = len(cmd.position)
+    msg = JointState()
+    msg.header.stamp = state.header.stamp
+    msg.name = names
+    msg.position = np.concatenate([cmd.position, cmd.kp]).tolist()
+    msg.velocity = np.concatenate([cmd.velocity, cmd.kd]).tolist()
+    msg.effort = np.concatenate([cmd.effort, np.zeros(n)]).tolist()
+    return msg
 
 
 def main(args: list[str] | None = None) -> int:

@@ -9,22 +9,37 @@ Topics (relative names):
 - publishes ``joint_states`` (sensor_msgs/JointState: position, velocity, effort = applied
   torque) at ``joint_state_rate_hz``;
 - subscribes ``joint_commands`` (sensor_msgs/JointState, effort = torque, by joint name), applied
-  with zero-order hold; commands older than ``command_timeout_s`` of sim time are dropped to zero
-  torque, like a motor driver's watchdog;
+  with zero-order hold through a driver-side guard (core: ``anima.controllers.command_guard``):
+  each torque is clamped to the robot config's ``torque_limit_nm``; a command whose stamp is more
+  than ``future_stamp_tolerance_s`` ahead of the sim clock is rejected; a command counts from its
+  *arrival* (sim time at reception), and after ``command_timeout_s`` of sim time without one the
+  bridge applies damping ``-damping_kd * qd``, like a motor driver's watchdog. Rejections are
+  counted and logged at most once a second; the counters are printed at exit;
 - plus the adapter's topics (Laikago: ``imu/data``, ``sim/ground_truth/odom``, ...).
+
+Start-up: with ``hold_until_command`` the world does not step (no physics, no ``/clock``) until
+the first valid command arrives; meanwhile ``joint_states`` of the frozen robot is published
+every ``_HOLD_PERIOD_S`` of wall time, so a controller that starts late finds the robot exactly as
+it was placed (issue 20, item 6). Holding the time as well as the body (rather than fixing the
+base and stepping) keeps the legs from swinging under gravity and keeps every sim-time timeout of
+the stack from running while nothing controls the robot.
 
 Parameters: ``world`` (str, "laikago"), ``real_time_factor`` (float, 1.0; 0 = as fast as possible),
 ``joint_state_rate_hz`` (float, 500), ``clock_rate_hz`` (float, 250), ``command_timeout_s``
-(float, 0.05 s sim), ``lockstep`` (bool, true: after each ``joint_states`` wait up to
+(float, 0.05 s sim), ``future_stamp_tolerance_s`` (float, 0.005 s), ``hold_until_command`` (bool,
+true), ``lockstep`` (bool, true: after each ``joint_states`` wait up to
 ``lockstep_timeout_ms`` wall ms for the command computed from it, which then acts from that
 sample's time until the next, at any speed, as on a real-time bus; no extra delay),
 ``duration_s`` (float, 0 = run until stopped; sim seconds, then exit 0), ``seed`` (int, 0),
-``randomize`` (bool, false: domain randomization at reset).
+``randomize`` (bool, false: domain randomization at reset), ``gui`` (bool, false: open PyBullet's
+window; needs a display, refused at start when ``$DISPLAY`` is unset), ``video_path`` (str, "none":
+write an mp4 of the run from a fixed viewpoint at 30 fps of sim time, see ``anima.sim_bridge.video``).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import time
 
 import numpy as np
@@ -35,28 +50,35 @@ from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 
+from anima.controllers.command_guard import CommandGuard, CommandGuardConfig, GuardMode, RejectionLog
+from anima.controllers.latency import LatencyWindow
+from anima.controllers.robot_config import load_robot_config
 from anima.ros_nodes._common import (
     CLOCK_QOS,
     COMMAND_QOS,
     STREAM_QOS,
     SubscriptionPoller,
     declare_params,
+    from_time_msg,
     run_node,
     shutdown_requested,
     stamp_key,
     to_time_msg,
 )
-from anima.ros_nodes._conversions import joint_state_msg, reorder_index
+from anima.ros_nodes._conversions import joint_state_msg
 from anima.sim_bridge.pacing import Pacer, steps_every
+from anima.sim_bridge.video import VideoRecorder, check_video_target, default_view
 
 _SERVICE_PERIOD_S = 0.05  # wall seconds between executor turns for parameter services
+_HOLD_PERIOD_S = 0.02  # wall seconds between joint_states of the held (not stepping) world
+_HOLD_REMIND_S = 5.0  # wall seconds between "still waiting for the first command" lines
 
 
 class SimBridgeNode(Node):
     def __init__(self) -> None:
         super().__init__("sim_bridge")
         p = self._declare()
-        self._client = BulletClient(connection_mode=pybullet.DIRECT)
+        self._client = _connect(p["gui"])
         adapter_module = importlib.import_module(f"anima.ros_nodes._bridge_{p['world']}")
         self.adapter = adapter_module.make_adapter(self, self._client)
         self.world = self.adapter.world
@@ -65,25 +87,28 @@ class SimBridgeNode(Node):
             self.get_logger().info(f"domain randomization: {self.world.randomize(self._rng)}")
         reset = getattr(self.adapter, "reset", None)
         reset(self._rng) if reset is not None else self.world.reset(rng=self._rng)
+        self.video = VideoRecorder(self._client, p["video_path"], default_view(self.world)) if p["video_path"] else None
         dt = self.world.physics_dt
         self._p = p
         self._js_every = steps_every(dt, p["joint_state_rate_hz"], "joint_state_rate_hz")
         self._clock_every = steps_every(dt, p["clock_rate_hz"], "clock_rate_hz")
-        self._n = len(self.world.joint_names)
-        self._tau = np.zeros(self._n)
-        self._tau_stamp_s = -1.0
-        self._cmd_index: np.ndarray | None = None
-        self._cmd_names: tuple[str, ...] = ()
+        robot = getattr(self.adapter, "robot_config", None) or load_robot_config(p["world"])
+        self.guard = CommandGuard(CommandGuardConfig.from_robot(
+            robot, self.world.joint_names, timeout_s=p["command_timeout_s"],
+            future_tolerance_s=p["future_stamp_tolerance_s"]))
+        self._rejections = RejectionLog("joint_commands rejected")
+        self._clamps = RejectionLog("joint_commands torque clamped")
+        self._mode_seen = self.guard.mode  # for logging the watchdog's transitions
         self._awaiting: int | None = None
         self._publish_wall: dict[int, float] = {}
-        self.latencies_ms: list[float] = []
+        self.latencies_ms = LatencyWindow()  # bounded: the latest 60 000 samples (2 min at 500 Hz)
         self._clock_pub = self.create_publisher(Clock, "/clock", CLOCK_QOS)
         self._js_pub = self.create_publisher(JointState, "joint_states", STREAM_QOS)
         cmd_sub = self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
         self._commands = SubscriptionPoller(self, cmd_sub)
         self.get_logger().info(
             f"world={p['world']} physics {1 / dt:.0f} Hz, joint_states every {self._js_every} steps, "
-            f"rtf={p['real_time_factor']}, lockstep={p['lockstep']}"
+            f"rtf={p['real_time_factor']}, lockstep={p['lockstep']}, torque limits from {robot.source}"
         )
 
     def _declare(self) -> dict:
@@ -93,36 +118,37 @@ class SimBridgeNode(Node):
             "joint_state_rate_hz": 500.0,
             "clock_rate_hz": 250.0,
             "command_timeout_s": 0.05,
+            "future_stamp_tolerance_s": 0.005,
+            "hold_until_command": True,
             "lockstep": True,
             "lockstep_timeout_ms": 20.0,
             "duration_s": 0.0,
             "seed": 0,
             "randomize": False,
+            "gui": False,
+            "video_path": "none",
         }
         p = declare_params(self, spec)
+        p["video_path"] = "" if p["video_path"] in ("", "none") else str(check_video_target(p["video_path"]))
         if p["real_time_factor"] < 0:
             raise ValueError(f"real_time_factor must be >= 0 (0 = unpaced), got {p['real_time_factor']}")
         return p
 
     def _on_command(self, msg: JointState) -> None:
-        names = tuple(msg.name)
-        if names != self._cmd_names:
-            try:
-                self._cmd_index = reorder_index(names, self.world.joint_names)
-            except ValueError as err:
-                self.get_logger().warn(f"joint_commands rejected: {err}", throttle_duration_sec=1.0)
-                return
-            self._cmd_names = names
-        effort = np.asarray(msg.effort, dtype=np.float64)
-        if effort.shape != (len(names),) or not np.all(np.isfinite(effort)):
-            self.get_logger().warn("joint_commands rejected: effort missing or non-finite", throttle_duration_sec=1.0)
+        reason = self.guard.offer(msg.name, msg.effort, from_time_msg(msg.header.stamp), self.world.time_s)
+        if reason:
+            line = self._rejections.note(reason, time.monotonic())
+            if line is not None:
+                self.get_logger().warn(line)
             return
-        self._tau = effort[self._cmd_index]
+        if self.guard.last_clamped:
+            line = self._clamps.note(f"to the limit at {list(self.guard.last_clamped)}", time.monotonic())
+            if line is not None:
+                self.get_logger().warn(line)
         key = stamp_key(msg.header.stamp)
-        self._tau_stamp_s = key * 1e-9
         sent = self._publish_wall.pop(key, None)
         if sent is not None:
-            self.latencies_ms.append((time.perf_counter() - sent) * 1e3)
+            self.latencies_ms.add((time.perf_counter() - sent) * 1e3)
         if key == self._awaiting:
             self._awaiting = None
 
@@ -133,6 +159,8 @@ class SimBridgeNode(Node):
         node's parameter services, runs only every ``_SERVICE_PERIOD_S`` of wall time.
         """
         p = self._p
+        if p["hold_until_command"] and not self._hold(executor):
+            return
         pacer = Pacer(self.world.physics_dt, p["real_time_factor"])
         end_step = int(round(p["duration_s"] / self.world.physics_dt)) if p["duration_s"] > 0 else None
         step = 0
@@ -146,6 +174,8 @@ class SimBridgeNode(Node):
             if step % self._clock_every == 0:
                 self._clock_pub.publish(Clock(clock=stamp))
             self.adapter.on_step(stamp)
+            if self.video is not None:
+                self.video.capture(self.world.time_s)
             if step % self._js_every == 0:
                 self._publish_joint_states(stamp)
                 self._wait_for_command()
@@ -154,12 +184,36 @@ class SimBridgeNode(Node):
                 next_service = time.perf_counter() + _SERVICE_PERIOD_S
             pacer.wait(step)
 
+    def _hold(self, executor: SingleThreadedExecutor) -> bool:
+        """Publish the frozen robot's joint_states until the first valid command; False on shutdown."""
+        log = self.get_logger()
+        log.info("holding the world (no physics steps, no /clock) until the first joint_commands")
+        start = time.monotonic()
+        remind = start + _HOLD_REMIND_S
+        while not self.guard.started:
+            if shutdown_requested():
+                return False
+            self._publish_joint_states(to_time_msg(self.world.time_s))
+            if self._commands.wait(_HOLD_PERIOD_S):
+                self._commands.take_all()
+            executor.spin_once(timeout_sec=0.0)
+            if time.monotonic() >= remind:
+                log.warn(f"still waiting for the first joint_commands ({time.monotonic() - start:.0f} s): "
+                         "the robot is held as placed")
+                remind += _HOLD_REMIND_S
+        log.info(f"first joint_commands after {time.monotonic() - start:.2f} s: stepping the world")
+        return True
+
     def _apply_command(self) -> None:
-        if self._tau_stamp_s >= 0 and self.world.time_s - self._tau_stamp_s > self._p["command_timeout_s"]:
-            self._tau = np.zeros(self._n)
-            self._tau_stamp_s = -1.0
-            self.get_logger().warn("joint_commands timed out: zero torque", throttle_duration_sec=1.0)
-        self.world.apply_torques(self._tau)
+        tau = self.guard.torque(self.world.time_s, lambda: self.world.true_joints().velocity)
+        if self.guard.mode is not self._mode_seen:
+            self._mode_seen = self.guard.mode
+            if self._mode_seen is GuardMode.WATCHDOG:
+                self.get_logger().warn(f"joint_commands silent for more than {self._p['command_timeout_s']:g} s "
+                                       "of sim time: damping (-damping_kd * qd)")
+            else:
+                self.get_logger().info("joint_commands resumed")
+        self.world.apply_torques(tau)
 
     def _publish_joint_states(self, stamp) -> None:
         j = self.world.read_joints()
@@ -168,7 +222,7 @@ class SimBridgeNode(Node):
         if len(self._publish_wall) > 64:
             self._publish_wall.pop(next(iter(self._publish_wall)))
         self._js_pub.publish(joint_state_msg(stamp, self.world.joint_names, j.position, j.velocity, j.effort))
-        self._awaiting = key if (self._p["lockstep"] and self._tau_stamp_s >= 0) else None
+        self._awaiting = key if (self._p["lockstep"] and self.guard.mode is GuardMode.COMMANDED) else None
 
     def _wait_for_command(self) -> None:
         deadline = time.perf_counter() + self._p["lockstep_timeout_ms"] * 1e-3
@@ -179,16 +233,36 @@ class SimBridgeNode(Node):
             self._commands.take_all()
 
     def close(self) -> None:
-        if self.latencies_ms:
-            lat = np.asarray(self.latencies_ms)
+        lat = self.latencies_ms
+        if len(lat):
             # one plain stdout line: `anima demo` and `anima bench bridge` read it from the launch output
             print(
-                f"command latency ms: p50 {np.percentile(lat, 50):.3f} p99 {np.percentile(lat, 99):.3f} (n={lat.size})",
+                f"command latency ms: p50 {lat.percentile(50):.3f} p99 {lat.percentile(99):.3f} (n={lat.total})",
                 flush=True,
             )
+        s = self.guard.status()
+        print(
+            f"command guard: accepted {s.accepted}, rejected {s.rejected} (future stamp {s.rejected_future_stamp}, "
+            f"names {s.rejected_names}, values {s.rejected_values}), torque clamped {s.clamped_commands} "
+            f"commands ({s.clamped_joints} joints), watchdog timeouts {s.watchdog_timeouts}",
+            flush=True,
+        )
+        if self.video is not None:
+            written = self.video.close()
+            print(f"video: {written} ({self.video.frames} frames)" if written else "video: no frame written", flush=True)
         self._commands.destroy()
         self.adapter.close()
         self._client.disconnect()
+
+
+def _connect(gui: bool) -> BulletClient:
+    """PyBullet in this process: headless (DIRECT), or its window when ``gui`` and a display exists."""
+    if not gui:
+        return BulletClient(connection_mode=pybullet.DIRECT)
+    if not os.environ.get("DISPLAY"):
+        raise ValueError("gui:=true needs a display, and $DISPLAY is not set (run on a desktop, "
+                         "with X forwarding, or under xvfb-run; or record a video:=run.mp4 instead)")
+    return BulletClient(connection_mode=pybullet.GUI)
 
 
 def _spin(node: SimBridgeNode) -> None:

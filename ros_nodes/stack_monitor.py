@@ -3,14 +3,20 @@
 Compares ``odom`` (the estimate) with ``sim/ground_truth/odom`` at matching stamps, checks that
 the base stays in a height band with no non-foot ground contact after ``settle_s``, counts topic
 rates, optionally triggers ``emergency_stop`` at ``estop_at_s`` and checks that the commands after
-it are pure damping. After ``duration_s`` of sim time it writes the report and exits 0, which ends
-an ``anima launch`` run cleanly. Core: ``anima.controllers.run_metrics``.
+it are pure damping. After ``duration_s`` of sim time it writes the report (atomically) and exits:
+0 when the run passed, 1 when it failed (the report's ``passed`` is false and ``failures`` says why;
+the log says ``MONITOR FAILED``). A hung node (alive but silent: ``joint_commands`` or ``odom`` heard
+once, then nothing for ``silence_limit_s`` of sim time while the simulator runs on) ends the run
+with a failure: the report gets ``"failure"`` and the monitor exits 1 (issue 20, item 14). The launch
+files give it ``on_exit="shutdown"``, so its exit ends the run under ``ros2 launch`` as under
+``anima launch``, and a failure is a failed node under both (item 17). Cores:
+``anima.controllers.run_metrics``, ``anima.controllers.liveness``.
 
 Topics: subscribes ``odom``, ``sim/ground_truth/odom`` (nav_msgs/Odometry),
 ``sim/ground_truth/non_foot_contacts`` (std_msgs/String), and, when ``check_commands``,
 ``joint_states`` and ``joint_commands``. Calls ``emergency_stop`` (std_srvs/Trigger).
 Parameters: ``duration_s`` (float, 10.0 sim s; 0 = never end), ``settle_s`` (2.5),
-``height_band_m`` (float[2], [0.30, 0.60]), ``estop_at_s`` (float, -1 = off), ``robot``
+``height_band_m`` (float[2], [0.30, 0.60]), ``silence_limit_s`` (float, 0.5 sim s; 0 = off), ``estop_at_s`` (float, -1 = off), ``robot``
 ("laikago", for the damping gains), ``check_commands`` (bool, true), ``report_path`` (str, "" or "none" = log only).
 """
 
@@ -27,8 +33,10 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from anima.controllers.liveness import SilenceWatch
 from anima.controllers.robot_config import load_robot_config
-from anima.controllers.run_metrics import RunCheckConfig, RunMetrics
+from anima.controllers.run_metrics import RunCheckConfig, RunMetrics, failed_checks
+from anima.models.checkpoint import write_text_atomic
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node, stamp_key
 from anima.ros_nodes._conversions import MalformedMessage, checked_joint_arrays, odometry_arrays, reorder_index
 
@@ -38,7 +46,8 @@ class StackMonitorNode(Node):
         super().__init__("stack_monitor")
         robot = load_robot_config(self.declare_parameter("robot", "laikago").value)
         self._names = tuple(robot.joint_names)
-        p = declare_params(self, {"duration_s": 10.0, "settle_s": 2.5, "estop_at_s": -1.0, "report_path": ""})
+        p = declare_params(self, {"duration_s": 10.0, "settle_s": 2.5, "estop_at_s": -1.0, "report_path": "",
+                                  "silence_limit_s": 0.5})
         self._duration, self._report_path = p["duration_s"], p["report_path"]
         config = RunCheckConfig(
             settle_s=p["settle_s"],
@@ -47,6 +56,8 @@ class StackMonitorNode(Node):
             damping_kd=tuple(robot.damping_kd),
         )
         self.metrics = RunMetrics(config)
+        self._silence = SilenceWatch(p["silence_limit_s"]) if p["silence_limit_s"] > 0 else None
+        self._now_s = 0.0  # sim time of the latest ground truth: the arrival clock of the silence watch
         self._estimates: dict[int, np.ndarray] = {}  # odom and ground truth waiting for their pair
         self._truths: dict[int, np.ndarray] = {}
         self._qd: dict[int, np.ndarray] = {}
@@ -63,7 +74,19 @@ class StackMonitorNode(Node):
             self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
         self.get_logger().info(f"monitoring for {self._duration:g} s of sim time")
 
+    def _heard(self, stream: str) -> None:
+        if self._silence is not None:
+            self._silence.heard(stream, self._now_s)
+
+    def _check_silence(self, t: float) -> None:
+        quiet = self._silence.silent(t) if self._silence is not None else []
+        if quiet:
+            self._finish(t, failure="; ".join(
+                f"{q.stream} silent for {q.silent_s:.2f} s of sim time (last heard at {q.last_heard_s:.2f} s): "
+                "a node is hung or gone" for q in quiet))
+
     def _on_estimate(self, msg: Odometry) -> None:
+        self._heard("odom")
         t = from_time_msg(msg.header.stamp)
         self.metrics.add_count("odom", t)
         key = stamp_key(msg.header.stamp)
@@ -86,6 +109,8 @@ class StackMonitorNode(Node):
             _remember(self._truths, key, v_true)
         if self._wall0 is None:
             self._wall0, self._sim0 = time.perf_counter(), t
+        self._now_s = max(self._now_s, t)
+        self._check_silence(t)
         self._maybe_estop(t)
         if self._duration > 0 and t >= self._duration:
             self._finish(t)
@@ -114,6 +139,7 @@ class StackMonitorNode(Node):
         except MalformedMessage as err:
             self.get_logger().warning(f"rejected: {err}", throttle_duration_sec=1.0)
             return
+        self._heard("joint_commands")
         qd = self._qd.get(stamp_key(msg.header.stamp))
         if qd is not None and tuple(msg.name) != self._names:
             qd = None  # commands are expected in the robot config's joint order
@@ -133,15 +159,21 @@ class StackMonitorNode(Node):
         self.metrics.estop_accepted = bool(future.result() and future.result().success)
         self.get_logger().info(f"emergency_stop accepted: {self.metrics.estop_accepted}")
 
-    def _finish(self, t: float) -> None:
+    def _finish(self, t: float, failure: str = "") -> None:
         report = self.metrics.report()
+        if failure:
+            report["failure"] = failure
         wall = time.perf_counter() - (self._wall0 or time.perf_counter())
         report["real_time_factor"] = round((t - self._sim0) / wall, 3) if wall > 0 else None
+        failures = failed_checks(report)
+        report["passed"], report["failures"] = not failures, failures
         text = json.dumps(report, sort_keys=True)
         self.get_logger().info(f"report {text}")
         if self._report_path not in ("", "none"):
-            with open(self._report_path, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
+            write_text_atomic(self._report_path, text + "\n")
+        if failures:
+            self.get_logger().error("MONITOR FAILED: " + "; ".join(failures))
+            raise SystemExit(1)
         raise SystemExit(0)
 
 

@@ -35,7 +35,7 @@ class RgbCameraConfig:
 
     width_px: int = 64
     height_px: int = 64
-    horizontal_fov_deg: float = 55.0
+    horizontal_fov_deg: float = 45.0
     position_m: tuple[float, float, float] = (1.0, 0.0, 0.75)
     look_at_m: tuple[float, float, float] = (0.58, 0.0, 0.0)
     up_vector: tuple[float, float, float] = (0.0, 0.0, 1.0)

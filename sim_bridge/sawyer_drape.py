@@ -3,8 +3,9 @@ Sec. VI "draping a cloth over a box").
 
 The cloth is a PyBullet deformable (mass-spring with bending springs, in a world created with
 ``RESET_USE_DEFORMABLE_WORLD``), a square grid mesh written to a private temporary file when the
-scene is built (nothing is fetched). Its top edge is anchored to the gripper (the robot holds it
-along a rod, so the anchors keep their offsets to the hand). The box is static.
+scene is built (nothing is fetched). The episode starts with the cloth's top edge anchored to the
+nearly closed gripper (the robot holds it along a rod, so the anchors keep their offsets to the
+hand); opening the gripper past ``release_opening_m`` lets go of it. The box is static.
 
 Success: the cloth's centroid lies within 4 cm of the box centre in the table plane, and at least
 80 % of a 5×5 grid of probe points on the box top are covered (a cloth node within 3 cm across,
@@ -53,6 +54,7 @@ class DrapeScene(Scene):
     cloth_size_m, cloth_nodes, cloth_mass_kg = 0.24, 9, 0.05
     box_center = np.array([0.72, 0.0])
     box_half = (0.07, 0.07, 0.05)
+    hold_opening_m, release_opening_m = 0.005, 0.02
 
     def _build(self) -> None:
         c = self.client
@@ -96,6 +98,7 @@ class DrapeScene(Scene):
 
     def reset(self, world: SawyerWorld, rng: np.random.Generator | None) -> None:
         """Cloth hanging from the gripper, its plane across the arm (rotated 90° about z), top edge anchored."""
+        world.reset_gripper(self.hold_opening_m)
         ee = world.ee_position()
         yaw = 0.0 if rng is None else float(rng.uniform(-0.1, 0.1))
         orn = self.client.getQuaternionFromEuler([0.0, 0.0, np.pi / 2 + yaw])
@@ -105,6 +108,21 @@ class DrapeScene(Scene):
         for k in top:
             self._anchors.append(self.client.createSoftBodyAnchor(self.cloth_id, int(k), world.robot_id,
                                                                   world.hand_link))
+        # PyBullet draws a soft body's mesh as of the last physics step: one step (2 ms) makes the
+        # cloth appear in the first image of the episode.
+        world.step(1)
+
+    def on_gripper(self, world: SawyerWorld, opening_m: float) -> None:
+        """Opening the gripper past ``release_opening_m`` releases the cloth."""
+        if opening_m > self.release_opening_m and self._anchors:
+            for anchor in self._anchors:
+                self.client.removeConstraint(anchor)
+            self._anchors = []
+
+    @property
+    def held(self) -> bool:
+        """Whether the gripper holds the cloth."""
+        return bool(self._anchors)
 
     def place_at_goal(self, world: SawyerWorld) -> None:
         """Cloth released flat above the box centre, then left to settle over it for 1.5 s (the arm is

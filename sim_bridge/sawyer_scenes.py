@@ -113,6 +113,9 @@ class Scene(abc.ABC):
     def success(self, world: SawyerWorld) -> bool:
         """Whether the task is achieved in the current ground truth."""
 
+    def on_gripper(self, world: SawyerWorld, opening_m: float) -> None:
+        """Hook: the gripper was commanded to ``opening_m`` (m per finger)."""
+
     def is_deformable(self, name: str) -> bool:
         """True for soft bodies (their mass and friction are not randomized like a rigid body's)."""
         return False

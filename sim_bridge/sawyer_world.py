@@ -118,7 +118,7 @@ def load_sawyer_config(path: str | Path | None = None, **overrides: Any) -> Sawy
     """Read ``config/sim/sawyer_world.yaml`` (default) or ``path``; ``overrides`` replace fields
     (e.g. ``scene="push"``; a ``camera_size_px`` override sets both image sides)."""
     if path is None:
-        from anima import share_dir
+        from anima.controllers.paths import share_dir
 
         path = share_dir() / "config" / "sim" / "sawyer_world.yaml"
     config = load_yaml_config(SawyerWorldConfig, path)
@@ -181,7 +181,7 @@ class SawyerWorld(World):
     def _urdf_path(self) -> Path:
         path = Path(self.config.urdf)
         if not path.is_absolute():
-            from anima import share_dir
+            from anima.controllers.paths import share_dir
 
             path = share_dir() / path
         if not path.is_file():
@@ -225,9 +225,7 @@ class SawyerWorld(World):
         """Arm to ``joint_positions`` (default: rest pose), gripper open, objects at the start (jittered by ``rng``)."""
         q = self.rest_pose if joint_positions is None else np.asarray(joint_positions, dtype=float)
         self._reset_joint_states(q)
-        for j in self._fingers:
-            self.client.resetJointState(self.robot_id, j, self.gripper_limit_m, 0.0)
-        self.set_gripper(self.gripper_limit_m)
+        self.reset_gripper(self.gripper_limit_m)
         self.scene.reset(self, rng)
         self._sync_sensors()
 
@@ -244,7 +242,8 @@ class SawyerWorld(World):
             super().step(1)
 
     def gravity_torques(self) -> np.ndarray:
-        """Joint torques (N·m, arm joints) that hold the arm, gripper and held load... against gravity now."""
+        """Joint torques (N·m, arm joints) that hold the arm and gripper against gravity at the current
+        configuration (the simulator's own model, inverse dynamics at zero velocity and acceleration)."""
         c = self.client
         states = c.getJointStates(self.robot_id, self._movable)
         q = [s[0] for s in states]
@@ -277,7 +276,16 @@ class SawyerWorld(World):
         self.client.setJointMotorControl2(self.robot_id, self._fingers[0], pybullet.POSITION_CONTROL,
                                           targetPosition=target, force=self.config.gripper_force_n,
                                           positionGain=0.05, maxVelocity=0.3)
+        scene = getattr(self, "scene", None)
+        if scene is not None:
+            scene.on_gripper(self, target)
         return target
+
+    def reset_gripper(self, opening_m: float) -> None:
+        """Teleport both fingers to ``opening_m`` (at rest) and hold them there."""
+        for j in self._fingers:
+            self.client.resetJointState(self.robot_id, j, min(max(opening_m, 0.0), self.gripper_limit_m), 0.0)
+        self.set_gripper(opening_m)
 
     def gripper_positions(self) -> np.ndarray:
         """Both finger positions (m), (2,)."""
@@ -314,6 +322,12 @@ class SawyerWorld(World):
         """Objects (or the arm, for reach) in the scene's goal configuration by ground truth."""
         self.scene.place_at_goal(self)
         self._sync_sensors()
+
+    def video_view(self):
+        """Viewpoint of ``video:=`` recordings: the arm and the table from the front left."""
+        from anima.sim_bridge.video import VideoConfig
+
+        return VideoConfig(target_xyz=(0.45, 0.0, 0.2), distance_m=1.3, yaw_deg=135.0, pitch_deg=-25.0)
 
     def render(self, rng: np.random.Generator | None = None) -> np.ndarray:
         """The third-person camera image now, ``(H, W, 3)`` uint8."""

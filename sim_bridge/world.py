@@ -23,16 +23,16 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
-import types
-import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence, TypeVar
+from typing import Any, Sequence
 
 import numpy as np
 import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
+from anima.controllers.config_loader import config_from_mapping as _config_from_mapping
+from anima.controllers.config_loader import load_yaml_config as _load_yaml_config
 from anima.sim_bridge import randomization as _dr
 from anima.sim_bridge.randomization import RandomizationRanges
 from anima.sim_bridge.sensors import DelayBuffer, ImuReading
@@ -48,7 +48,6 @@ __all__ = [
     "load_yaml_config",
 ]
 
-ConfigT = TypeVar("ConfigT")
 
 
 # --------------------------------------------------------------------------- shared dataclasses
@@ -117,56 +116,9 @@ class WorldConfig:
 
 
 # --------------------------------------------------------------------------- YAML loading
-def _dataclass_in(hint: Any) -> type | None:
-    """The dataclass type inside a hint such as ``Foo`` or ``Foo | None``."""
-    if dataclasses.is_dataclass(hint):
-        return hint
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        for arg in typing.get_args(hint):
-            if dataclasses.is_dataclass(arg):
-                return arg
-    return None
-
-
-def config_from_mapping(cls: type[ConfigT], data: Mapping[str, Any], source: str = "<mapping>") -> ConfigT:
-    """Build the frozen config dataclass ``cls`` from a plain mapping (e.g. parsed YAML).
-
-    Nested dataclass fields take a sub-mapping (or null); lists become tuples. Unknown keys and
-    invalid values raise ``ValueError`` naming ``source`` and the key.
-    """
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{source}: expected a mapping for {cls.__name__}, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"{source}: unknown key(s) {unknown} for {cls.__name__}; valid keys: {sorted(names)}")
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        nested = _dataclass_in(hints[key])
-        if nested is not None and isinstance(value, Mapping):
-            value = config_from_mapping(nested, value, f"{source}: {key}")
-        elif isinstance(value, list):
-            value = tuple(value)
-        kwargs[key] = value
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{source}: {exc}") from exc
-
-
-def load_yaml_config(cls: type[ConfigT], path: str | Path) -> ConfigT:
-    """Read a YAML file holding one mapping of ``cls``'s fields (see :func:`config_from_mapping`)."""
-    import yaml
-
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read world config: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: invalid YAML: {exc}") from exc
-    return config_from_mapping(cls, data if data is not None else {}, str(path))
+# One shared, type-checking loader for every config (anima.controllers.config_loader).
+config_from_mapping = _config_from_mapping
+load_yaml_config = _load_yaml_config
 
 
 # --------------------------------------------------------------------------- the world

@@ -142,7 +142,9 @@ def _pairs_per_s(tracker, pairs: list, seconds: float = 2.0) -> float:
 
 def _ros_latency(world, pairs: list, n: int) -> np.ndarray:
     """Wall ms from publishing a pair (left image first) to receiving the matching balls/state."""
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    from anima.ros_env import apply_network_rule
+
+    apply_network_rule(os.environ)  # `anima bench` also claimed this run's ROS_DOMAIN_ID
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node

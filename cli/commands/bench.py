@@ -44,7 +44,18 @@ def _measure(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = _measure(args)
+    from anima.ros_env import apply_network_rule, ensure_domain_id
+
+    # The network rule for every benchmark that starts rclpy, in process or as launched nodes.
+    claim = ensure_domain_id(os.environ)
+    apply_network_rule(os.environ)
+    how = "claimed for this run; set ROS_DOMAIN_ID to choose" if claim else "from the environment"
+    print(f"anima bench: ROS_DOMAIN_ID={os.environ['ROS_DOMAIN_ID']} ({how})", file=sys.stderr, flush=True)
+    try:
+        result = _measure(args)
+    finally:
+        if claim is not None:
+            claim.release()
     if args.json:
         print(json.dumps(result, sort_keys=True))
     else:

@@ -1,4 +1,6 @@
-"""``anima demo laikago``: run the simulated Laikago stack headless for a bounded time and report.
+"""``anima demo laikago|baoding``: run a simulated stack headless for a bounded time and report.
+
+``anima demo baoding``: see :mod:`anima.demo_baoding` (ball rotation, drops, planning time, rates).
 
 Starts ``launch/laikago_sim.launch.xml`` (bridge, PD controller, state estimator, pose_hold and
 the stack monitor) as real processes over DDS on loopback, lets the robot rise from its crouch and
@@ -14,13 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
-HELP = "run the simulated Laikago stack headless for a bounded time and print a report"
+HELP = "run a simulated stack (laikago, baoding) headless for a bounded time and print a report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("robot", choices=["laikago"], help="which simulated stack")
+    parser.add_argument("robot", choices=["laikago", "baoding"], help="which simulated stack")
     parser.add_argument("--duration", type=float, default=15.0, help="sim seconds to run (default 15)")
+    parser.add_argument("--task", choices=["ccw", "cw", "goto"], default="ccw", help="baoding: the planner's task")
+    parser.add_argument("--video", metavar="PATH.mp4", help="also write an mp4 of the run (fixed view, 30 fps)")
     parser.add_argument("--crouch", action="store_true", help="crouch-stand cycle instead of holding the stance")
     parser.add_argument("--estop-at", type=float, default=-1.0, help="sim time to press the e-stop (default: never)")
     parser.add_argument("--skill", default="stand",
@@ -36,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.duration <= 0:
         raise SystemExit(f"--duration must be > 0, got {args.duration}")
+    if args.robot == "baoding":
+        return _run_baoding(args)
     launch_args = {
         "duration_s": str(args.duration),
         "estop_at_s": str(args.estop_at),
@@ -48,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         reference = _skill_reference(args.skill, args.policy)
         launch_file = "laikago_imitation_sim.launch.xml"
         launch_args.update(motion=args.skill, policy=args.policy)
+    if args.video:
+        launch_args["video"] = str(Path(args.video).absolute())
     rtf = args.real_time_factor if args.real_time_factor > 0 else 1.0
     run_ = run_stack(launch_file, launch_args, timeout_s=args.duration / rtf * 3 + 60, echo=args.verbose)
     report = dict(run_.report)
@@ -101,6 +110,31 @@ def _skill_report(skill: str, speed: float, report: dict) -> dict:
     out.update(distance_m=round(distance, 4), reference_distance_m=round(speed * span, 4),
                distance_ratio=round(distance / (speed * span), 3) if speed > 0 else None)
     return out
+
+
+def _run_baoding(args: argparse.Namespace) -> int:
+    from anima.demo_baoding import print_report, run_demo
+
+    run_ = run_demo(args.duration, args.task, args.real_time_factor, args.video, echo=args.verbose)
+    report = {**run_.report, "launch_exit_code": run_.exit_code, "launch_failures": run_.failures}
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+    else:
+        print_report(report)
+        _print_failures(run_.failures, run_.output, args.verbose)
+    return 0 if run_.exit_code == 0 and report.get("sim_time_s") else 1
+
+
+def _print_failures(failures: list[str], output: str, verbose: bool) -> None:
+    """What a failed node said last (with --verbose it was shown as it ran)."""
+    if verbose:
+        return
+    for failure in failures:
+        name = failure.split(":", 1)[0]
+        prefix = f"[{name}] "
+        lines = [line[len(prefix):] for line in output.splitlines() if line.startswith(prefix)][-30:]
+        print(f"  last output of {name}:")
+        print("\n".join(f"    {line}" for line in lines) or "    (none)")
 
 
 def _print_report(r: dict) -> None:

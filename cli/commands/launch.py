@@ -54,12 +54,21 @@ def _reparse(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from anima.launcher import LaunchError, parse_launch_args, parse_launch_file, run_launch
-
     _reparse(args)
     if args.timeout is not None and args.timeout < 0 or args.grace < 0:
         print("anima launch: error: --timeout and --grace must be >= 0", file=sys.stderr)
         return 2
+    claim = None if args.dry_run else _claim_domain()
+    try:
+        return _run(args)
+    finally:
+        if claim is not None:
+            claim.release()
+
+
+def _run(args: argparse.Namespace) -> int:
+    from anima.launcher import LaunchError, parse_launch_args, parse_launch_file, run_launch
+
     try:
         path, rest = _locate(args.file, list(args.launch_args))
         specs = parse_launch_file(path, parse_launch_args(rest))
@@ -75,3 +84,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     result = run_launch(specs, timeout_s=args.timeout, grace_s=args.grace)
     return result.exit_code
+
+
+def _claim_domain():  # -> DomainClaim | None
+    """This run's own ROS_DOMAIN_ID (unless the environment sets one), printed on stderr."""
+    import os
+
+    from anima.ros_env import apply_network_rule, ensure_domain_id
+
+    claim = ensure_domain_id(os.environ)
+    apply_network_rule(os.environ)
+    how = "claimed for this run; set ROS_DOMAIN_ID to choose" if claim else "from the environment"
+    print(f"anima launch: ROS_DOMAIN_ID={os.environ['ROS_DOMAIN_ID']} ({how})", file=sys.stderr, flush=True)
+    return claim

@@ -57,6 +57,8 @@ class ProcessSpec:
         env_overrides: the entries of ``env`` that differ from the launcher's environment.
         ros_arguments: the ordered ``--ros-args`` section (see above).
         source: ``file:line`` of the ``<node>`` tag, for messages.
+        on_exit: ``"shutdown"`` when the ``<node>`` says ``on_exit="shutdown"`` (launch_xml's
+            ``Shutdown`` action: the launch ends when this process exits), else None.
     """
 
     name: str
@@ -72,6 +74,7 @@ class ProcessSpec:
     env_overrides: tuple[tuple[str, str], ...] = ()
     ros_arguments: tuple[str, ...] = ()
     source: str = ""
+    on_exit: str | None = None
 
     @property
     def argv(self) -> list[str]:
@@ -89,12 +92,15 @@ class ProcessSpec:
 def child_env(base: Mapping[str, str], overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a launched process: ``base`` + ``overrides`` + the launcher's defaults.
 
-    ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` unless already set (the project's network rule:
-    DDS stays on loopback unless the user says otherwise on a robot), and ``PYTHONUNBUFFERED=1`` so
-    Python nodes' output reaches the prefixed log line by line.
+    The project's network rule (:func:`anima.ros_env.apply_network_rule`): unless already set,
+    ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` and then the Fast DDS loopback profile, so DDS stays
+    on 127.0.0.1 unless the user says otherwise on a robot; and ``PYTHONUNBUFFERED=1`` so Python
+    nodes' output reaches the prefixed log line by line.
     """
+    from anima.ros_env import apply_network_rule
+
     env = {**base, **(overrides or {})}
-    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    apply_network_rule(env)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

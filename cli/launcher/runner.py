@@ -4,6 +4,9 @@ Lifecycle (what ``anima launch`` promises, see ARCHITECTURE.md "Launch files"):
 
 * Processes start in order, each in its own session and process group (``start_new_session``),
   so a terminal's Ctrl-C reaches only the launcher, and stopping a node reaches its children too.
+* Each process dies with the launcher: it is started with ``PR_SET_PDEATHSIG`` = SIGKILL (Linux
+  ``prctl``), so even a launcher killed by SIGKILL, which cannot stop anything itself, leaves no
+  node running (tests/faults/test_launcher_faults.py).
 * Their stdout and stderr are merged, read line by line by one thread per process (so a chatty
   child never blocks on a full pipe) and printed as ``[<name>] <line>``.
 * The run ends when any process exits by itself, when ``timeout_s`` wall seconds have passed, or
@@ -14,18 +17,24 @@ Lifecycle (what ``anima launch`` promises, see ARCHITECTURE.md "Launch files"):
 * A node failed if it exited by itself with a non-zero code, or, once asked to stop, exited with a
   code other than 0, 130 or "killed by SIGINT", or had to be SIGKILLed. A node that exits by itself
   with code 0 ends the run cleanly (a monitor node can end a run this way).
+* ``on_exit="shutdown"`` on a ``<node>`` (launch_xml's Shutdown action) ends the launch when that
+  node exits, under both runners. ``anima launch`` is stricter than ``ros2 launch`` for the other
+  nodes: any process that exits by itself ends the run (a node that dies on a robot stops the
+  stack), so the attribute changes only what is logged here; under ``ros2 launch`` it is what ends a
+  monitored run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -172,10 +181,36 @@ def _handle_signals(signals: _Signals) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+try:
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)  # loaded before any fork
+except OSError:  # pragma: no cover - not Linux
+    _LIBC = None
+
+
+def _die_with_launcher(launcher_pid: int) -> Callable[[], None] | None:
+    """``preexec_fn`` for a child: SIGKILL it when the launcher's thread that started it exits.
+
+    Runs between fork and exec, so it only calls the already-loaded libc. If the launcher died
+    before ``prctl`` took effect, the child is already orphaned and exits at once.
+    """
+    if _LIBC is None or not hasattr(_LIBC, "prctl"):
+        return None
+    prctl = _LIBC.prctl
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != launcher_pid:
+            os._exit(1)
+
+    return preexec
+
+
 def _start(spec: ProcessSpec, printer: _Printer) -> _Proc:
     popen = subprocess.Popen(
         spec.argv, env=child_env(os.environ) if spec.env is None else dict(spec.env), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+        preexec_fn=_die_with_launcher(os.getpid()))
     assert popen.stdout is not None
     reader = threading.Thread(target=_pump, args=(popen.stdout, spec.name, printer),
                               name=f"launch-{spec.name}", daemon=True)
@@ -197,7 +232,8 @@ def _supervise(procs: list[_Proc], deadline: float | None, signals: _Signals, pr
         if ended:
             for proc in ended:
                 proc.exited_on_own = True
-                printer.line(LAUNCHER_LABEL, f"{proc.spec.name} exited by itself with code {proc.popen.returncode}")
+                why = " (on_exit=shutdown)" if proc.spec.on_exit == "shutdown" else ""
+                printer.line(LAUNCHER_LABEL, f"{proc.spec.name} exited by itself with code {proc.popen.returncode}{why}")
             return "node_exit"
         if signals.event.is_set():
             printer.line(LAUNCHER_LABEL, "signal received")

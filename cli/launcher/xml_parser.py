@@ -194,6 +194,9 @@ def _node(el: Element, file: Path, state: _State, _stack: tuple[Path, ...]) -> N
         raise el.error(f"attribute namespace: {problem}")
     if el.attrs.get("output", "screen") not in ("screen", "log", "both"):
         raise el.error(f"attribute output: {el.attrs['output']!r} is not one of screen, log, both")
+    on_exit = el.attrs.get("on_exit")
+    if on_exit is not None and on_exit != "shutdown":
+        raise el.error(f"attribute on_exit: {on_exit!r} is outside the subset (only \"shutdown\")")
     try:
         arguments = tuple(shlex.split(ev.get("args", "")))
     except ValueError as exc:
@@ -218,7 +221,7 @@ def _node(el: Element, file: Path, state: _State, _stack: tuple[Path, ...]) -> N
         name=node_name or Path(executable).name, executable=str(exe), package=package,
         node_name=node_name, namespace=namespace, arguments=arguments, parameters=parameters,
         params_files=params_files, remaps=remaps, env=env, env_overrides=overrides,
-        ros_arguments=tuple(ros_args), source=f"{file}:{el.line}"))
+        ros_arguments=tuple(ros_args), source=f"{file}:{el.line}", on_exit=on_exit))
 
 
 def _parameters(el: Element, file: Path, state: _State,

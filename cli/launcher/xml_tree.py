@@ -54,7 +54,7 @@ ACTIONS: dict[str, _Schema] = {
     "push_ros_namespace": _s("namespace", _CONDITIONS),
     "include": _s("file", _CONDITIONS, children="include"),
     "set_env": _s("name value", _CONDITIONS),
-    "node": _s("exec", f"pkg name namespace args output {_CONDITIONS}", literal="output", children="node"),
+    "node": _s("exec", f"pkg name namespace args output on_exit {_CONDITIONS}", literal="output on_exit", children="node"),
 }
 _NESTED: dict[str, dict[str, _Schema]] = {
     "actions": ACTIONS,

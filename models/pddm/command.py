@@ -35,14 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    import yaml
+    from anima.controllers.config_loader import parse_override
 
-    out: dict[str, Any] = {}
-    for item in args.set:
-        if "=" not in item:
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
-        key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
+    out: dict[str, Any] = dict(parse_override(item) for item in args.set)
     if args.iterations is not None:
         out["iterations"] = args.iterations
     if args.seed is not None:
@@ -51,7 +46,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from anima import share_dir
+    from anima.controllers.paths import share_dir
     from anima.models.pddm.config import PDDMTrainConfig
     from anima.models.pddm.trainer import PDDMTrainer, evaluate_run
 
@@ -81,7 +76,11 @@ def run(args: argparse.Namespace) -> int:
     last = history[-1] if history else {}
     if args.evaluate > 0:
         picked = {group: {k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith(group + ".")} for group in ("planner", "env_kwargs")}
-        evaluate_run(trainer.run_dir, args.evaluate, model_path=args.model, as_node=args.as_node, config=trainer.config,
-                     planner_overrides=picked["planner"], env_overrides=picked["env_kwargs"])
+        try:
+            evaluate_run(trainer.run_dir, args.evaluate, model_path=args.model, as_node=args.as_node, config=trainer.config,
+                         planner_overrides=picked["planner"], env_overrides=picked["env_kwargs"])
+        except (ValueError, FileNotFoundError) as err:  # a refused or corrupt model file: one line naming it
+            print(f"anima train pddm: {err}")
+            return 2
     print(f"done: {len(history)} iterations, success {last.get('success_rate', float('nan')):.2f}, {trainer.hours_of_data():.3f} h of data; model {trainer.run_dir / 'model.pt'}")
     return 0

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from anima.controllers.config_loader import config_from_mapping, load_yaml_config, with_overrides
 from anima.controllers.mppi import PlannerConfig
 from anima.models.dynamics_ensemble import EnsembleConfig
 
@@ -53,32 +52,14 @@ class PDDMTrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> "PDDMTrainConfig":
-        """Build from a plain dict (YAML); unknown keys raise a ValueError naming the key and source."""
-        data = dict(data)
-        nested = {"ensemble": EnsembleConfig, "planner": PlannerConfig}
-        kwargs: dict[str, Any] = {}
-        names = {f.name for f in dataclasses.fields(cls)}
-        for key, value in data.items():
-            if key.startswith("_"):
-                continue  # informational sections written into run directories (e.g. "_notes")
-            if key not in names:
-                raise ValueError(f"{source}: unknown key {key!r}; allowed: {sorted(names)}")
-            if key in nested:
-                sub_names = {f.name for f in dataclasses.fields(nested[key])}
-                unknown = sorted(set(value or {}) - sub_names)
-                if unknown:
-                    raise ValueError(f"{source}: unknown key(s) {unknown} under {key!r}; allowed: {sorted(sub_names)}")
-                value = nested[key](**(value or {}))
-            kwargs[key] = value
-        return cls(**kwargs)
+        """Build from a plain dict (YAML) through the shared loader: unknown keys and values of the wrong
+        type raise a ValueError naming the key, its expected type and ``source``; keys starting with
+        ``_`` are informational sections written into run directories and are skipped."""
+        return config_from_mapping(cls, data, source, ignore_private=True)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "PDDMTrainConfig":
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping at top level, got {type(data).__name__}")
-        return cls.from_dict(data, source=str(path))
+        return load_yaml_config(cls, path, ignore_private=True)
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -86,27 +67,11 @@ class PDDMTrainConfig:
         out["rollout_tasks"] = list(self.rollout_tasks)
         return out
 
-    def replace(self, **changes: Any) -> "PDDMTrainConfig":
-        """A copy with top-level fields or dotted nested fields (``planner.num_samples``, ``env_kwargs.task``) changed."""
-        top: dict[str, Any] = {}
-        nested: dict[str, dict[str, Any]] = {}
-        for key, value in changes.items():
-            if "." in key:
-                group, sub = key.split(".", 1)
-                nested.setdefault(group, {})[sub] = value
-            else:
-                if key not in {f.name for f in dataclasses.fields(self)}:
-                    raise ValueError(f"unknown config key {key!r} in override")
-                top[key] = value
-        for group, sub in nested.items():
-            if group == "env_kwargs":  # keyword arguments of the env: any name; the env checks them
-                top[group] = {**self.env_kwargs, **sub}
-                continue
-            if group not in ("ensemble", "planner"):
-                raise ValueError(f"unknown config group {group!r} in override (groups: ensemble, planner, env_kwargs)")
-            allowed = {f.name for f in dataclasses.fields(getattr(self, group))}
-            unknown = sorted(set(sub) - allowed)
-            if unknown:
-                raise ValueError(f"unknown config key(s) {unknown} under {group!r} in override; allowed: {sorted(allowed)}")
-            top[group] = dataclasses.replace(getattr(self, group), **sub)
-        return dataclasses.replace(self, **top)
+    def replace(self, source: str = "override", **changes: Any) -> "PDDMTrainConfig":
+        """A copy with top-level fields or dotted nested fields (``planner.num_samples``, ``env_kwargs.task``)
+        changed, type-checked as a loaded file is (``--set workers=abc`` is an error naming ``workers``)."""
+        for key in changes:
+            group = key.split(".", 1)[0]
+            if "." in key and group not in ("ensemble", "planner", "env_kwargs"):
+                raise ValueError(f"unknown config group {group!r} in override {key!r} (groups: ensemble, planner, env_kwargs)")
+        return config_from_mapping(type(self), with_overrides(self.to_dict(), changes), source)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from anima.models.checkpoint import CheckpointError, save_npz
+
 
 @dataclass
 class Rollout:
@@ -50,14 +52,24 @@ class RolloutBuffer:
         return s, a, s2
 
     def save(self, path: str | Path) -> None:
+        """Write all rollouts to one ``.npz`` at ``path``, atomically (temporary file + ``os.replace``)."""
         arrays: dict[str, np.ndarray] = {"count": np.array(len(self.rollouts))}
         for i, r in enumerate(self.rollouts):
             arrays[f"s{i}"], arrays[f"a{i}"], arrays[f"r{i}"] = r.states, r.actions, r.rewards
             arrays[f"ok{i}"] = np.array(r.success)
-        np.savez_compressed(Path(path), **arrays)
+        save_npz(path, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> "RolloutBuffer":
-        with np.load(Path(path)) as z:
-            n = int(z["count"])
-            return cls([Rollout(z[f"s{i}"], z[f"a{i}"], z[f"r{i}"], bool(z[f"ok{i}"])) for i in range(n)])
+        """Read a buffer written by :meth:`save` (no pickles); CheckpointError naming the file if it is
+        missing, truncated or not such a buffer."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                n = int(z["count"])
+                return cls([Rollout(z[f"s{i}"], z[f"a{i}"], z[f"r{i}"], bool(z[f"ok{i}"])) for i in range(n)])
+        except FileNotFoundError:
+            raise CheckpointError(f"{path}: no such rollout data file") from None
+        except Exception as exc:  # noqa: BLE001 - zip, zlib, key and shape errors: one line naming the file
+            text = " ".join(str(exc).split())[:200]
+            raise CheckpointError(f"{path}: cannot read rollout data (corrupt or truncated?): {type(exc).__name__}: {text}") from None

@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
+from anima.models.checkpoint import atomic_write
 from anima.models.dynamics_ensemble import DynamicsEnsemble
 from anima.models.pddm.data import Rollout
 
@@ -61,7 +62,8 @@ def plot_learning_curve(history: Sequence[dict], path: str | Path, random_baseli
         if random_baseline:
             ax.legend(loc="best")
     fig.tight_layout()
-    fig.savefig(Path(path), dpi=100)
+    with atomic_write(path, "wb") as f:  # temporary file + os.replace
+        fig.savefig(f, dpi=100, format="png")
     plt.close(fig)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import json
 import multiprocessing
 import time
 from pathlib import Path
@@ -24,7 +23,9 @@ import torch
 import yaml
 
 from anima.controllers.mppi import SamplingPlanner
+from anima.models.checkpoint import write_json_atomic, write_text_atomic
 from anima.models.dynamics_ensemble import DynamicsEnsemble
+from anima.models.jsonio import read_json_file
 from anima.models.pddm.config import PDDMTrainConfig
 from anima.models.pddm.data import Rollout, RolloutBuffer
 from anima.models.pddm.report import model_error_per_step, plot_learning_curve, write_video
@@ -144,7 +145,9 @@ class PDDMTrainer:
             config = config.replace(**overrides)
         trainer = cls(config, run_dir, log)
         if (run_dir / "progress.json").is_file():
-            progress = json.loads((run_dir / "progress.json").read_text())
+            progress = read_json_file(run_dir / "progress.json")
+            if not isinstance(progress, dict) or not isinstance(progress.get("history"), list):
+                raise ValueError(f"{run_dir / 'progress.json'}: not a PDDM progress file (no 'history' list)")
             trainer.history, trainer.random_baseline = progress["history"], progress.get("random_baseline")
             trainer.train = RolloutBuffer.load(run_dir / "data_train.npz")
             trainer.val = RolloutBuffer.load(run_dir / "data_val.npz")
@@ -160,14 +163,12 @@ class PDDMTrainer:
             "action_dim": self.action_dim,
             "control_dt_s": float(self.env.unwrapped.control_dt),
         }
-        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+        write_text_atomic(self.run_dir / "config.yaml", yaml.safe_dump(data, sort_keys=False))
 
     def _checkpoint(self) -> None:
         self.train.save(self.run_dir / "data_train.npz")
         self.val.save(self.run_dir / "data_val.npz")
-        tmp = self.run_dir / "progress.json.tmp"
-        tmp.write_text(json.dumps({"history": self.history, "random_baseline": self.random_baseline}, indent=1))
-        tmp.replace(self.run_dir / "progress.json")
+        write_json_atomic(self.run_dir / "progress.json", {"history": self.history, "random_baseline": self.random_baseline}, indent=1)
 
     # ------------------------------------------------------------ loop
     def run(self, iterations: int | None = None) -> list[dict[str, Any]]:
@@ -323,7 +324,7 @@ def node_planner_params(path: str | Path | None = None) -> dict[str, Any]:
     """The planner settings ``pddm_planner`` runs with: ``NODE_PLANNER_KEYS`` of its parameter file
     (default ``config/pddm/pddm_planner.yaml``), so an ``as_node`` evaluation plans as the launched node
     does; and ``target_lead_rad`` (the rotation targets' lead for ccw and cw, ``BaodingRotateTask.lead_rad``)."""
-    from anima import share_dir
+    from anima.controllers.paths import share_dir
 
     path = Path(path) if path else share_dir() / "config" / "pddm" / "pddm_planner.yaml"
     data = yaml.safe_load(path.read_text()) or {}
@@ -386,5 +387,5 @@ def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Cal
         log(f"eval {name}{' (as the node plans)' if as_node else ''}: success {results[name]['success_rate']:.2f} "
             f"reward {results[name]['reward_mean']:.2f}{'' if drops is None else f' drops {drops:.2f}'} ({episodes} episodes)")
         getattr(env, "close", lambda: None)()
-    (run_dir / ("evaluation_as_node.json" if as_node else "evaluation.json")).write_text(json.dumps(results, indent=1))
+    write_json_atomic(run_dir / ("evaluation_as_node.json" if as_node else "evaluation.json"), results, indent=1)
     return results

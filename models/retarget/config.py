@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from anima.controllers.config_loader import check_value, config_from_mapping, load_yaml_mapping
 from anima.controllers.leg_kinematics import LegKinematics, rpy_to_matrix
 
 
@@ -137,7 +138,7 @@ class RetargetConfig:
             return Path(pybullet_data.getDataPath()) / self.urdf.split(":", 1)[1]
         path = Path(self.urdf)
         if not path.is_absolute():
-            from anima import share_dir
+            from anima.controllers.paths import share_dir
 
             path = share_dir() / path
         return path
@@ -184,7 +185,7 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Retarge
     except KeyError as exc:
         raise ValueError(f"{source}: legs_detail has no entry for leg {exc}") from exc
     rpy = data.get("urdf_to_body_rpy", [0.0, 0.0, 0.0])
-    ik = IkConfig(**data.get("ik", {}))
+    ik = config_from_mapping(IkConfig, data.get("ik") or {}, f"{source}: ik")
     stance = data.get("stance", {})
     n = 3 * len(legs)
     method = data.get("method", "anima")
@@ -203,11 +204,11 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Retarge
         source_toes=tuple(d["source_toe"] for d in detail),
         scale=global_scale,
         limb_scale=tuple(float(limb.get(leg, 1.0)) for leg in legs),
-        root_height_offset_m=float(data.get("root_height_offset_m", 0.0)),
-        foot_contact_height_m=float(data.get("foot_contact_height_m", 0.0)),
-        stance_height_m=float(stance.get("height_m", 0.02)),
-        stance_speed_m_s=float(stance.get("speed_m_s", 0.1)),
-        stance_min_frames=int(stance.get("min_frames", 3)),
+        root_height_offset_m=check_value(data.get("root_height_offset_m", 0.0), float, f"{source}: root_height_offset_m"),
+        foot_contact_height_m=check_value(data.get("foot_contact_height_m", 0.0), float, f"{source}: foot_contact_height_m"),
+        stance_height_m=check_value(stance.get("height_m", 0.02), float, f"{source}: stance.height_m"),
+        stance_speed_m_s=check_value(stance.get("speed_m_s", 0.1), float, f"{source}: stance.speed_m_s"),
+        stance_min_frames=check_value(stance.get("min_frames", 3), int, f"{source}: stance.min_frames"),
         mirror_joint_permutation=tuple(int(i) for i in data.get("mirror_joint_permutation", range(n))),
         mirror_joint_signs=tuple(float(s) for s in data.get("mirror_joint_signs", [1.0] * n)),
         ik=ik,
@@ -217,17 +218,11 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Retarge
 
 def load_config(robot_or_path: str | Path) -> RetargetConfig:
     """``laikago`` -> ``config/retarget/laikago.yaml`` in the share dir; or a YAML path."""
-    import yaml
-
-    from anima import share_dir
+    from anima.controllers.paths import share_dir
 
     path = Path(robot_or_path)
     if path.suffix not in (".yaml", ".yml"):
         path = share_dir() / "config" / "retarget" / f"{robot_or_path}.yaml"
     if not path.is_file():
         raise ValueError(f"{path}: no retarget config for robot '{robot_or_path}'")
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f)
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: expected a YAML mapping")
-    return config_from_dict(data, str(path))
+    return config_from_dict(load_yaml_mapping(path, "retarget config"), str(path))

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from anima.models.checkpoint import write_text_atomic
 from anima.models.jsonio import read_json_file
 
 FORMAT_TAG = "anima-keypoints/1"
@@ -204,7 +205,7 @@ def write_keypoints_json(traj: KeypointTrajectory, path: str | Path) -> None:
         "format": FORMAT_TAG, "fps": traj.fps, "units": "m", "up_axis": "z", "names": list(traj.names),
         "frames": np.round(traj.positions, 6).tolist(),
     }
-    Path(path).write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(data, separators=(",", ":")) + "\n")  # temporary file + os.replace
 
 
 DOG_CSV_SUFFIXES = (".csv", ".txt")  # .txt: the original capture's *_joint_pos.txt

@@ -2,7 +2,8 @@
 
 ``make_env(name, **kwargs)`` builds one by task name; heavy worlds are imported only when asked for.
 Names: ``reacher`` (planar two-link reacher, numpy physics), ``baoding`` (ShadowHand + two balls on
-``BaodingWorld``, PyBullet), ``laikago_imitation`` (Laikago imitating a reference motion).
+``BaodingWorld``, PyBullet), ``laikago_imitation`` (Laikago imitating a reference motion),
+``sawyer`` (``scene=...``) and ``sawyer_<scene>`` (Sawyer arm, end-effector actions, images).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ ENVS: dict[str, str] = {
     "reacher": "anima.sim_bridge.envs.planar_reacher:PlanarReacherEnv",
     "baoding": "anima.sim_bridge.envs.baoding:BaodingEnv",
     "laikago_imitation": "anima.sim_bridge.envs.laikago_imitation:LaikagoImitationEnv",
+    "sawyer": "anima.sim_bridge.envs.sawyer:SawyerEnv",
+    **{f"sawyer_{scene}": f"anima.sim_bridge.envs.sawyer:Sawyer{scene.capitalize()}Env"
+       for scene in ("reach", "push", "stack", "mug", "bookshelf", "drape")},
 }
 
 

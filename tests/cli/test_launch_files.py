@@ -57,6 +57,7 @@ OUT_OF_SUBSET = [
     ('<node exec="python3"><env name="A" value="1"/></node>', "env", "outside the launch subset"),
     ('<frobnicate/>', "frobnicate", "unknown tag"),
     ('<node exec="python3" respawn="true"/>', "node", "unsupported attribute(s) respawn"),
+    ('<node exec="python3" on_exit="restart"/>', "node", "attribute on_exit: 'restart' is outside the subset"),
     ('<group forwarding="false"/>', "group", "unsupported attribute(s) forwarding"),
     ('<arg name="y" value="1"/>', "arg", "unsupported attribute(s) value"),
     ('<node exec="python3"><param name="p"><param name="q" value="1"/></param></node>', "param",
@@ -106,3 +107,12 @@ def test_root_must_be_launch(tmp_path: Path) -> None:
     path.write_text("<robot/>")
     with pytest.raises(LaunchError, match=r"root.launch.xml:1: <robot>: the root element"):
         parse_launch_file(path, {}, _env())
+
+
+def test_on_exit_shutdown_is_in_the_subset_and_on_the_monitor(tmp_path: Path) -> None:
+    path = tmp_path / "ok.launch.xml"
+    path.write_text('<launch>\n<node exec="python3" name="a" on_exit="shutdown"/>\n<node exec="python3" name="b"/>\n</launch>\n')
+    assert [s.on_exit for s in parse_launch_file(path, {}, _env())] == ["shutdown", None]
+    # The monitor ends a monitored run under ros2 launch too (issue 20, item 17).
+    specs = parse_launch_file(REPO / "launch" / "laikago_sim.launch.xml", {"monitor": "true"}, _env())
+    assert {s.name: s.on_exit for s in specs}["stack_monitor"] == "shutdown"

@@ -35,6 +35,11 @@ PYTHON_KEYS = {
 }
 
 
+# Imports with no rosdep key in rosdep/python.yaml: installed from PyPI (requirements.txt pins
+# them) and named in a package.xml comment.
+PIP_ONLY = {"foxglove"}
+
+
 def _known_keys() -> set[str]:
     lines = (REPO / "tests" / "cli" / "rosdep_keys.txt").read_text(encoding="utf-8").splitlines()
     return {line.split("#")[0].strip() for line in lines} - {""}
@@ -79,11 +84,17 @@ def test_known_keys_exclude_the_nonexistent_torch_pip_key() -> None:
 def test_everything_imported_is_declared() -> None:
     declared = set(_declared())
     imported = _imported_modules()
-    unmapped = sorted(m for m in imported if not _is_ros_interface_or_client(m) and m not in PYTHON_KEYS)
+    unmapped = sorted(m for m in imported - PIP_ONLY if not _is_ros_interface_or_client(m) and m not in PYTHON_KEYS)
     assert not unmapped, f"imports without a rosdep key mapping in this test: {unmapped}"
-    needed = {m if _is_ros_interface_or_client(m) else PYTHON_KEYS[m] for m in imported}
+    needed = {m if _is_ros_interface_or_client(m) else PYTHON_KEYS[m] for m in imported - PIP_ONLY}
     missing = sorted(needed - declared)
     assert not missing, f"package.xml lacks dependencies the code imports: {missing}"
+
+
+def test_pip_only_imports_are_pinned_and_named() -> None:
+    req = (REPO / "requirements.txt").read_text(encoding="utf-8")
+    xml = (REPO / "package.xml").read_text(encoding="utf-8")
+    assert "foxglove-sdk==" in req and "foxglove-sdk" in xml
 
 
 def test_no_unused_ros_interface_dependency() -> None:

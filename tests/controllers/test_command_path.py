@@ -71,10 +71,34 @@ def test_change_limit_clips_desired_around_measured_position() -> None:
 def test_joint_limits_clamp_and_report() -> None:
     path = make_path()
     path.reset(np.zeros(2))
-    upd = path.set_targets(["b", "a"], [-3.0, 0.5], t=0.0)
+    upd = path.set_targets(["b", "a"], [-1.3, 0.5], t=0.0)  # b 0.3 rad beyond its -1 limit: near, clamped
     assert upd.accepted and upd.clamped == ("b",)
     np.testing.assert_allclose(path.target_positions, [0.5, -1.0])
     assert path.status().joints_clamped == 1
+
+
+@pytest.mark.parametrize("absurd", [1e9, -1e9, 1.51, -1.6])
+def test_targets_far_beyond_the_limits_rejected_near_ones_clamped(absurd: float) -> None:
+    # limits ±1 rad, default margin 0.5 rad: beyond ±1.5 is refused, the last safe target kept
+    path = make_path()
+    path.reset(np.zeros(2))
+    assert path.set_targets(None, [0.2, 0.3], 0.0).accepted
+    upd = path.set_targets(["a", "b"], [absurd, 0.0], PERIOD)
+    assert not upd.accepted
+    assert "more than 0.5 rad beyond the joint limits: a=" in upd.reason and "limits [-1, 1]" in upd.reason
+    np.testing.assert_allclose(path.target_positions, [0.2, 0.3])
+    assert path.set_targets(["a"], [np.sign(absurd) * 1.5], 2 * PERIOD).clamped == ("a",)  # at the margin: clamped
+
+
+def test_target_limit_margin_is_configurable_and_validated() -> None:
+    path = make_path(target_limit_margin_rad=0.05)
+    path.reset(np.zeros(2))
+    assert not path.set_targets(None, [1.06, 0.0], 0.0).accepted
+    assert path.set_targets(None, [1.04, 0.0], 0.0).clamped == ("a",)
+    assert make_path(target_limit_margin_rad=float("inf")).set_targets(None, [1e9, 0.0], 0.0).accepted
+    for bad in (-0.1, "x", True, float("nan")):
+        with pytest.raises(ValueError, match="target_limit_margin_rad"):
+            make_path(target_limit_margin_rad=bad)
 
 
 def test_torque_limit() -> None:
@@ -220,3 +244,44 @@ def test_filter_and_change_limit_can_be_disabled() -> None:
     tau = path.compute(np.zeros(2), np.zeros(2), PERIOD)
     np.testing.assert_allclose(path.desired_positions, [0.5, -0.5])
     np.testing.assert_allclose(tau, [5.0, -5.0])  # 10 * ±0.5, exactly at the 5 N·m limit
+
+
+def test_driver_command_matches_the_torque_the_node_would_apply() -> None:
+    # Two identical paths: one computes torques, the other driver commands; the driver's PD law on
+    # the command gives the same torque (kp 10, kd 1, no torque limit reached).
+    a, b = make_path(), make_path()
+    for p in (a, b):
+        p.reset(np.zeros(2))
+        p.set_targets(None, [0.3, -0.2], 0.0)
+    q, qd = np.array([0.01, -0.02]), np.array([0.1, -0.3])
+    for k in range(1, 10):
+        t = k * PERIOD / 4
+        tau = a.compute(q, qd, t)
+        cmd = b.command(q, qd, t)
+        np.testing.assert_allclose(cmd.kp, [10.0, 10.0])
+        np.testing.assert_allclose(cmd.kd, [1.0, 1.0])
+        np.testing.assert_array_equal(cmd.velocity, 0.0)
+        np.testing.assert_array_equal(cmd.effort, 0.0)
+        np.testing.assert_allclose(cmd.position, b.desired_positions)
+        np.testing.assert_allclose(cmd.kp * (cmd.position - q) + cmd.kd * (cmd.velocity - qd) + cmd.effort, tau,
+                                   atol=1e-12)
+
+
+def test_driver_command_while_damping_has_zero_stiffness() -> None:
+    path = make_path()
+    path.reset(np.zeros(2))
+    path.set_targets(None, [0.3, -0.2], 0.0)
+    path.emergency_stop()
+    cmd = path.command([0.1, 0.2], [0.5, 0.0], 0.01)
+    np.testing.assert_array_equal(cmd.kp, [0.0, 0.0])
+    np.testing.assert_array_equal(cmd.kd, [2.0, 2.0])  # damping_kd
+    np.testing.assert_array_equal(cmd.position, [0.1, 0.2])  # where the joint is: harmless if kp were applied
+
+
+def test_driver_command_position_error_bounded_by_torque_limit_over_kp() -> None:
+    # kp 10, torque limit 5: the position term alone stays within the limit, |position - q| <= 0.5
+    path = make_path(max_change_per_step_rad=float("inf"), action_filter_order=0)
+    path.reset(np.zeros(2))
+    path.set_targets(None, [1.0, -1.0], 0.0)
+    cmd = path.command(np.zeros(2), np.zeros(2), 2 * PERIOD)  # interpolation done, before the timeout
+    np.testing.assert_allclose(cmd.position, [0.5, -0.5])

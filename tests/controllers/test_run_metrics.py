@@ -60,3 +60,24 @@ def test_rmse_window_ends_at_the_estop() -> None:
     r = m.report()
     assert r["estimator_velocity_rmse_mps"] == pytest.approx(0.05)
     assert r["estimator_velocity_rmse_mps_after_estop"] == pytest.approx(1.0)  # t = 2.00 .. 3.00: all 1.0
+
+
+def test_failed_checks_name_what_failed() -> None:
+    from anima.controllers.run_metrics import failed_checks
+
+    assert failed_checks({"stood": True}) == []
+    assert failed_checks({"stood": True, "estop_accepted": True}) == []
+    fell = failed_checks({"stood": False, "base_height_m_min": 0.1, "base_height_m_max": 0.5, "non_foot_contacts_after_settle": ["FR_lower"]})
+    assert len(fell) == 1 and "did not stand" in fell[0] and "FR_lower" in fell[0]
+    assert failed_checks({"stood": True, "estop_accepted": None}) == ["emergency_stop was not accepted (None)"]
+
+
+def test_whole_run_height_range_includes_the_start_up() -> None:
+    # a slump to 0.1 m and a throw to 0.9 m before settle_s are outside the stance window but
+    # appear in the whole-run range
+    m = _metrics()
+    for k, z in enumerate([0.35, 0.1, 0.9] + [0.45] * 300):
+        m.add_ground_truth(k * 0.01, z)
+    r = m.report()
+    assert r["stood"] is True
+    assert (r["base_height_m_min_all"], r["base_height_m_max_all"]) == (0.1, 0.9)

@@ -80,7 +80,7 @@ def test_rollout_records_whether_the_episode_ended_in_a_drop() -> None:
 def test_bad_config_key_is_named(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("task: reacher\nplanner:\n  horizon_steps: 7\n")
-    with pytest.raises(ValueError, match=r"unknown key\(s\) \['horizon_steps'\] under 'planner'"):
+    with pytest.raises(ValueError, match=r"planner: unknown key\(s\) \['horizon_steps'\] for PlannerConfig"):
         PDDMTrainConfig.from_yaml(bad)
 
 

@@ -154,3 +154,38 @@ def test_start_poses_are_jittered_by_the_episode_generator() -> None:
     world.reset(rng=np.random.default_rng(1))
     np.testing.assert_allclose(world.scene.position("puck"), a)
     assert 0.001 < np.linalg.norm(a - b) < 0.06
+
+
+def test_arm_dynamics_randomization_is_the_world_mechanism_and_seeded() -> None:
+    from anima.sim_bridge.randomization import RandomizationRanges
+
+    ranges = RandomizationRanges(latency_s=None, foot_friction=None)
+    cfg = dataclasses.replace(load_sawyer_config(scene="reach"), randomization=ranges)
+    draws = []
+    for seed in (4, 4, 5):
+        world = SawyerWorld(BulletClient(connection_mode=pybullet.DIRECT), cfg)
+        draws.append(world.randomize(np.random.default_rng(seed)))
+    assert draws[0]["mass_scale"] == draws[1]["mass_scale"] != draws[2]["mass_scale"]
+    l0 = world.link_names.index("right_l0") - 1
+    mass = world.client.getDynamicsInfo(world.robot_id, l0)[0]
+    assert mass == pytest.approx(5.3213 * draws[2]["mass_scale"][l0 + 1])
+    # The arm still holds its pose with randomized masses (the motor controller compensates gravity).
+    path = _path(world)
+    world.reset()
+    path.reset(world.read_joints().position)
+    home = world.ee_position()
+    _hold(world, path, 1.0)
+    assert np.linalg.norm(world.ee_position() - home) < 0.005
+
+
+def test_drape_cloth_is_held_until_the_gripper_opens() -> None:
+    world = _world("drape")
+    path = _path(world)
+    assert world.scene.held and world.gripper_positions()[0] == pytest.approx(0.005, abs=1e-3)
+    _hold(world, path, 0.4)
+    top = world.scene.nodes()[:, 2].max()
+    assert top == pytest.approx(world.ee_position()[2], abs=0.03)  # the top edge hangs at the hand
+    world.set_gripper(0.04)
+    assert not world.scene.held
+    _hold(world, path, 0.6)
+    assert world.scene.nodes()[:, 2].max() < top - 0.1  # released: the cloth fell to the table
