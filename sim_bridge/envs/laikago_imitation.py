@@ -129,8 +129,8 @@ class LaikagoImitationEnv(gym.Env):
         self.world.reset()
         pos, quat, _, _ = self.world.root_state()
         self._default_frame = np.concatenate([[0.0, 0.0, pos[2]], quat, self.world.nominal_pose()])
-        # Restoring this snapshot at every reset (and dropping the contact caches, _drop_contact_caches), so
-        # an episode depends only on its seed, not on the episodes before it.
+        # Every reset restores this snapshot and drops the contact caches (_drop_contact_caches), so an
+        # episode depends only on its seed, not on the episodes before it.
         self._snapshot = self.client.saveState()
         self.tracker = ReferenceTracker(ref, self._default_frame)
         self.builder = ObservationBuilder(self.tracker, self.control_dt)
@@ -237,9 +237,10 @@ class LaikagoImitationEnv(gym.Env):
         self._steps += 1
         t = self.motion_time
         root = self.world.root_state()
-        if self.enable_cycle_sync:
-            self.tracker.sync(t, root[0])
-        ref = self.tracker.state(t)
+        drift = self.tracker.sync(t, root[0]) if self.enable_cycle_sync else None
+        joints, imu = self.world.read_joints(), self.world.imu()
+        heading = body_heading(imu.orientation_xyzw)
+        ref, frames = self.tracker.state_and_frames(t, self.control_dt, heading)
         true = self.world.true_joints()
         reward, terms, errors = self._reward(ref, root, true.position, true.velocity)
         pos_err = float(np.linalg.norm(ref.root_position - root[0]))
@@ -248,13 +249,13 @@ class LaikagoImitationEnv(gym.Env):
         fell = bool(contacts) or pos_err > ROOT_POSITION_FAIL_M or rot_err > ROOT_ROTATION_FAIL_RAD
         terminated = fell or self.tracker.is_over(t)
         truncated = (not terminated) and self._steps >= self.max_episode_steps
-        joints, imu = self.world.read_joints(), self.world.imu()
         self.builder.push(motor_angles(joints.position), imu_features(imu.orientation_xyzw, imu.angular_velocity),
                           motor_target)
+        obs = self.builder.build(t, heading, frames).astype(np.float32)
         info = {"terms": terms, "errors": errors, "fell": fell, "contacts": contacts, "motion_time": t,
                 "root_position": root[0].copy(), "ref_root_position": ref.root_position.copy(),
-                "pose_error_rad_rms": math.sqrt(errors["pose"] / 12.0)}
-        return self._observation(imu), reward, terminated, truncated, info
+                "pose_error_rad_rms": math.sqrt(errors["pose"] / 12.0), "cycle_drift_m": drift}
+        return obs, reward, terminated, truncated, info
 
     def _reward(self, ref: Any, root: tuple, q: np.ndarray, qd: np.ndarray) -> tuple[float, dict, dict]:
         pos, quat, vel, ang = root

@@ -141,7 +141,7 @@ def test_policy_files_for_something_else_are_refused(make_policy_file, tmp_path:
     corrupt.write_bytes(good.read_bytes()[:200])
     with pytest.raises(ValueError) as err:
         load_policy(str(corrupt), "dog_pace")
-    assert "corrupt.pt: not a readable policy file" in str(err.value) and "\n" not in str(err.value)
+    assert "corrupt.pt: cannot read the policy" in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(ValueError, match="no such policy file"):
         load_policy(str(tmp_path / "none.pt"), "dog_pace")
 

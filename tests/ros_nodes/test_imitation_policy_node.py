@@ -137,7 +137,7 @@ def test_stands_up_then_publishes_the_policys_targets_on_its_own_clock(ros_env, 
     ("motion", "policy is for motion 'dog_trot', not 'dog_pace'"),
     ("robot", "policy is for robot 'a1', not 'laikago'"),
     ("obs", "policy is for observation size 150, not 160"),
-    ("corrupt", "corrupt.pt: not a readable policy file"),
+    ("corrupt", "corrupt.pt: cannot read the policy"),
 ])
 def test_refuses_a_policy_for_something_else(ros_env, venv_bin, make_policy_file, kind: str, message: str) -> None:
     path = {
