@@ -46,7 +46,6 @@ __all__ = ["ACTION_BOUND", "Policy", "RunnerConfig", "ImitationRunner", "default
 
 ACTION_BOUND = 2.0 * math.pi  # the original's UPPER_BOUND on the residual (rad)
 _R_LOAD_QUAT = Rotation.from_matrix(R_LOAD).as_quat()  # xyzw of the URDF load rotation Euler(pi/2, 0, pi/2)
-SHIPPED_POLICY_DIR = Path(__file__).resolve().parent / "policies"
 
 
 class Policy(Protocol):
@@ -177,15 +176,11 @@ def resolve_motion(name: str) -> Path:
 
 
 def resolve_policy(policy: str, motion_name: str) -> Path:
-    """``shipped`` -> the shipped policy for the clip (``models/imitation/policies/<clip>.pt``); else a path."""
-    if policy == "shipped":
-        path = SHIPPED_POLICY_DIR / f"{motion_name}.pt"
-        if not path.is_file():
-            shipped = sorted(p.stem for p in SHIPPED_POLICY_DIR.glob("*.pt"))
-            raise ValueError(f"policy 'shipped': no shipped policy for motion '{motion_name}' "
-                             f"(shipped: {shipped or 'none yet'})")
-        return path
-    path = Path(policy)
+    """``shipped`` -> the shipped policy for the clip (the trainer's ``resolve_policy_path``:
+    ``models/imitation/data/<clip>.pt``); else a path."""
+    from anima.models.imitation.evaluate import resolve_policy_path
+
+    path = resolve_policy_path(policy, motion_name)
     if not path.is_file():
         raise ValueError(f"{policy}: no such policy file")
     return path

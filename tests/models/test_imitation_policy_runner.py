@@ -152,3 +152,19 @@ def test_motion_and_shipped_policy_names() -> None:
         resolve_motion("no_such_gait")
     with pytest.raises(ValueError, match="no shipped policy for motion 'dog_canter'"):
         resolve_policy("shipped", "dog_canter")
+
+
+def test_eval_as_node_runs_the_policy_through_the_runner(make_policy_file, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from anima.main import main as anima_main
+
+    policy = make_policy_file("zero.pt", scale=0.0)  # stands: the default pose whatever it sees
+    assert anima_main(["eval", "imitation", "--policy", str(policy), "--motion", "dog_pace", "--episodes", "1",
+                       "--seconds", "0.5", "--as-node", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["conditions"] == "node" and result["survival_rate"] == 1.0
+    assert 0.0 < result["normalized_return"] <= 1.0 and result["pose_error_rad_rms"] > 0.0
+    trot = make_policy_file("trot.pt", motion="dog_trot")
+    assert anima_main(["eval", "imitation", "--policy", str(trot), "--motion", "dog_pace", "--as-node"]) == 2
+    assert "policy is for motion 'dog_trot', not 'dog_pace'" in capsys.readouterr().err

@@ -5,7 +5,7 @@ action is always zero (the default standing pose) the stack runs end to end: the
 robot up from its crouch and hands over to the policy, the robot stays up and does not walk off,
 every process exits cleanly. With the shipped pace policy the robot must stay up and move forward
 at least half the reference's distance in 10 s of sim time; that test runs once a pace policy is
-shipped (models/imitation/policies/dog_pace.pt) and is skipped, saying so, until then.
+shipped (models/imitation/data/dog_pace.pt) and is skipped, saying so, until then.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from anima.models.imitation.policy_runner import SHIPPED_POLICY_DIR
+from anima.models.imitation.evaluate import SHIPPED_DIR
 from anima.models.motion.format import load_motion
 from anima.models.motion.library import find_motion
 
@@ -46,10 +46,10 @@ def test_policy_node_stands_the_robot_and_runs_the_policy(ros_env, venv_bin, tmp
     assert r["base_displacement_duration_s"] >= 3.0 and abs(dx) < 0.15 and abs(dy) < 0.15, r
 
 
-SHIPPED_PACE = SHIPPED_POLICY_DIR / "dog_pace.pt"
+SHIPPED_PACE = SHIPPED_DIR / "dog_pace.pt"
 
 
-@pytest.mark.skipif(not SHIPPED_PACE.is_file(), reason="no shipped pace policy yet (models/imitation/policies/dog_pace.pt)")
+@pytest.mark.skipif(not SHIPPED_PACE.is_file(), reason="no shipped pace policy yet (models/imitation/data/dog_pace.pt)")
 def test_shipped_pace_policy_keeps_the_robot_up_and_moves_it_forward(ros_env, venv_bin, tmp_path) -> None:
     clip = load_motion(find_motion("dog_pace"))
     speed = float(np.linalg.norm(clip.root_position()[-1, :2] - clip.root_position()[0, :2]) / clip.duration)
