@@ -65,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
     latency = run_.latency_ms()
     if latency:
         report["command_latency_ms_p50"], report["command_latency_ms_p99"], _n = latency
+    guard = run_.command_guard()
+    if guard:
+        report["command_guard"] = guard
     report["launch_exit_code"] = run_.exit_code
     report["launch_failures"] = run_.failures
     if args.json:
@@ -155,6 +158,12 @@ def _print_report(r: dict) -> None:
     print("  rates (Hz, sim time)   : " + ", ".join(f"{k} {v}" for k, v in rates.items()))
     if "command_latency_ms_p50" in r:
         print(f"  command latency (ms)   : p50 {r['command_latency_ms_p50']}  p99 {r['command_latency_ms_p99']}")
+    if "command_guard" in r:
+        g = r["command_guard"]
+        print(f"  bridge command guard   : {g['accepted']} accepted, {g['rejected']} rejected, "
+              f"{g['torque_clamped_commands']} torque-clamped, {g['watchdog_timeouts']} watchdog timeouts")
+    if "failure" in r:
+        print(f"  FAILURE                : {r['failure']}")
     if "estop_accepted" in r:
         print(f"  e-stop                 : accepted {r['estop_accepted']}, damping residual max "
               f"{r.get('estop_damping_residual_nm_max')} N·m, base height after {r.get('base_height_m_after_estop_min')} m")
