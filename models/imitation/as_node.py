@@ -36,7 +36,7 @@ def _recording(fn: Callable[[], Any]) -> Callable[[], Any]:
 
 def _episode(env: Any, policy: ImitationPolicy, steps: int, seed: int, warmup_s: float) -> dict[str, Any]:
     runner = ImitationRunner(policy, env.tracker.motion, RunnerConfig(env.control_dt, warmup_s=warmup_s),
-                             frame=env._default_frame)
+                             frame=env.default_frame)
     _, info = env.reset(seed=seed, options={"ref_state_init": False, "motion_time": -warmup_s})
     t0, start = info["motion_time"], env.world.root_state()[0]
     total, pose_sq, drifts, fell, n = 0.0, 0.0, [], False, 0

@@ -42,7 +42,7 @@ from anima.models.imitation.observation import (DEFAULT_MOTOR_POSE, OBS_DIM, Obs
                                                 body_heading, imu_features, motor_angles)
 from anima.models.motion.format import ReferenceMotion
 
-__all__ = ["ACTION_BOUND", "Policy", "RunnerConfig", "ImitationRunner", "default_frame", "urdf_quat_from_body"]
+__all__ = ["ACTION_BOUND", "Policy", "RunnerConfig", "ImitationRunner", "urdf_quat_from_body"]
 
 ACTION_BOUND = 2.0 * math.pi  # the original's UPPER_BOUND on the residual (rad)
 _R_LOAD_QUAT = Rotation.from_matrix(R_LOAD).as_quat()  # xyzw of the URDF load rotation Euler(pi/2, 0, pi/2)
@@ -66,12 +66,11 @@ class RunnerConfig:
     warmup_s: float = 0.25
     rise_s: float = 0.0
     settle_s: float = 0.0
-    standing_height_m: float = 0.44  # root height of the standing pose (warm-up reference only)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.control_dt_s) and self.control_dt_s > 0):
             raise ValueError(f"control_dt_s must be > 0, got {self.control_dt_s}")
-        for name in ("warmup_s", "rise_s", "settle_s", "standing_height_m"):
+        for name in ("warmup_s", "rise_s", "settle_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be >= 0, got {value}")
@@ -82,16 +81,12 @@ def urdf_quat_from_body(quat_body: np.ndarray) -> np.ndarray:
     return quat_multiply(np.asarray(quat_body, dtype=float), _R_LOAD_QUAT)
 
 
-def default_frame(standing_height_m: float) -> np.ndarray:
-    """(19,) the standing pose in the clip layout: root (0, 0, h), level URDF quaternion, URDF joints."""
-    return np.concatenate([[0.0, 0.0, standing_height_m], _R_LOAD_QUAT, laikago_motor_to_urdf(DEFAULT_MOTOR_POSE)])
-
-
 class ImitationRunner:
     """Phase clock + shared observation builder + policy -> absolute URDF joint targets.
 
     Call :meth:`step` at the control rate with the latest sensor readings and the clock's time;
-    it returns the targets to publish (URDF order, 12), or None until the first readings.
+    it returns the targets to publish (URDF order, 12). ``frame``: the warm-up reference (19,),
+    default the env's ``standing_frame()``.
     """
 
     def __init__(self, policy: Policy, motion: ReferenceMotion, config: RunnerConfig,
@@ -101,7 +96,11 @@ class ImitationRunner:
                              f"the imitation observation has {OBS_DIM} and the Laikago 12 joints")
         self.policy = policy
         self.config = config
-        self.tracker = ReferenceTracker(motion, default_frame(config.standing_height_m) if frame is None else frame)
+        if frame is None:  # the env's warm-up pose (standing at the origin), without a world of our own
+            from anima.sim_bridge.envs.laikago_imitation import standing_frame
+
+            frame = standing_frame()
+        self.tracker = ReferenceTracker(motion, frame)
         self.builder = ObservationBuilder(self.tracker, config.control_dt_s)
         self._t0: float | None = None  # first readings
         self._policy_t0: float | None = None  # policy start (motion time -warmup_s)

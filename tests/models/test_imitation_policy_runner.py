@@ -56,7 +56,7 @@ def test_observation_equals_the_envs_for_the_same_state(monkeypatch: pytest.Monk
         obs_env, _ = env.reset(seed=3, options={"ref_state_init": False, "motion_time": -0.25})
         policy = RecordingPolicy()
         runner = ImitationRunner(policy, env.tracker.motion, RunnerConfig(control_dt_s=env.control_dt, warmup_s=0.25),
-                                 frame=env._default_frame)
+                                 frame=env.default_frame)
         for k in range(40):  # through the warm-up (8 steps) into the clip
             imu, joints = env.world.imu.last, env.world.read_joints.last
             target = runner.step(10.0 + k * env.control_dt, joints.position, imu.orientation_xyzw, imu.angular_velocity)
