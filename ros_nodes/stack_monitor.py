@@ -114,7 +114,7 @@ class StackMonitorNode(Node):
     def _on_truth(self, msg: Odometry) -> None:
         t = from_time_msg(msg.header.stamp)
         position, _q, v_true, _w = odometry_arrays(msg)
-        self.metrics.add_ground_truth(t, float(position[2]))
+        self.metrics.add_ground_truth(t, float(position[2]), (float(position[0]), float(position[1])))
         key = stamp_key(msg.header.stamp)
         v_est = self._estimates.pop(key, None)
         if v_est is not None:
