@@ -8,7 +8,7 @@ from the bag, so it reads what went over DDS:
   unwrapped; counter-clockwise positive, as the Baoding env counts it), and the rotation before the
   first drop;
 - drops (``sim/ground_truth/balls_dropped``) and when they happened (sim time);
-- the planner's planning time (``planner/status`` data[0], or a ``plan...ms`` value on
+- the planner's planning time (``last_plan_ms`` of its "pddm_planner: planner" status on
   ``/diagnostics``) and the rates of the stack's streams in sim time.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 RATE_TOPICS = ("/joint_states", "/stereo/left/camera_info", "/balls/detections", "/balls/state", "/joint_targets")
-RECORDED = ("/clock", "/sim/ground_truth/balls", "/sim/ground_truth/balls_dropped", "/planner/status",
+RECORDED = ("/clock", "/sim/ground_truth/balls", "/sim/ground_truth/balls_dropped",
             "/diagnostics") + RATE_TOPICS
 TURN_SUCCESS_RAD = np.pi  # the README's measure over ROS: half a turn before a drop
 
@@ -73,22 +73,21 @@ def analyse_bag(path: Path, task: str) -> dict:
         sign = {"ccw": 1.0, "cw": -1.0}.get(task)
         reached = float(np.max(sign * before)) if sign is not None and len(before) else 0.0
         r["turned_half_turn_before_drop"] = None if sign is None else reached >= TURN_SUCCESS_RAD
-    r["plan_ms"] = _plan_ms(series["/planner/status"], series["/diagnostics"])
+    r["plan_ms"] = _plan_ms(series["/diagnostics"])
     span = r["sim_time_s"]
     r["rates_hz"] = {t.lstrip("/"): round(len(series[t]) / span, 1) if span > 0 else None for t in RATE_TOPICS}
     return r
 
 
-def _plan_ms(status: list, diagnostics: list) -> dict | None:
-    values = [float(m.data[0]) for _, m in status if len(m.data) and m.data[0] > 0]
+def _plan_ms(diagnostics: list) -> dict | None:
+    """Percentiles of the planner's ``last_plan_ms`` over the run (0 = no plan yet: skipped)."""
+    values = []
     for _, arr in diagnostics:
         for s in arr.status:
-            for kv in s.values:
-                if "plan" in kv.key and kv.key.endswith("ms"):
-                    try:
-                        values.append(float(kv.value))
-                    except ValueError:
-                        pass
+            if s.name == "pddm_planner: planner":
+                ms = {kv.key: kv.value for kv in s.values}.get("last_plan_ms")
+                if ms is not None and float(ms) > 0:
+                    values.append(float(ms))
     if not values:
         return None
     v = np.asarray(values)

@@ -34,7 +34,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from anima.controllers.spatial import cross
+from anima.controllers.spatial import cross, quat_to_matrix
 
 
 class LegKinematicsLike(Protocol):
@@ -121,16 +121,6 @@ class BaseState:
     @property
     def linear_velocity_body(self) -> np.ndarray:
         return quat_to_matrix(self.orientation_xyzw).T @ self.linear_velocity_world
-
-
-def quat_to_matrix(q_xyzw: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Unit quaternion (x, y, z, w) -> rotation matrix (body -> world)."""
-    x, y, z, w = np.asarray(q_xyzw, dtype=float) / np.linalg.norm(q_xyzw)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
 
 
 def foot_forces_from_efforts(jacobians: np.ndarray, efforts: np.ndarray) -> np.ndarray:

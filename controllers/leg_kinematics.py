@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import transforms3d
 
 from anima.controllers.spatial import cross
 
@@ -43,14 +44,7 @@ LAIKAGO_DEFAULT_MOTOR_POSE = np.tile([0.0, 0.67, -1.25], 4)
 def rpy_to_matrix(rpy: Sequence[float]) -> np.ndarray:
     """URDF/PyBullet fixed-axis roll-pitch-yaw to a rotation matrix: ``Rz(y) @ Ry(p) @ Rx(r)``."""
     r, p, y = (float(v) for v in rpy)
-    cr, sr, cp, sp, cy, sy = math.cos(r), math.sin(r), math.cos(p), math.sin(p), math.cos(y), math.sin(y)
-    return np.array(
-        [
-            [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
-            [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
-            [-sp, cp * sr, cp * cr],
-        ]
-    )
+    return transforms3d.euler.euler2mat(r, p, y, "sxyz")
 
 
 R_LOAD = rpy_to_matrix((math.pi / 2, 0.0, math.pi / 2))
@@ -221,6 +215,19 @@ class LegKinematics:
             np.reshape(axes, (n_legs, 3, 3)), np.asarray(feet), lower, upper, urdf_to_body,
             _base_inertial_offset(urdf_path, joints),
         )
+
+    @classmethod
+    def from_robot_config(cls, config) -> "LegKinematics":
+        """The legs of a robot config (``urdf``, ``joint_names`` three per leg, ``foot_links``,
+        ``urdf_to_body_rpy``; :class:`~anima.controllers.robot_config.RobotControlConfig`)."""
+        from anima.controllers.urdf import resolve_urdf_path
+
+        if not config.foot_links:
+            raise ValueError(f"{config.source}: robot '{config.robot}' has no legs (foot_links is empty)")
+        names = config.joint_names
+        legs = [names[3 * i: 3 * i + 3] for i in range(len(config.foot_links))]
+        return cls.from_urdf(resolve_urdf_path(config.urdf), legs, config.foot_links,
+                             rpy_to_matrix(config.urdf_to_body_rpy))
 
     @classmethod
     def laikago(cls) -> "LegKinematics":

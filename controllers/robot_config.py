@@ -7,7 +7,9 @@ it, so a policy sees identical action processing in training and under ROS (ARCH
 "Control path"). The schema is generic (any number of joints); Laikago's values and their
 sources are documented in ``config/robots/laikago.yaml``.
 
-Per-joint keys accept a list (URDF joint order) or one number broadcast to all joints.
+Per-joint keys accept a list (URDF joint order) or one number broadcast to all joints. Joint names,
+position limits and torque limits come from the robot's URDF (key ``urdf``) unless the YAML gives
+them, so the YAML keeps only what the URDF lacks.
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ _SCALAR = {
     "control_rate_hz": "control_rate_hz",
     "command_timeout_s": "command_timeout_s",
 }
+# Read from the URDF (``urdf``) when the YAML leaves them out: the joints in URDF order and their
+# <limit lower upper effort>. A YAML value, where given, is used instead (e.g. a subset of joints).
+_FROM_URDF = ("joint_names", "position_lower_rad", "position_upper_rad", "torque_limit_nm")
 _REQUIRED = ("robot", "joint_names", *_PER_JOINT, *_SCALAR, "action_filter_order")
-_OPTIONAL = ("urdf", "coupled_joints", "target_limit_margin_rad")
+_OPTIONAL = ("urdf", "coupled_joints", "target_limit_margin_rad", "foot_links", "urdf_to_body_rpy")
 DEFAULT_TARGET_LIMIT_MARGIN_RAD = 0.5
 
 
@@ -78,6 +83,10 @@ class RobotControlConfig:
         urdf: where the robot description comes from (informational).
         coupled_joints: ``(follower, leader, ratio)`` triples, ``q_follower = ratio * q_leader``
             (informational; not applied by the command path).
+        foot_links: legged robots: one foot link per leg, the joints being ``joint_names`` in
+            groups of three (leg kinematics of the state estimator); empty otherwise.
+        urdf_to_body_rpy: rotation from the URDF base frame to the REP-103 body frame (fixed-axis
+            roll, pitch, yaw, rad).
         source: file the config was loaded from (for error messages).
     """
 
@@ -100,6 +109,8 @@ class RobotControlConfig:
     target_limit_margin: float = DEFAULT_TARGET_LIMIT_MARGIN_RAD
     urdf: str = ""
     coupled_joints: tuple[tuple[str, str, float], ...] = ()
+    foot_links: tuple[str, ...] = ()
+    urdf_to_body_rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)
     source: str = field(default="<in-memory>", compare=False)
 
     def __post_init__(self) -> None:
@@ -162,6 +173,11 @@ class RobotControlConfig:
                              f"got {margin!r}")
         if self.command_timeout_s <= 1.0 / self.target_rate_hz:
             raise ValueError(f"{where}: command_timeout_s: must exceed one target period (1/target_rate_hz)")
+        if self.foot_links and 3 * len(self.foot_links) != len(self.joint_names):
+            raise ValueError(f"{where}: foot_links: {len(self.foot_links)} feet need {3 * len(self.foot_links)} "
+                             f"joints (three per leg), joint_names has {len(self.joint_names)}")
+        if len(self.urdf_to_body_rpy) != 3 or not all(math.isfinite(v) for v in self.urdf_to_body_rpy):
+            raise ValueError(f"{where}: urdf_to_body_rpy: expected three finite angles (rad), got {self.urdf_to_body_rpy!r}")
         for i, triple in enumerate(self.coupled_joints):
             if len(triple) != 3 or triple[0] not in self.joint_names or triple[1] not in self.joint_names:
                 raise ValueError(f"{where}: coupled_joints[{i}]: expected [follower, leader, ratio] of known joints")
@@ -185,6 +201,8 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<in-memory>") ->
     unknown = sorted(set(data) - set(_REQUIRED) - set(_OPTIONAL))
     if unknown:
         raise ValueError(f"{source}: unknown keys {unknown}")
+    if data.get("urdf") and any(k not in data for k in _FROM_URDF):
+        data = {**_urdf_values(str(data["urdf"]), data.get("joint_names"), source), **data}
     missing = [k for k in _REQUIRED if k not in data]
     if missing:
         raise ValueError(f"{source}: missing keys {missing}")
@@ -205,11 +223,38 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<in-memory>") ->
         coupled_t = tuple((str(f), str(ld), float(r)) for f, ld, r in coupled)
     except (TypeError, ValueError):
         raise ValueError(f"{source}: coupled_joints: each entry must be [follower, leader, ratio]") from None
+    feet = data.get("foot_links") or []
+    if not isinstance(feet, list) or not all(isinstance(f, str) and f for f in feet):
+        raise ValueError(f"{source}: foot_links: must be a list of link names")
+    rpy = _numeric(data.get("urdf_to_body_rpy", [0.0, 0.0, 0.0]), source, "urdf_to_body_rpy")
     return RobotControlConfig(
         robot=check_value(data["robot"], str, f"{source}: robot"), joint_names=tuple(names),
         filter_order=check_value(data["action_filter_order"], int, f"{source}: action_filter_order"),
-        urdf=str(data.get("urdf", "")), coupled_joints=coupled_t, source=source, **kwargs,
+        urdf=str(data.get("urdf", "")), coupled_joints=coupled_t, foot_links=tuple(feet),
+        urdf_to_body_rpy=tuple(float(v) for v in np.ravel(rpy)), source=source, **kwargs,
     )
+
+
+def _urdf_values(urdf: str, names: Any, source: str) -> dict[str, Any]:
+    """Joint names (all movable joints, or ``names``) and their URDF limits, as YAML keys."""
+    from anima.controllers.urdf import movable_joints, resolve_urdf_path
+
+    try:
+        joints = {j.name: j for j in movable_joints(resolve_urdf_path(urdf))}
+    except (FileNotFoundError, ValueError) as err:
+        raise ValueError(f"{source}: urdf: {err}") from None
+    names = list(joints) if names is None else names
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"{source}: joint_names: must be a list of non-empty strings")
+    unknown = [n for n in names if n not in joints]
+    if unknown:
+        raise ValueError(f"{source}: joint_names: {unknown} are not movable joints of {urdf}")
+    values = {"joint_names": list(names)}
+    for key, attr in (("position_lower_rad", "lower"), ("position_upper_rad", "upper"), ("torque_limit_nm", "effort")):
+        column = [getattr(joints[n], attr) for n in names]
+        if all(np.isfinite(column)):  # else the YAML must give it (reported as a missing key)
+            values[key] = column
+    return values
 
 
 def _numeric(val: Any, source: str, key: str) -> np.ndarray:
@@ -226,7 +271,7 @@ def robot_config_path(name_or_path: str | Path) -> Path:
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.is_file() or len(p.parts) > 1:
         return p
-    from anima import share_dir
+    from anima.controllers.paths import share_dir
 
     return share_dir() / "config" / "robots" / f"{name_or_path}.yaml"
 

@@ -1,15 +1,22 @@
 """Spatial math shared by the cores: cross products and ``xyzw`` quaternions (PyBullet and ROS order).
 
-Every helper broadcasts over leading axes; for single vectors it computes with Python floats,
-which is several times faster than numpy on 3- and 4-element arrays (the 500 Hz control and
-estimation paths call these thousands of times per second).
+The one home of quaternion math in the cores. Single transforms convert with transforms3d
+(:func:`quat_to_matrix`, :func:`anima.controllers.urdf.rpy_to_matrix`), batches with
+``scipy.spatial.transform.Rotation``. The hot-path helpers here broadcast over leading axes; for
+single vectors they compute with Python floats, which is several times faster than numpy or
+either library on 3- and 4-element arrays (the 500 Hz control and estimation paths call these
+thousands of times per second).
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
-__all__ = ["cross", "quat_conjugate", "quat_from_rotvec", "quat_multiply", "quat_rotate", "quat_rotate_inverse"]
+import numpy as np
+import transforms3d
+
+__all__ = ["cross", "quat_conjugate", "quat_from_rotvec", "quat_multiply", "quat_rotate", "quat_rotate_inverse",
+           "quat_to_matrix"]
 
 
 def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -69,3 +76,11 @@ def quat_from_rotvec(rotvec: np.ndarray) -> np.ndarray:
     small = angle < 1e-8
     scale = np.where(small, 0.5 - angle**2 / 48.0, np.sin(half) / np.where(small, 1.0, angle))
     return np.concatenate([rotvec * scale, np.cos(half)], axis=-1)
+
+
+def quat_to_matrix(q_xyzw) -> np.ndarray:
+    """One ``xyzw`` quaternion (normalised here) -> 3x3 rotation matrix (transforms3d, which orders ``wxyz``)."""
+    x, y, z, w = (float(v) for v in q_xyzw)
+    if not math.isfinite(x + y + z + w) or x * x + y * y + z * z + w * w < 1e-18:
+        raise ValueError(f"quaternion must be finite and non-zero, got {[x, y, z, w]}")
+    return transforms3d.quaternions.quat2mat((w, x, y, z))

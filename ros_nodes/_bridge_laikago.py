@@ -1,13 +1,13 @@
 """Laikago adapter of the sim_bridge node: IMU, ground truth, contacts.
 
-Publishes ``imu/data`` (sensor_msgs/Imu, frame ``imu_link`` = body frame) at ``imu_rate_hz``,
+Publishes ``imu/data`` (sensor_msgs/Imu, frame ``imu_frame_id`` = body frame) at ``imu_rate_hz``,
 ``sim/ground_truth/odom`` (nav_msgs/Odometry) at ``ground_truth_rate_hz`` and
 ``sim/ground_truth/non_foot_contacts`` (std_msgs/String: comma-separated links other than the
 feet touching the ground, empty when none) at ``contacts_rate_hz``.
 
 Parameters: ``world_config`` (str, "" = the package's config/sim/laikago_world.yaml),
 ``initial_pose`` (str, "crouch": a named pose of config/robots/laikago.yaml the robot starts in),
-``imu_rate_hz`` (500), ``ground_truth_rate_hz`` (100), ``contacts_rate_hz`` (20).
+``imu_frame_id`` (str, "imu_link"), ``imu_rate_hz`` (500), ``ground_truth_rate_hz`` (100), ``contacts_rate_hz`` (20).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class LaikagoAdapter:
         spec = {
             "world_config": "",
             "initial_pose": "crouch",
+            "imu_frame_id": "imu_link",
             "imu_rate_hz": 500.0,
             "ground_truth_rate_hz": 100.0,
             "contacts_rate_hz": 20.0,
@@ -52,6 +53,7 @@ class LaikagoAdapter:
             for std in (config.imu_orientation_noise_rad, config.gyro_noise_std, config.accel_noise_std)
         )
         self._step = 0
+        self._imu_frame = str(p["imu_frame_id"])
         self._imu_pub = node.create_publisher(Imu, "imu/data", STREAM_QOS)
         self._gt_pub = node.create_publisher(Odometry, "sim/ground_truth/odom", STREAM_QOS)
         self._contacts_pub = node.create_publisher(String, "sim/ground_truth/non_foot_contacts", STREAM_QOS)
@@ -64,7 +66,7 @@ class LaikagoAdapter:
         if self._step % self._imu_every == 0:
             r = self.world.imu()
             self._imu_pub.publish(
-                imu_msg(stamp, "imu_link", r.orientation_xyzw, r.angular_velocity, r.linear_acceleration, self._imu_cov)
+                imu_msg(stamp, self._imu_frame, r.orientation_xyzw, r.angular_velocity, r.linear_acceleration, self._imu_cov)
             )
         if self._step % self._gt_every == 0:
             g = self.world.ground_truth()

@@ -131,7 +131,7 @@ def run_node(
     code = 0
     try:
         node = factory()
-        (spin or spin_light)(node)
+        (spin or default_spin())(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ValueError, FileNotFoundError) as err:
@@ -213,6 +213,35 @@ def declare_params(node: Node, spec: dict[str, object]) -> dict[str, object]:
         else:
             out[name] = node.declare_parameter(name, default).value
     return out
+
+
+SPIN_ENV = "ANIMA_SPIN"  # "light" (default) or "events": which loop run_node spins a node with
+
+
+def default_spin() -> Callable[[Node], None]:
+    """The spin loop named by ``$ANIMA_SPIN`` ("light": ``spin_light``, "events": ``spin_events``)."""
+    import os
+
+    name = os.environ.get(SPIN_ENV, "light")
+    loops = {"light": spin_light, "events": spin_events}
+    if name not in loops:
+        raise ValueError(f"{SPIN_ENV}={name!r}: expected one of {sorted(loops)}")
+    return loops[name]
+
+
+def spin_events(node: Node, max_wait_s: float = 0.1) -> None:
+    """Spin one node with rclpy's ``EventsExecutor`` (``rclpy.experimental``, public API in the pinned
+    rclpy 7.1.6), returning within ``max_wait_s`` of Ctrl-C (``shutdown_requested``) or context shutdown."""
+    from rclpy.experimental import EventsExecutor
+
+    executor = EventsExecutor(context=node.context)
+    executor.add_node(node)
+    try:
+        while node.context.ok() and not _STOP.is_set():
+            executor.spin_once(timeout_sec=max_wait_s)
+    finally:
+        executor.remove_node(node)
+        executor.shutdown()
 
 
 def spin_light(node: Node, max_wait_s: float = 0.1) -> None:

@@ -8,13 +8,17 @@ Topics:
 - publishes ``balls/state`` (sensor_msgs/MultiDOFJointState: ``joint_names`` ``ball_0``..,
   ``transforms[i].translation`` = position, ``twist[i].linear`` = velocity; stamp and frame of
   the detections);
-- publishes ``balls/status`` (std_msgs/Float64MultiArray, rows = balls, 7 columns: status code
-  (0 tracking, 1 coasting, 2 lost, 3 dropped, 4 unseen), position std x y z (m), velocity std
-  x y z (m/s)) so a planner sees the uncertainty grow and the drop, never a silently frozen ball.
+- publishes ``/diagnostics`` (diagnostic_msgs/DiagnosticArray, one status per ball,
+  "ball_state_estimator: ball_<i>": level OK tracking, WARN coasting or unseen, ERROR lost or
+  dropped; values ``status`` (tracking, coasting, lost, dropped, unseen), ``position_std_{x,y,z}_m``,
+  ``velocity_std_{x,y,z}_mps``) at every status change and otherwise every ``diagnostics_period_s``
+  of message time, so a planner or an operator sees the uncertainty grow and the drop, never a
+  silently frozen ball.
 
 Parameters: ``n_balls`` (int, 2), ``accel_std_mps2`` (float, 5.0), ``measurement_std_m``
 (float, 0.001), ``gate_chi2`` (float, 16.27), ``lost_after_s`` (float, 0.5), ``drop_z_m``
-(float, NaN = off: an estimate below this height in the detection frame is a dropped ball).
+(float, NaN = off: an estimate below this height in the detection frame is a dropped ball),
+``diagnostics_period_s`` (float, 0.1), ``hardware_id`` (str, "stereo_ball_tracker").
 """
 
 from __future__ import annotations
@@ -22,37 +26,19 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from geometry_msgs.msg import PoseArray, Transform, Twist
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseArray
 from rclpy.node import Node
 from sensor_msgs.msg import MultiDOFJointState
-from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
 from anima.controllers.ball_filter import BallFilterConfig, BallStateEstimator, BallStatus
 from anima.ros_nodes._common import SENSOR_QOS, STREAM_QOS, declare_params, from_time_msg, run_node
+from anima.ros_nodes._conversions import ball_state_arrays, ball_state_msg  # noqa: F401 (re-exported)
+from anima.ros_nodes._diagnostics import (DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, ERROR, OK, WARN, diagnostic_array,
+                                         diagnostic_status)
 
-
-def ball_state_msg(stamp, frame_id: str, positions: np.ndarray, velocities: np.ndarray) -> MultiDOFJointState:
-    """MultiDOFJointState with ``ball_<i>``: translation = position (m), twist.linear = velocity (m/s)."""
-    msg = MultiDOFJointState()
-    msg.header.stamp = stamp
-    msg.header.frame_id = frame_id
-    for i, (p, v) in enumerate(zip(positions, velocities)):
-        msg.joint_names.append(f"ball_{i}")
-        tf = Transform()
-        tf.translation.x, tf.translation.y, tf.translation.z = (float(x) for x in p)
-        tf.rotation.w = 1.0
-        tw = Twist()
-        tw.linear.x, tw.linear.y, tw.linear.z = (float(x) for x in v)
-        msg.transforms.append(tf)
-        msg.twist.append(tw)
-    return msg
-
-
-def ball_state_arrays(msg: MultiDOFJointState) -> tuple[np.ndarray, np.ndarray]:
-    """(positions (N, 3), velocities (N, 3)) of a ball-state message."""
-    p = np.array([[t.translation.x, t.translation.y, t.translation.z] for t in msg.transforms]).reshape(-1, 3)
-    v = np.array([[t.linear.x, t.linear.y, t.linear.z] for t in msg.twist]).reshape(-1, 3)
-    return p, v
+_LEVELS = {BallStatus.TRACKING: OK, BallStatus.COASTING: WARN, BallStatus.UNSEEN: WARN,
+           BallStatus.LOST: ERROR, BallStatus.DROPPED: ERROR}
 
 
 class BallStateEstimatorNode(Node):
@@ -60,8 +46,9 @@ class BallStateEstimatorNode(Node):
         super().__init__("ball_state_estimator")
         p = declare_params(self, {
             "n_balls": 2, "accel_std_mps2": 5.0, "measurement_std_m": 0.001, "gate_chi2": 16.27,
-            "lost_after_s": 0.5, "drop_z_m": math.nan,
+            "lost_after_s": 0.5, "drop_z_m": math.nan, "diagnostics_period_s": 0.1, "hardware_id": "stereo_ball_tracker",
         })
+        self._diag_period, self._hardware_id, self._diag_time = p["diagnostics_period_s"], str(p["hardware_id"]), -math.inf
         drop = None if math.isnan(p["drop_z_m"]) else p["drop_z_m"]
         self._config = BallFilterConfig(n_balls=int(p["n_balls"]), accel_std_mps2=p["accel_std_mps2"],
                                         measurement_std_m=p["measurement_std_m"], gate_chi2=p["gate_chi2"],
@@ -69,7 +56,7 @@ class BallStateEstimatorNode(Node):
         self._estimator = BallStateEstimator(self._config)
         self._last_status = np.full(self._config.n_balls, int(BallStatus.UNSEEN))
         self._state_pub = self.create_publisher(MultiDOFJointState, "balls/state", STREAM_QOS)
-        self._status_pub = self.create_publisher(Float64MultiArray, "balls/status", STREAM_QOS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS)
         self.create_subscription(PoseArray, "balls/detections", self._on_detections, SENSOR_QOS)
         self.get_logger().info(f"{self._config.n_balls} balls, sigma_a {self._config.accel_std_mps2} m/s^2, "
                                f"sigma_z {self._config.measurement_std_m} m, drop below {drop}")
@@ -81,14 +68,25 @@ class BallStateEstimatorNode(Node):
                                     throttle_duration_sec=2.0)
             return
         z = np.array([[p.position.x, p.position.y, p.position.z] for p in msg.poses])
-        est = self._estimator.step(from_time_msg(msg.header.stamp), z)
+        t = from_time_msg(msg.header.stamp)
+        est = self._estimator.step(t, z)
+        changed = not np.array_equal(est.status, self._last_status)
         self._report_transitions(est.status)
         self._state_pub.publish(ball_state_msg(msg.header.stamp, msg.header.frame_id, est.position, est.velocity))
-        status = Float64MultiArray()
-        status.layout.dim = [MultiArrayDimension(label="ball", size=n, stride=7 * n),
-                             MultiArrayDimension(label="status,pos_std_xyz,vel_std_xyz", size=7, stride=7)]
-        status.data = np.column_stack([est.status, est.position_std, est.velocity_std]).ravel().tolist()
-        self._status_pub.publish(status)
+        if changed or t - self._diag_time >= self._diag_period:
+            self._diag_time = t
+            self._diag_pub.publish(diagnostic_array(msg.header.stamp, self._diagnostics(est)))
+
+    def _diagnostics(self, est) -> list:
+        out = []
+        for i, code in enumerate(est.status):
+            status = BallStatus(int(code))
+            values = {"status": status.name.lower()}
+            values.update({f"position_std_{a}_m": float(v) for a, v in zip("xyz", est.position_std[i])})
+            values.update({f"velocity_std_{a}_mps": float(v) for a, v in zip("xyz", est.velocity_std[i])})
+            out.append(diagnostic_status(f"{self.get_name()}: ball_{i}", self._hardware_id, _LEVELS[status],
+                                         f"ball_{i} {status.name.lower()}", values))
+        return out
 
     def _report_transitions(self, status: np.ndarray) -> None:
         for i, (old, new) in enumerate(zip(self._last_status, status)):

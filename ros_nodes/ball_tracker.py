@@ -29,6 +29,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
 from anima.controllers.ball_tracker import BALL_COLORS, BallTracker, BallTrackerConfig, transform_points
+from anima.controllers.spatial import quat_to_matrix
 from anima.controllers.triangulation import StereoCalibration
 from anima.ros_nodes._common import SENSOR_QOS, STREAM_QOS, declare_params, run_node, stamp_key
 
@@ -46,15 +47,6 @@ def image_array(msg: Image, topic: str) -> np.ndarray:
     return np.ascontiguousarray(img[:, :, ::-1]) if _ENCODINGS[msg.encoding] else img
 
 
-def _quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    x, y, z, w = q / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
-
-
 class BallTrackerNode(Node):
     def __init__(self) -> None:
         super().__init__("ball_tracker")
@@ -68,7 +60,7 @@ class BallTrackerNode(Node):
         t = np.asarray(p["camera_position_m"], dtype=float)
         if q.shape != (4,) or t.shape != (3,) or not np.isfinite(q).all() or np.linalg.norm(q) < 1e-9:
             raise ValueError("camera_orientation_xyzw must be 4 finite numbers (non-zero) and camera_position_m 3")
-        self._R, self._t = _quat_to_matrix(q), t
+        self._R, self._t = quat_to_matrix(q), t
         self._info: dict[str, CameraInfo] = {}
         self._tracker: BallTracker | None = None
         self._images: dict[str, dict[int, Image]] = {"left": {}, "right": {}}

@@ -48,7 +48,7 @@ class CartesianControllerNode(Node):
         robot = load_robot_config(p["robot"])
         urdf = Path(robot.urdf)
         if not urdf.is_absolute():
-            from anima import share_dir
+            from anima.controllers.paths import share_dir
 
             urdf = share_dir() / urdf
         self.chain = SerialChain.from_urdf(urdf, p["base_link"], p["tip_link"])

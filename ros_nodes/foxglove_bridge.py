@@ -9,7 +9,8 @@ per stream, all advertised at start, each carrying a Foxglove schema the app's p
 | ``/joint_states`` | foxglove.JointStates | ``joint_states`` sensor_msgs/JointState |
 | ``/odom/pose`` | foxglove.PoseInFrame | ``odom`` nav_msgs/Odometry |
 | ``/tf`` | foxglove.FrameTransforms (odom -> base_link) | ``odom`` |
-| ``/stereo/left/image_raw``, ``/stereo/right/image_raw`` | foxglove.RawImage | sensor_msgs/Image |
+| ``/stereo/left/image_raw``, ``/stereo/right/image_raw``, ``/camera/image_raw`` | foxglove.RawImage | sensor_msgs/Image (hand's stereo pair, Sawyer's camera) |
+| ``/ee_pose`` | foxglove.PoseInFrame | ``ee_pose`` geometry_msgs/PoseStamped (Sawyer) |
 | ``/balls`` | foxglove.SceneUpdate (one sphere per ball) | ``balls/state`` sensor_msgs/MultiDOFJointState |
 | ``/diagnostics`` | JSON (status level, name, message, hardware id, values) | ``/diagnostics`` diagnostic_msgs/DiagnosticArray |
 
@@ -28,6 +29,7 @@ from foxglove import channels as fc
 from foxglove import messages as fm
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
+from geometry_msgs.msg import PoseStamped
 from sensor_msgs.msg import Image, JointState, MultiDOFJointState
 
 from anima.ros_nodes._common import SENSOR_QOS, declare_params, run_node
@@ -50,6 +52,12 @@ def _vec(p) -> fm.Vector3:
 
 def _quat(q) -> fm.Quaternion:
     return fm.Quaternion(x=q.x, y=q.y, z=q.z, w=q.w)
+
+
+def pose_in_frame(msg: PoseStamped) -> fm.PoseInFrame:
+    p = msg.pose
+    return fm.PoseInFrame(timestamp=_ts(msg.header.stamp), frame_id=msg.header.frame_id,
+                          pose=fm.Pose(position=_vec(p.position), orientation=_quat(p.orientation)))
 
 
 def joint_states(msg: JointState) -> fm.JointStates:
@@ -101,14 +109,18 @@ class FoxgloveBridgeNode(Node):
         self._joints = fc.JointStatesChannel("/joint_states")
         self._pose = fc.PoseInFrameChannel("/odom/pose")
         self._tf = fc.FrameTransformsChannel("/tf")
-        self._images = {side: fc.RawImageChannel(f"/stereo/{side}/image_raw") for side in ("left", "right")}
+        self._images = {t: fc.RawImageChannel(f"/{t}") for t in ("stereo/left/image_raw", "stereo/right/image_raw",
+                                                                  "camera/image_raw")}
+        self._ee = fc.PoseInFrameChannel("/ee_pose")
         self._balls = fc.SceneUpdateChannel("/balls")
         self._diag = foxglove.Channel("/diagnostics", schema=DIAGNOSTICS_SCHEMA)
         self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
         self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS)
-        for side, channel in self._images.items():
-            self.create_subscription(Image, f"stereo/{side}/image_raw",
-                                     lambda m, c=channel, k=side: self._forward(k, c, raw_image, m), SENSOR_QOS)
+        for topic, channel in self._images.items():
+            self.create_subscription(Image, topic, lambda m, c=channel, k=topic: self._forward(k, c, raw_image, m),
+                                     SENSOR_QOS)
+        self.create_subscription(PoseStamped, "ee_pose", lambda m: self._forward("ee", self._ee, pose_in_frame, m),
+                                 SENSOR_QOS)
         self.create_subscription(MultiDOFJointState, "balls/state", self._on_balls, SENSOR_QOS)
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.get_logger().info(f"Foxglove WebSocket server on ws://{p['host']}:{self.server.port} "
@@ -132,8 +144,7 @@ class FoxgloveBridgeNode(Node):
         if not self._due("odom"):
             return
         p, stamp = msg.pose.pose, _ts(msg.header.stamp)
-        self._pose.log(fm.PoseInFrame(timestamp=stamp, frame_id=msg.header.frame_id,
-                                      pose=fm.Pose(position=_vec(p.position), orientation=_quat(p.orientation))))
+        self._pose.log(pose_in_frame(PoseStamped(header=msg.header, pose=p)))
         self._tf.log(fm.FrameTransforms(transforms=[fm.FrameTransform(
             timestamp=stamp, parent_frame_id=msg.header.frame_id, child_frame_id=msg.child_frame_id,
             translation=_vec(p.position), rotation=_quat(p.orientation))]))

@@ -16,13 +16,16 @@ the target ellipse centred on the balls; a task switched at run time starts the 
 
 Topics: subscribes ``joint_states`` (sensor_msgs/JointState, best effort), ``balls/state``
 (sensor_msgs/MultiDOFJointState ``ball_0``, ``ball_1``, best effort); publishes ``joint_targets``
-(sensor_msgs/JointState, position = target rad, reliable, ``rate_hz``) and ``planner/status``
-(std_msgs/Float64MultiArray: [last plan ms, overruns, stale flag, task index in ccw/cw/goto, settling flag,
-plan failures]). Faults: a malformed message (names without positions, short arrays) is rejected with a
+(sensor_msgs/JointState, position = target rad, reliable, ``rate_hz``) and, with every targets message,
+``/diagnostics`` (diagnostic_msgs/DiagnosticArray, status "pddm_planner: planner": level OK planning or
+settling, WARN stale state, ERROR a failed plan; values ``task``, ``last_plan_ms``, ``overruns``,
+``stale``, ``settling``, ``plan_failures``, ``last_error``). Faults: a malformed message (names without positions, short arrays) is rejected with a
 throttled warning; a non-finite state holds the last targets with the stale flag set; any other planning
 error is logged with its traceback, holds the last targets and counts in ``plan failures``.
 Parameters: ``model_path`` (str, required: a ``DynamicsEnsemble`` checkpoint for this robot),
-``robot`` (str, "shadowhand"), ``task`` (str, "ccw" | "cw" | "goto", settable at run time),
+``planner_config`` (str, "" = config/pddm/planner/baoding.yaml: the core config
+``models.pddm.config.BaodingNodeConfig`` that gives the defaults of the planner parameters below),
+``robot`` (str, "shadowhand"), ``hardware_id`` (str, "" = the robot name), ``task`` (str, "ccw" | "cw" | "goto", settable at run time),
 ``goto_target_xy`` (float[2], [0.0, 0.03] m from the circle centre, settable), ``goto_ball`` (int, 0,
 settable), ``rate_hz`` (float, 10.0), ``stale_timeout_s`` (float, 0.5), ``action_scale`` (float,
 0.0: the scale the checkpoint was trained with; a positive value must equal it), ``num_samples``
@@ -36,21 +39,24 @@ every plan, ``BaodingRotateTask.lead_rad``).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import traceback
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from sensor_msgs.msg import JointState, MultiDOFJointState
-from std_msgs.msg import Float64MultiArray
 
 from anima.controllers.ball_filter import extrapolate_positions
-from anima.controllers.mppi import PlannerConfig
 from anima.controllers.robot_config import load_robot_config
-from anima.models.pddm.runtime import TASKS, BaodingPlannerRuntime, SettleGate, TaskSpec, load_baoding_model, resolve_action_scale
-from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, STREAM_QOS, declare_params, from_time_msg, run_node
+from anima.models.pddm.config import NODE_PLANNER_KEYS, BaodingNodeConfig
+from anima.models.pddm.runtime import BaodingPlannerRuntime, SettleGate, TaskSpec, load_baoding_model, resolve_action_scale
+from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node
 from anima.ros_nodes._conversions import MalformedMessage, checked_joint_arrays, joint_state_msg, multi_dof_positions, reorder_index
+from anima.ros_nodes._diagnostics import (DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, ERROR, OK, WARN, diagnostic_array,
+                                         diagnostic_status)
 
 TASK_PARAMS = ("task", "goto_target_xy", "goto_ball")
 
@@ -58,21 +64,25 @@ TASK_PARAMS = ("task", "goto_target_xy", "goto_ball")
 class PddmPlannerNode(Node):
     def __init__(self) -> None:
         super().__init__("pddm_planner")
+        core = BaodingNodeConfig.from_yaml(str(self.declare_parameter("planner_config", "").value))
         p = declare_params(self, {
-            "model_path": "", "robot": "shadowhand", "task": "ccw", "goto_target_xy": [0.0, 0.03], "goto_ball": 0,
-            "rate_hz": 10.0, "stale_timeout_s": 0.5, "action_scale": 0.0, "num_samples": 700, "horizon": 7,
-            "gamma": 20.0, "beta": 0.4, "sigma": 0.9, "optimizer": "mppi", "seed": 0, "backend": "auto",
-            "predict_ball_state": True, "settle_speed_mps": 0.01, "settle_time_s": 0.5, "target_lead_rad": [0.0, 0.52],
+            "model_path": "", "robot": "shadowhand", "hardware_id": "", "task": "ccw", "goto_target_xy": [0.0, 0.03], "goto_ball": 0,
+            "rate_hz": 10.0, "stale_timeout_s": 0.5, "action_scale": 0.0, "seed": 0, "predict_ball_state": True,
+            # the core config's values, overridable as ROS parameters
+            **{k: getattr(core.planner, k) for k in NODE_PLANNER_KEYS}, "settle_speed_mps": core.settle_speed_mps,
+            "settle_time_s": core.settle_time_s, "target_lead_rad": list(core.target_lead_rad),
         })
         if not p["model_path"]:
             raise ValueError("parameter 'model_path' is required (a PDDM Baoding checkpoint, model.pt)")
         if p["rate_hz"] <= 0 or p["stale_timeout_s"] <= 0:
             raise ValueError("parameters 'rate_hz' and 'stale_timeout_s' must be > 0")
         self.robot = load_robot_config(str(p["robot"]))
+        self.hardware_id = str(p["hardware_id"]) or str(p["robot"])
         self.names = tuple(self.robot.joint_names)
         model = load_baoding_model(str(p["model_path"]), self.names)
-        planner = PlannerConfig(optimizer=str(p["optimizer"]), num_samples=int(p["num_samples"]), horizon=int(p["horizon"]),
-                                gamma=p["gamma"], beta=p["beta"], sigma=p["sigma"], backend=str(p["backend"]))
+        planner = dataclasses.replace(core.planner, optimizer=str(p["optimizer"]), num_samples=int(p["num_samples"]),
+                                      horizon=int(p["horizon"]), gamma=p["gamma"], beta=p["beta"], sigma=p["sigma"],
+                                      backend=str(p["backend"]))
         spec = TaskSpec(str(p["task"]), tuple(p["goto_target_xy"]), int(p["goto_ball"]))
         settle = SettleGate(float(p["settle_speed_mps"]), float(p["settle_time_s"]))
         self.core = BaodingPlannerRuntime(model, self.robot, planner, spec, resolve_action_scale(model, p["action_scale"]),
@@ -89,9 +99,9 @@ class PddmPlannerNode(Node):
         self._request = threading.Event()
         self._busy, self._closing = False, False
         self.overruns, self._stale, self._was_settling = 0, False, False
-        self.plan_failures, self._bad_state, self.last_error = 0, False, ""
+        self.plan_failures, self._bad_state, self.last_error, self._failed_last = 0, False, "", False
         self._targets_pub = self.create_publisher(JointState, "joint_targets", COMMAND_QOS)
-        self._status_pub = self.create_publisher(Float64MultiArray, "planner/status", STREAM_QOS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS)
         self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
         self.create_subscription(MultiDOFJointState, "balls/state", self._on_balls, SENSOR_QOS)
         self.add_on_set_parameters_callback(self._on_params)
@@ -177,11 +187,12 @@ class PddmPlannerNode(Node):
             return None
         except Exception as err:  # anything else must not end the planning thread silently
             self.plan_failures += 1
+            self._failed_last = True
             self.last_error = f"{type(err).__name__}: {err}"
             self.get_logger().error(f"planning failed ({self.plan_failures} failures), holding the last targets: "
                                     f"{self.last_error}\n{traceback.format_exc()}", throttle_duration_sec=5.0)
             return None
-        self._bad_state = False
+        self._bad_state = self._failed_last = False
         return targets
 
     def _report_settling(self) -> None:
@@ -219,10 +230,21 @@ class PddmPlannerNode(Node):
         with self._publish_lock:
             self._held = np.asarray(targets, float)
             self._targets_pub.publish(joint_state_msg(self.get_clock().now().to_msg(), self.names, self._held))
-            status = Float64MultiArray()
-            status.data = [float(self.core.last_plan_ms), float(self.overruns), float(self._stale or self._bad_state),
-                           float(TASKS.index(self.core.task_spec.name)), float(self.core.settling), float(self.plan_failures)]
-            self._status_pub.publish(status)
+            self._diag_pub.publish(diagnostic_array(self.get_clock().now().to_msg(), [self._diagnostic()]))
+
+    def _diagnostic(self):
+        stale, task = self._stale or self._bad_state, self.core.task_spec.name
+        if self._failed_last:
+            level, message = ERROR, f"planning failed, holding the last targets: {self.last_error}"
+        elif stale:
+            level, message = WARN, "state stale or unusable: holding the hand still"
+        elif self.core.settling:
+            level, message = OK, f"holding the rest grip until the balls are at rest, then task {task}"
+        else:
+            level, message = OK, f"planning task {task}"
+        values = {"task": task, "last_plan_ms": float(self.core.last_plan_ms), "overruns": self.overruns, "stale": stale,
+                  "settling": bool(self.core.settling), "plan_failures": self.plan_failures, "last_error": self.last_error}
+        return diagnostic_status(f"{self.get_name()}: planner", self.hardware_id, level, message, values)
 
     def close(self) -> None:
         self._closing = True

@@ -8,9 +8,12 @@ Topics: subscribes ``imu/data`` (sensor_msgs/Imu) and ``joint_states`` (sensor_m
 effort used for contact detection); publishes ``odom`` (nav_msgs/Odometry, ``odom`` ->
 ``base_link``, twist in ``base_link``) once the IMU gravity check passed (``controllers.imu_check``:
 at rest at start, gravity must read along +z of the IMU frame; if not, no ``odom`` is ever published
-and the reason is logged as an error); ``estimator/status`` (std_msgs/String, latched: the check's
-state and reason). Malformed ``joint_states`` (names without positions or velocities, short arrays)
-are rejected with a throttled warning. Parameters: ``initial_height_m`` (float, 0.0 = from the
+and the reason is logged as an error); ``/diagnostics`` (diagnostic_msgs/DiagnosticArray, status
+"state_estimator: imu gravity check": level WARN waiting, OK passed, ERROR failed; values ``verdict``,
+``reason``, ``odom_published``) at start, at the verdict and every second of ``joint_states`` time. Malformed ``joint_states`` (names without positions or velocities, short arrays)
+are rejected with a throttled warning. Parameters: ``robot`` (str, "laikago": config/robots/<robot>.yaml names the URDF, the legs' joints and
+feet, and the URDF-to-body rotation of the leg kinematics), ``hardware_id`` (str, "" = the robot name),
+``initial_height_m`` (float, 0.0 = from the
 core config), ``gravity_mps2`` (float, 9.81; the simulator uses 10), ``foot_velocity_source``
 (str, "joint_velocity" | "differentiated"), ``odom_frame`` (str, "odom"), ``base_frame``
 (str, "base_link"), ``imu_max_tilt_deg`` (float, 30.0: allowed angle between gravity and +z at start).
@@ -20,28 +23,35 @@ from __future__ import annotations
 
 import math
 
+from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from sensor_msgs.msg import Imu, JointState
-from std_msgs.msg import String
 
 from anima.controllers.base_estimator import BaseEstimator, BaseEstimatorConfig
 from anima.controllers.imu_check import GravityCheck, GravityCheckConfig, ImuVerdict
 from anima.controllers.leg_kinematics import LegKinematics
-from anima.ros_nodes._common import LATCHED_QOS, SENSOR_QOS, STREAM_QOS, declare_params, from_time_msg, run_node
+from anima.controllers.robot_config import load_robot_config
+from anima.ros_nodes._common import SENSOR_QOS, STREAM_QOS, declare_params, from_time_msg, run_node
 from anima.ros_nodes._conversions import MalformedMessage, checked_joint_arrays, imu_arrays, odometry_msg, reorder_index
+from anima.ros_nodes._diagnostics import (DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, ERROR, OK, WARN, diagnostic_array,
+                                         diagnostic_status)
+
+_LEVELS = {ImuVerdict.WAITING: WARN, ImuVerdict.PASSED: OK, ImuVerdict.FAILED: ERROR}
+DIAGNOSTICS_PERIOD_S = 1.0
 
 
 class StateEstimatorNode(Node):
     def __init__(self) -> None:
         super().__init__("state_estimator")
         p = declare_params(
-            self, {"initial_height_m": 0.0, "gravity_mps2": 9.81, "foot_velocity_source": "joint_velocity",
-                   "imu_max_tilt_deg": 30.0}
+            self, {"robot": "laikago", "hardware_id": "", "initial_height_m": 0.0, "gravity_mps2": 9.81,
+                   "foot_velocity_source": "joint_velocity", "imu_max_tilt_deg": 30.0}
         )
         self._odom_frame = self.declare_parameter("odom_frame", "odom").value
         self._base_frame = self.declare_parameter("base_frame", "base_link").value
-        self.kinematics = LegKinematics.laikago()
+        self._hardware_id = str(p["hardware_id"]) or str(p["robot"])
+        self.kinematics = LegKinematics.from_robot_config(load_robot_config(str(p["robot"])))
         overrides = {"gravity_mps2": p["gravity_mps2"], "foot_velocity_source": p["foot_velocity_source"]}
         if p["initial_height_m"] > 0:
             overrides["initial_height_m"] = p["initial_height_m"]
@@ -54,11 +64,12 @@ class StateEstimatorNode(Node):
         self._index = None
         self._have_imu = False
         self._pub = self.create_publisher(Odometry, "odom", STREAM_QOS)
-        self._status_pub = self.create_publisher(String, "estimator/status", LATCHED_QOS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS)
+        self._diag_time = None
         self._report_imu_check()
         self.create_subscription(Imu, "imu/data", self._on_imu, SENSOR_QOS)
         self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
-        self.get_logger().info("Laikago base Kalman filter: imu/data + joint_states -> odom")
+        self.get_logger().info(f"{p['robot']} base Kalman filter: imu/data + joint_states -> odom")
 
     def _on_imu(self, msg: Imu) -> None:
         orientation, gyro, accel = imu_arrays(msg)
@@ -73,7 +84,15 @@ class StateEstimatorNode(Node):
             self.get_logger().error(f"{check.reason}. Refusing to publish odom (fix the IMU frame and restart)")
         elif check.verdict is ImuVerdict.PASSED:
             self.get_logger().info(check.reason)
-        self._status_pub.publish(String(data=f"{check.verdict.value}: {check.reason}"))
+        self._publish_diagnostics(self.get_clock().now().to_msg())
+
+    def _publish_diagnostics(self, stamp) -> None:
+        check = self.imu_check
+        values = {"verdict": check.verdict.value, "reason": check.reason,
+                  "odom_published": check.verdict is ImuVerdict.PASSED}
+        status = diagnostic_status(f"{self.get_name()}: imu gravity check", self._hardware_id, _LEVELS[check.verdict],
+                                   f"{check.verdict.value}: {check.reason}", values)
+        self._diag_pub.publish(diagnostic_array(stamp, [status]))
 
     def _on_joints(self, msg: JointState) -> None:
         if not self._have_imu:
@@ -92,7 +111,11 @@ class StateEstimatorNode(Node):
             self._state_names = j.names
         idx = self._index
         effort = j.effort[idx] if len(j.effort) else None
-        self.core.update_joints(from_time_msg(msg.header.stamp), j.position[idx], j.velocity[idx], effort)
+        t = from_time_msg(msg.header.stamp)
+        self.core.update_joints(t, j.position[idx], j.velocity[idx], effort)
+        if self._diag_time is None or t - self._diag_time >= DIAGNOSTICS_PERIOD_S:
+            self._diag_time = t
+            self._publish_diagnostics(msg.header.stamp)
         if self.imu_check.verdict is not ImuVerdict.PASSED:
             return  # the filter runs, but its output is not trusted until the IMU frame checked out
         s = self.core.state()

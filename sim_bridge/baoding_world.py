@@ -143,7 +143,7 @@ class BaodingWorldConfig(WorldConfig):
 def load_baoding_config(path: str | Path | None = None) -> BaodingWorldConfig:
     """Read ``config/sim/baoding_world.yaml`` (default, under the share folder) or ``path``."""
     if path is None:
-        from anima import share_dir
+        from anima.controllers.paths import share_dir
 
         path = share_dir() / "config" / "sim" / "baoding_world.yaml"
     return load_yaml_config(BaodingWorldConfig, path)
@@ -199,7 +199,7 @@ class BaodingWorld(World):
     def _urdf_path(self) -> str:
         path = Path(self.config.urdf)
         if not path.is_absolute():
-            from anima import share_dir
+            from anima.controllers.paths import share_dir
 
             path = share_dir() / path
         if not path.is_file():

@@ -146,7 +146,7 @@ class LaikagoWorldConfig(WorldConfig):
 def load_laikago_world_config(path: str | Path | None = None) -> LaikagoWorldConfig:
     """Read a :class:`LaikagoWorldConfig` from YAML (default: ``config/sim/laikago_world.yaml``)."""
     if path is None:
-        from anima import share_dir
+        from anima.controllers.paths import share_dir
 
         path = share_dir() / "config" / "sim" / "laikago_world.yaml"
     return load_yaml_config(LaikagoWorldConfig, path)

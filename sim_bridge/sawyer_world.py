@@ -118,7 +118,7 @@ def load_sawyer_config(path: str | Path | None = None, **overrides: Any) -> Sawy
     """Read ``config/sim/sawyer_world.yaml`` (default) or ``path``; ``overrides`` replace fields
     (e.g. ``scene="push"``; a ``camera_size_px`` override sets both image sides)."""
     if path is None:
-        from anima import share_dir
+        from anima.controllers.paths import share_dir
 
         path = share_dir() / "config" / "sim" / "sawyer_world.yaml"
     config = load_yaml_config(SawyerWorldConfig, path)
@@ -181,7 +181,7 @@ class SawyerWorld(World):
     def _urdf_path(self) -> Path:
         path = Path(self.config.urdf)
         if not path.is_absolute():
-            from anima import share_dir
+            from anima.controllers.paths import share_dir
 
             path = share_dir() / path
         if not path.is_file():
@@ -242,7 +242,8 @@ class SawyerWorld(World):
             super().step(1)
 
     def gravity_torques(self) -> np.ndarray:
-        """Joint torques (N·m, arm joints) that hold the arm, gripper and held load... against gravity now."""
+        """Joint torques (N·m, arm joints) that hold the arm and gripper against gravity at the current
+        configuration (the simulator's own model, inverse dynamics at zero velocity and acceleration)."""
         c = self.client
         states = c.getJointStates(self.robot_id, self._movable)
         q = [s[0] for s in states]

@@ -96,14 +96,25 @@ class VideoRecorder:
         return self.path
 
 
-def default_view(world) -> VideoConfig:
-    """A fixed viewpoint framing the world's robot: the world's own ``video_view()`` if it has one,
-    the hand's palm, or the legged robot's base."""
+def default_view(world, yaw_deg: float = 45.0, pitch_deg: float = -30.0) -> VideoConfig:
+    """A fixed viewpoint: the world's own ``video_view()`` if it has one, else one framing everything
+    in the world but the ground: aimed at the centre of the bodies' bounding boxes, far enough to
+    see their whole extent (bodies over 5 m wide, the ground plane, are left out)."""
     own = getattr(world, "video_view", None)
     if own is not None:
         return own()
-    palm = getattr(world, "palm_surface_position", None)
-    if palm is not None:
-        return VideoConfig(target_xyz=tuple(float(x) for x in palm()), distance_m=0.32, yaw_deg=30.0, pitch_deg=-40.0)
-    pos, _orn = world.client.getBasePositionAndOrientation(world.robot_id)
-    return VideoConfig(target_xyz=(float(pos[0]), float(pos[1]), 0.3))
+    client = world.client
+    lows, highs = [], []
+    for i in range(client.getNumBodies()):
+        body = client.getBodyUniqueId(i)
+        for link in range(-1, client.getNumJoints(body)):
+            lo, hi = (np.asarray(v, dtype=float) for v in client.getAABB(body, link))
+            if np.all(hi - lo < 5.0):
+                lows.append(lo)
+                highs.append(hi)
+    if not lows:
+        return VideoConfig(yaw_deg=yaw_deg, pitch_deg=pitch_deg)
+    lo, hi = np.min(lows, axis=0), np.max(highs, axis=0)
+    extent = float(np.linalg.norm(hi - lo))
+    return VideoConfig(target_xyz=tuple(float(x) for x in (lo + hi) / 2), distance_m=max(0.2, 0.8 * extent),
+                       yaw_deg=yaw_deg, pitch_deg=pitch_deg)

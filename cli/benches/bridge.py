@@ -9,11 +9,16 @@ Three measurements in one run (~45 s):
 3. ``command_latency_ms_p50/p99`` and ``pd_rate_hz_achieved``: the stack paced at real time;
    latency from the bridge publishing ``joint_states`` to it receiving the command computed
    from that sample (matched by stamp).
+
+``--compare-spin N`` instead measures only the paced latency, N runs with each node spin loop
+(``spin_light``, the hand-made loop on rclpy internals, and ``spin_events``, rclpy's EventsExecutor),
+interleaved so that both see the same machine load, and reports each run and the medians.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -25,6 +30,8 @@ PD_RATE_HZ_TARGET = 500.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sim-seconds", type=float, default=10.0, help="sim seconds per launched run")
     parser.add_argument("--bare-seconds", type=float, default=5.0, help="sim seconds of bare World stepping")
+    parser.add_argument("--compare-spin", type=int, default=0, metavar="N",
+                        help="only the paced latency: N runs with each spin loop (light, events), interleaved")
 
 
 def bare_rtf(sim_seconds: float) -> float:
@@ -52,9 +59,37 @@ def bare_rtf(sim_seconds: float) -> float:
     return steps * world.physics_dt / wall
 
 
+def compare_spin(runs: int, sim_seconds: float) -> dict:
+    """Paced command latency per node spin loop, ``runs`` runs each, alternating loops run by run."""
+    from anima.ros_nodes._common import SPIN_ENV
+    from anima.stack_run import run_stack
+
+    loops = ("light", "events")
+    out: dict = {"runs": {name: [] for name in loops}}
+    common = {"duration_s": str(sim_seconds), "estop_at_s": "-1.0", "real_time_factor": "1.0"}
+    before = os.environ.get(SPIN_ENV)
+    try:
+        for _ in range(runs):
+            for name in loops:
+                os.environ[SPIN_ENV] = name
+                paced = run_stack("laikago_sim.launch.xml", common, timeout_s=120)
+                latency = paced.latency_ms()
+                out["runs"][name].append({"p50": latency[0], "p99": latency[1], "n": latency[2]} if latency else None)
+    finally:
+        os.environ.pop(SPIN_ENV, None) if before is None else os.environ.__setitem__(SPIN_ENV, before)
+    for name in loops:
+        done = [r for r in out["runs"][name] if r]
+        out[f"command_latency_ms_p50_{name}_median"] = float(np.median([r["p50"] for r in done])) if done else None
+        out[f"command_latency_ms_p99_{name}_median"] = float(np.median([r["p99"] for r in done])) if done else None
+    out["load_average_1min_end"] = os.getloadavg()[0]
+    return out
+
+
 def run(args: argparse.Namespace) -> dict:
     from anima.stack_run import run_stack
 
+    if args.compare_spin > 0:
+        return compare_spin(args.compare_spin, args.sim_seconds)
     out: dict = {"pd_rate_hz_target": PD_RATE_HZ_TARGET}
     out["rtf_bare"] = round(bare_rtf(args.bare_seconds), 3)
     common = {"duration_s": str(args.sim_seconds), "estop_at_s": "-1.0"}

@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 
-HELP = "train a skill (pddm, ...) and write checkpoints, TensorBoard logs, plots and videos"
+HELP = "train a skill (imitation, pddm, ...) and write checkpoints, TensorBoard logs, plots and videos"
 
 ALGORITHMS: dict[str, str] = {
+    "imitation": "anima.models.imitation.command",
     "pddm": "anima.models.pddm.command",
 }
 

@@ -22,17 +22,31 @@ reference joint angles (URDF order, as in the clip). Motor angles use the motor 
 :class:`ReferenceTracker` keeps the reference aligned with the robot: at reset its root is moved
 (x, y, heading) onto the robot's; with cycle sync its x, y follow the robot again whenever the clip
 wraps; during a warm-up (motion time in [-warmup, 0)) it holds the default standing pose.
+
+Use (``LaikagoImitationEnv`` and the ``imitation_policy`` node do exactly this)::
+
+    tracker = ReferenceTracker(load_motion(path), standing_frame())   # sim_bridge.envs.laikago_imitation
+    builder = ObservationBuilder(tracker, control_dt)
+    tracker.reset(t0, root_position, root_quat_urdf, warmup=True)      # align the clip with the robot
+    builder.reset(motor_angles(q), imu_features(imu_quat, gyro))
+    # every control step, after acting with absolute motor target m:
+    builder.push(motor_angles(q), imu_features(imu_quat, gyro), m)
+    obs = builder.build(t, body_heading(imu_quat))
+
+The observation uses reference positions only relative to the reference root now, so a node
+without a position estimate may align with root position zeros; the heading alignment matters.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from anima.controllers.leg_kinematics import LAIKAGO_DEFAULT_MOTOR_POSE, laikago_urdf_to_motor
-from anima.controllers.spatial import quat_conjugate, quat_multiply, quat_rotate
+from anima.controllers.spatial import quat_multiply, quat_rotate
 from anima.models.motion.format import LOOP_WRAP, ReferenceMotion
 from anima.models.motion.player import MotionPlayer
 
@@ -150,25 +164,30 @@ class ReferenceTracker:
         self._offset_pos[2] = 0.0
         self._prev_phase = self.phase(time)
 
-    def sync(self, time: float, sim_root_position: np.ndarray) -> bool:
+    def sync(self, time: float, sim_root_position: np.ndarray) -> float | None:
         """Cycle sync: when the clip has wrapped since the last call, move the reference's x, y onto
-        the robot's (heading kept). Returns whether it synced."""
+        the robot's (heading kept). Returns the horizontal distance it moved (the drift over the
+        cycle just ended), or None when the clip did not wrap."""
         phase = self.phase(time)
         wrapped = phase < self._prev_phase
         self._prev_phase = phase
-        if wrapped:
-            pos, _, _ = self._raw_pose(np.array([time]))
-            self._offset_pos = np.asarray(sim_root_position, dtype=float) - quat_rotate(self._offset_rot, pos[0])
-            self._offset_pos[2] = 0.0
-        return wrapped
+        if not wrapped:
+            return None
+        before = self.poses(np.array([time]))[0][0]
+        pos, _, _ = self._raw_pose(np.array([time]))
+        self._offset_pos = np.asarray(sim_root_position, dtype=float) - quat_rotate(self._offset_rot, pos[0])
+        self._offset_pos[2] = 0.0
+        return float(np.linalg.norm((np.asarray(sim_root_position, dtype=float) - before)[:2]))
 
     def _warm(self, times: np.ndarray) -> np.ndarray:
         return (times < 0.0) if self.warmup else np.zeros(times.shape, dtype=bool)
 
-    def _raw_pose(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Clip poses at ``times (T,)`` without the origin offset; the warm-up pose where it applies."""
+    def _sample(self, times: np.ndarray, aligned: bool = True) -> ReferenceState:
+        """Clip state at ``times (T,)`` (one interpolation pass), the warm-up pose where it applies,
+        moved by the origin offset when ``aligned``; fields have a leading (T,) axis."""
         s = self.player.sample(np.maximum(times, 0.0) if self.warmup else times)
         pos, quat, joints = s.root_position.copy(), s.root_quat_urdf.copy(), s.joints.copy()
+        lin, ang, jvel = s.root_linear_velocity.copy(), s.root_angular_velocity.copy(), s.joint_velocities.copy()
         warm = self._warm(times)
         if warm.any():
             first = self.player.sample(0.0)
@@ -176,35 +195,44 @@ class ReferenceTracker:
             pos[warm] = quat_rotate(turn, self.default_frame[0:3])
             quat[warm] = quat_multiply(turn, self.default_frame[3:7])
             joints[warm] = self.default_frame[7:]
-        return pos, quat, joints
+            lin[warm], ang[warm], jvel[warm] = 0.0, 0.0, 0.0
+        if aligned:
+            rot = np.broadcast_to(self._offset_rot, quat.shape)
+            pos, quat = quat_rotate(rot, pos) + self._offset_pos, quat_multiply(rot, quat)
+            lin, ang = quat_rotate(rot, lin), quat_rotate(rot, ang)
+        return ReferenceState(pos, quat, joints, lin, ang, jvel)
+
+    def _raw_pose(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        s = self._sample(times, aligned=False)
+        return s.root_position, s.root_quat_urdf, s.joints
 
     def poses(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Aligned root positions (T, 3), URDF quaternions (T, 4) and joints (T, 12) at ``times``."""
-        times = np.atleast_1d(np.asarray(times, dtype=float))
-        pos, quat, joints = self._raw_pose(times)
-        rot = np.broadcast_to(self._offset_rot, quat.shape)
-        return quat_rotate(rot, pos) + self._offset_pos, quat_multiply(rot, quat), joints
+        s = self._sample(np.atleast_1d(np.asarray(times, dtype=float)))
+        return s.root_position, s.root_quat_urdf, s.joints
 
     def state(self, time: float) -> ReferenceState:
         """Aligned pose and velocities at one motion time (velocities zero during a warm-up)."""
-        pos, quat, joints = self.poses(np.array([time]))
-        if self._warm(np.array([time]))[0]:
-            zeros = np.zeros(3)
-            return ReferenceState(pos[0], quat[0], joints[0], zeros, zeros.copy(), np.zeros(joints.shape[1]))
-        s = self.player.sample(time)
-        return ReferenceState(pos[0], quat[0], joints[0], quat_rotate(self._offset_rot, s.root_linear_velocity[0]),
-                              quat_rotate(self._offset_rot, s.root_angular_velocity[0]), s.joint_velocities[0])
+        return self.state_and_frames(time, 1.0, 0.0, steps=())[0]
 
     def target_frames(self, time: float, control_dt: float, heading: float,
                       steps: tuple[int, ...] = TARGET_FRAME_STEPS) -> np.ndarray:
         """The observation's target frames (len(steps) × 19,) seen from a robot with ``heading``."""
+        return self.state_and_frames(time, control_dt, heading, steps)[1]
+
+    def state_and_frames(self, time: float, control_dt: float, heading: float,
+                         steps: tuple[int, ...] = TARGET_FRAME_STEPS) -> tuple[ReferenceState, np.ndarray]:
+        """:meth:`state` at ``time`` and :meth:`target_frames` from one interpolation pass."""
         times = time + control_dt * np.concatenate([[0.0], np.asarray(steps, dtype=float)])
-        pos, quat, joints = self.poses(times)
+        s = self._sample(times)
+        now = ReferenceState(*(getattr(s, f.name)[0] for f in dataclasses.fields(ReferenceState)))
+        if not steps:
+            return now, np.zeros(0)
         inv = np.broadcast_to(yaw_quat(-heading), (len(steps), 4))
-        rel = quat_rotate(inv, pos[1:] - pos[0])
-        q = quat_multiply(inv, quat[1:])
+        rel = quat_rotate(inv, s.root_position[1:] - s.root_position[0])
+        q = quat_multiply(inv, s.root_quat_urdf[1:])
         q = np.where(q[:, 3:4] < 0.0, -q, q)
-        return np.concatenate([rel, q, joints[1:]], axis=1).reshape(-1)
+        return now, np.concatenate([rel, q, s.joints[1:]], axis=1).reshape(-1)
 
 
 class ObservationBuilder:
@@ -236,9 +264,11 @@ class ObservationBuilder:
             buf[1:] = buf[:-1]
             buf[0] = self._checked(value, size, name)
 
-    def build(self, motion_time: float, heading: float) -> np.ndarray:
-        """The observation (OBS_DIM,) float64 at ``motion_time`` for a robot with body ``heading``."""
-        frames = self.tracker.target_frames(motion_time, self.control_dt, heading)
+    def build(self, motion_time: float, heading: float, frames: np.ndarray | None = None) -> np.ndarray:
+        """The observation (OBS_DIM,) float64 at ``motion_time`` for a robot with body ``heading``
+        (``frames``: the tracker's target frames for them, if already computed)."""
+        if frames is None:
+            frames = self.tracker.target_frames(motion_time, self.control_dt, heading)
         return np.concatenate([self._motor.reshape(-1), self._imu.reshape(-1), self._action.reshape(-1), frames])
 
     @staticmethod

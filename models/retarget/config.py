@@ -138,7 +138,7 @@ class RetargetConfig:
             return Path(pybullet_data.getDataPath()) / self.urdf.split(":", 1)[1]
         path = Path(self.urdf)
         if not path.is_absolute():
-            from anima import share_dir
+            from anima.controllers.paths import share_dir
 
             path = share_dir() / path
         return path
@@ -218,7 +218,7 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Retarge
 
 def load_config(robot_or_path: str | Path) -> RetargetConfig:
     """``laikago`` -> ``config/retarget/laikago.yaml`` in the share dir; or a YAML path."""
-    from anima import share_dir
+    from anima.controllers.paths import share_dir
 
     path = Path(robot_or_path)
     if path.suffix not in (".yaml", ".yml"):

@@ -44,7 +44,7 @@ from anima.sim_bridge.laikago_world import motor_to_urdf
 from anima.models.imitation.reward import (RewardConfig, end_effector_error, imitation_reward, pose_error,
                                            root_pose_error, root_velocity_error, rotation_angle, velocity_error)
 
-__all__ = ["ACTION_BOUND", "LaikagoImitationEnv", "PHYSICS_PROFILES", "curriculum_episode_steps"]
+__all__ = ["ACTION_BOUND", "LaikagoImitationEnv", "PHYSICS_PROFILES", "curriculum_episode_steps", "standing_frame"]
 
 ACTION_BOUND = 2.0 * math.pi  # the original's UPPER_BOUND, ±6.2832 rad of residual
 # name -> (physics_dt s, substeps per control step, solver iterations)
@@ -55,6 +55,26 @@ PHYSICS_PROFILES: dict[str, tuple[float, int, int]] = {
 OBSERVATION_LATENCY_S = 0.002  # the original's control_latency
 ROOT_POSITION_FAIL_M = 1.0
 ROOT_ROTATION_FAIL_RAD = 0.5 * math.pi
+
+
+def standing_frame(world: Any | None = None) -> np.ndarray:
+    """The warm-up reference: the robot standing at the origin in the clip file layout (19,): root
+    (inertial-frame position at standing height, level URDF-base quaternion) and the standing joints.
+    ``world``: a freshly reset ``LaikagoWorld``; None builds one in a private PyBullet client (for
+    the ``imitation_policy`` node, which has no world of its own)."""
+    if world is None:
+        import pybullet
+        from pybullet_utils.bullet_client import BulletClient
+
+        from anima.sim_bridge.laikago_world import LaikagoWorld
+
+        client = BulletClient(connection_mode=pybullet.DIRECT)
+        try:
+            return standing_frame(LaikagoWorld(client))
+        finally:
+            client.disconnect()
+    pos, quat, _, _ = world.root_state()
+    return np.concatenate([[0.0, 0.0, pos[2]], quat, world.nominal_pose()])
 
 
 def curriculum_episode_steps(samples: float, start: int = 20, end: int = 600, over_samples: float = 3e7) -> int:
@@ -127,12 +147,11 @@ class LaikagoImitationEnv(gym.Env):
         self.joint_names = tuple(self.world.joint_names)
         self.kinematics = LegKinematics.laikago()
         self.world.reset()
-        pos, quat, _, _ = self.world.root_state()
-        self._default_frame = np.concatenate([[0.0, 0.0, pos[2]], quat, self.world.nominal_pose()])
-        # Restoring this snapshot at every reset (and dropping the contact caches, _drop_contact_caches), so
-        # an episode depends only on its seed, not on the episodes before it.
+        self.default_frame = standing_frame(self.world)
+        # Every reset restores this snapshot and drops the contact caches (_drop_contact_caches), so an
+        # episode depends only on its seed, not on the episodes before it.
         self._snapshot = self.client.saveState()
-        self.tracker = ReferenceTracker(ref, self._default_frame)
+        self.tracker = ReferenceTracker(ref, self.default_frame)
         self.builder = ObservationBuilder(self.tracker, self.control_dt)
         self.action_space = gym.spaces.Box(-ACTION_BOUND, ACTION_BOUND, shape=(12,), dtype=np.float32)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(OBS_DIM,), dtype=np.float32)
@@ -237,9 +256,10 @@ class LaikagoImitationEnv(gym.Env):
         self._steps += 1
         t = self.motion_time
         root = self.world.root_state()
-        if self.enable_cycle_sync:
-            self.tracker.sync(t, root[0])
-        ref = self.tracker.state(t)
+        drift = self.tracker.sync(t, root[0]) if self.enable_cycle_sync else None
+        joints, imu = self.world.read_joints(), self.world.imu()
+        heading = body_heading(imu.orientation_xyzw)
+        ref, frames = self.tracker.state_and_frames(t, self.control_dt, heading)
         true = self.world.true_joints()
         reward, terms, errors = self._reward(ref, root, true.position, true.velocity)
         pos_err = float(np.linalg.norm(ref.root_position - root[0]))
@@ -248,13 +268,13 @@ class LaikagoImitationEnv(gym.Env):
         fell = bool(contacts) or pos_err > ROOT_POSITION_FAIL_M or rot_err > ROOT_ROTATION_FAIL_RAD
         terminated = fell or self.tracker.is_over(t)
         truncated = (not terminated) and self._steps >= self.max_episode_steps
-        joints, imu = self.world.read_joints(), self.world.imu()
         self.builder.push(motor_angles(joints.position), imu_features(imu.orientation_xyzw, imu.angular_velocity),
                           motor_target)
+        obs = self.builder.build(t, heading, frames).astype(np.float32)
         info = {"terms": terms, "errors": errors, "fell": fell, "contacts": contacts, "motion_time": t,
                 "root_position": root[0].copy(), "ref_root_position": ref.root_position.copy(),
-                "pose_error_rad_rms": math.sqrt(errors["pose"] / 12.0)}
-        return self._observation(imu), reward, terminated, truncated, info
+                "pose_error_rad_rms": math.sqrt(errors["pose"] / 12.0), "cycle_drift_m": drift}
+        return obs, reward, terminated, truncated, info
 
     def _reward(self, ref: Any, root: tuple, q: np.ndarray, qd: np.ndarray) -> tuple[float, dict, dict]:
         pos, quat, vel, ang = root

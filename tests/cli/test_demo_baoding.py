@@ -11,10 +11,11 @@ from geometry_msgs.msg import Transform
 from rclpy.serialization import serialize_message
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState, MultiDOFJointState
-from std_msgs.msg import Float64MultiArray, String
+from std_msgs.msg import String
 
 from anima.demo_baoding import analyse_bag, pair_rotation_rad
 from anima.ros_nodes._bag_io import BagWriter
+from anima.ros_nodes._diagnostics import OK, diagnostic_array, diagnostic_status
 
 
 def test_pair_rotation_unwraps_past_half_a_turn() -> None:
@@ -36,7 +37,7 @@ def _write_run(path: Path) -> None:
     w = BagWriter(path)
     for topic, kind in [("/clock", "rosgraph_msgs/msg/Clock"), ("/sim/ground_truth/balls", "sensor_msgs/msg/MultiDOFJointState"),
                         ("/sim/ground_truth/balls_dropped", "std_msgs/msg/String"),
-                        ("/planner/status", "std_msgs/msg/Float64MultiArray"), ("/joint_states", "sensor_msgs/msg/JointState")]:
+                        ("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray"), ("/joint_states", "sensor_msgs/msg/JointState")]:
         w.add_topic(topic, kind)
     t0 = 1_000_000_000_000
     for k in range(401):  # 100 Hz
@@ -52,7 +53,9 @@ def _write_run(path: Path) -> None:
         w.write("/sim/ground_truth/balls_dropped", log, serialize_message(String(data="ball_1" if t >= 2.5 else "")))
         w.write("/joint_states", log, serialize_message(_stamped(JointState(name=["j"], position=[t]), t)))
         if k % 10 == 0:  # a plan every 0.1 s taking 10, 20, ..., 50 ms in turn
-            w.write("/planner/status", log, serialize_message(Float64MultiArray(data=[10.0 * (1 + (k // 10) % 5), 0.0])))
+            status = diagnostic_status("pddm_planner: planner", "shadowhand", OK, "planning task ccw",
+                                       {"last_plan_ms": 10.0 * (1 + (k // 10) % 5), "overruns": 0})
+            w.write("/diagnostics", log, serialize_message(diagnostic_array(clock.clock, [status])))
     w.close()
 
 

@@ -83,10 +83,11 @@ class Peer:
             if time.monotonic() >= end:
                 return
 
-    def until(self, condition: Callable[[], bool], what: str, node: NodeProc | None = None, timeout: float = 30.0,
+    def until(self, condition: Callable[[], bool], what: str, node: NodeProc | None = None, timeout: float = 90.0,
               each: Callable[[], None] | None = None) -> None:
         """Spin (calling ``each`` every turn, e.g. to publish) until ``condition``; fail naming ``what``,
-        or at once if ``node`` died."""
+        or at once if ``node`` died. The default timeout is generous: on a loaded shared machine a node
+        that imports torch can take tens of seconds to start."""
         deadline = time.monotonic() + timeout
         while not condition():
             if node is not None and not node.alive():

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Imu, JointState
-from std_msgs.msg import String
 
 from anima.controllers.robot_config import load_robot_config
-from anima.ros_nodes._common import LATCHED_QOS, SENSOR_QOS, to_time_msg
+from anima.ros_nodes._common import SENSOR_QOS, to_time_msg
 from anima.ros_nodes._conversions import diagonal_covariance, imu_msg, joint_state_msg
+from anima.ros_nodes._diagnostics import DIAGNOSTICS_TOPIC, ERROR, find_status, level_of, status_values
 
 pytestmark = [pytest.mark.ros]
 LAIKAGO = load_robot_config("laikago")
@@ -29,7 +30,7 @@ def test_y_up_imu_means_no_odom_and_an_error_saying_why(peer, start_node) -> Non
     imu = peer.publisher(Imu, "imu/data", SENSOR_QOS)
     js = peer.publisher(JointState, "joint_states", SENSOR_QOS)
     peer.subscribe(Odometry, "odom", SENSOR_QOS)
-    peer.subscribe(String, "estimator/status", LATCHED_QOS)
+    peer.subscribe(DiagnosticArray, DIAGNOSTICS_TOPIC, SENSOR_QOS)
     t = [1.0]
 
     def sample(bad_joint_state: bool = False) -> None:
@@ -40,8 +41,12 @@ def test_y_up_imu_means_no_odom_and_an_error_saying_why(peer, start_node) -> Non
 
     peer.until(lambda: node.has("Refusing to publish odom"), "the estimator's error about the IMU frame", node, each=sample)
     assert node.has("90 deg from +z of its frame") and node.has("along +y")
-    peer.until(lambda: any(m.data.startswith("failed:") for m in peer.received["estimator/status"]),
-               "estimator/status to say the check failed", node, each=sample)
+    def check_failed() -> bool:
+        found = [find_status(m, "state_estimator: imu gravity check") for m in peer.received[DIAGNOSTICS_TOPIC]]
+        return any(f is not None and level_of(f) == ERROR and status_values(f)["verdict"] == "failed"
+                   and status_values(f)["odom_published"] == "false" for f in found)
+
+    peer.until(check_failed, "/diagnostics to say the IMU check failed", node, each=sample)
     # Joint states keep coming, and reach the node (a malformed one among them is logged as rejected),
     # yet no odom is ever published.
     mark = node.mark()

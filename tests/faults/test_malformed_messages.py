@@ -13,17 +13,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Pose, PoseArray
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState, MultiDOFJointState
-from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
 from anima.controllers.robot_config import load_robot_config
 from anima.models.dynamics_ensemble import DynamicsEnsemble, EnsembleConfig
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, to_time_msg
 from anima.ros_nodes._conversions import diagonal_covariance, imu_msg, joint_state_msg, odometry_msg
-from anima.ros_nodes.ball_state_estimator import ball_state_msg
+from anima.ros_nodes._diagnostics import DIAGNOSTICS_TOPIC, find_status, status_values
+from anima.ros_nodes._conversions import ball_state_msg
 
 pytestmark = [pytest.mark.ros]
 LAIKAGO = load_robot_config("laikago")
@@ -82,7 +83,7 @@ def test_pddm_planner_survives_malformed_joint_and_ball_states(peer, start_node,
                       "-p", "settle_time_s:=0.0")
     js = peer.publisher(JointState, "joint_states", SENSOR_QOS)
     balls = peer.publisher(MultiDOFJointState, "balls/state", SENSOR_QOS)
-    peer.subscribe(Float64MultiArray, "planner/status", SENSOR_QOS)
+    peer.subscribe(DiagnosticArray, DIAGNOSTICS_TOPIC, SENSOR_QOS)
     stamp = lambda: peer.node.get_clock().now().to_msg()
     ball_pos = np.array([[0.03, 0.01, 0.21], [0.075, 0.005, 0.21]])
     good_balls = lambda: balls.publish(ball_state_msg(stamp(), "world", ball_pos, np.zeros((2, 3))))
@@ -100,9 +101,14 @@ def test_pddm_planner_survives_malformed_joint_and_ball_states(peer, start_node,
     for pub, msg, expected in bad:
         _reject_until_logged(peer, node, lambda p=pub, m=msg: p.publish(m), expected)
     # While only malformed state came in, the planner says it is holding (stale); good state clears it.
-    peer.until(lambda: peer.received["planner/status"], "planner/status", node)
-    assert peer.received["planner/status"][-1].data[2] == 1.0
-    peer.until(lambda: peer.received["planner/status"][-1].data[2] == 0.0, "a fresh (non-stale) plan after good state",
+    def stale() -> str | None:
+        found = [find_status(m, "pddm_planner: planner") for m in peer.received[DIAGNOSTICS_TOPIC]]
+        found = [f for f in found if f is not None]
+        return status_values(found[-1])["stale"] if found else None
+
+    peer.until(lambda: stale() is not None, "the planner's diagnostics", node)
+    assert stale() == "true"
+    peer.until(lambda: stale() == "false", "a fresh (non-stale) plan after good state",
                node, each=lambda: (good_joints(), good_balls()))
 
 
@@ -121,8 +127,10 @@ def test_stack_monitor_rechecks_its_joint_index_and_survives_malformed_messages(
     cmd = peer.publisher(JointState, "joint_commands", COMMAND_QOS)
     names, kd = list(LAIKAGO.joint_names), np.asarray(LAIKAGO.damping_kd)
     qd = np.linspace(0.1, 1.2, 12)
-    peer.until(lambda: js.get_subscription_count() and cmd.get_subscription_count() and truth.get_subscription_count(),
-               "the monitor's subscriptions", node)
+    # The monitor calls emergency_stop once, at estop_at_s, if the service is there: wait until its
+    # client and subscriptions are matched before the run's clock starts.
+    peer.until(lambda: js.get_subscription_count() and cmd.get_subscription_count() and truth.get_subscription_count()
+               and peer.node.count_clients("emergency_stop") > 0, "the monitor's subscriptions and e-stop client", node)
     short = joint_state_msg(to_time_msg(0.01), names, effort=np.zeros(4))
     _reject_until_logged(peer, node, lambda: js.publish(JointState(name=names)), "joint_states: 12 names but 0 velocity values")
     _reject_until_logged(peer, node, lambda: cmd.publish(short), "joint_commands: 12 names but 4 effort values")

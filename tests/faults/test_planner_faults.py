@@ -16,19 +16,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import JointState, MultiDOFJointState
-from std_msgs.msg import Float64MultiArray
 
 from anima.controllers.robot_config import load_robot_config
 from anima.models.dynamics_ensemble import DynamicsEnsemble, EnsembleConfig
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS
 from anima.ros_nodes._conversions import joint_state_msg
-from anima.ros_nodes.ball_state_estimator import ball_state_msg
+from anima.ros_nodes._diagnostics import DIAGNOSTICS_TOPIC, find_status, status_values
+from anima.ros_nodes._conversions import ball_state_msg
 
 pytestmark = [pytest.mark.ros]
 HAND = load_robot_config("shadowhand")
 BALLS = np.array([[0.03, 0.01, 0.21], [0.075, 0.005, 0.21]])
-STALE, FAILURES = 2, 5  # planner/status columns
+PLANNER_STATUS = "pddm_planner: planner"  # the planner's status on /diagnostics
 
 
 def _model(path: Path) -> Path:
@@ -46,7 +47,7 @@ class Hand:
         self.js = peer.publisher(JointState, "joint_states", SENSOR_QOS)
         self.ball_pub = peer.publisher(MultiDOFJointState, "balls/state", SENSOR_QOS)
         peer.subscribe(JointState, "joint_targets", COMMAND_QOS)
-        peer.subscribe(Float64MultiArray, "planner/status", SENSOR_QOS)
+        peer.subscribe(DiagnosticArray, DIAGNOSTICS_TOPIC, SENSOR_QOS)
 
     def publish(self) -> None:
         stamp = self.peer.node.get_clock().now().to_msg()
@@ -57,16 +58,18 @@ class Hand:
     def targets(self) -> list[np.ndarray]:
         return [np.asarray(m.position) for m in self.peer.received["joint_targets"]]
 
-    def status(self) -> list[float]:
-        msgs = self.peer.received["planner/status"]
-        return list(msgs[-1].data) if msgs else []
+    def status(self) -> dict[str, str]:
+        """Values of the planner's latest /diagnostics status ({} before the first)."""
+        found = [find_status(m, PLANNER_STATUS) for m in self.peer.received[DIAGNOSTICS_TOPIC]]
+        found = [f for f in found if f is not None]
+        return status_values(found[-1]) if found else {}
 
     def run(self, node, condition, what: str, timeout: float = 30.0) -> None:
         self.peer.until(condition, what, node, timeout=timeout, each=self.publish)
 
     def planning(self) -> bool:
         s = self.status()
-        return bool(s) and s[STALE] == 0.0 and s[4] == 0.0 and s[0] > 0.0  # fresh, task started, a plan timed
+        return bool(s) and s["stale"] == "false" and s["settling"] == "false" and float(s["last_plan_ms"]) > 0.0  # fresh, task started, a plan timed
 
 
 def test_non_finite_ball_state_holds_the_last_targets_and_flags_stale(peer, start_node, tmp_path) -> None:
@@ -78,7 +81,7 @@ def test_non_finite_ball_state_holds_the_last_targets_and_flags_stale(peer, star
     mark = node.mark()
     hand.run(node, lambda: node.has("cannot plan on this state", mark), "the planner to refuse the NaN ball state")
     n = len(hand.targets)
-    hand.run(node, lambda: len(hand.targets) >= n + 5 and hand.status()[STALE] == 1.0, "held targets, flagged stale")
+    hand.run(node, lambda: len(hand.targets) >= n + 5 and hand.status().get("stale") == "true", "held targets, flagged stale")
     held = hand.targets[n:]
     assert all(np.array_equal(t, held[0]) for t in held), "targets changed while the ball state was NaN"
     assert np.isfinite(held[0]).all()
@@ -124,7 +127,7 @@ def test_planner_exception_is_reported_and_holds_then_recovers(peer, inproc_plan
         raise RuntimeError("injected planner fault")
 
     node.core.plan = broken
-    hand.run(None, lambda: hand.status()[FAILURES] >= 3, "planning failures counted in planner/status")
+    hand.run(None, lambda: int(hand.status().get("plan_failures", 0)) >= 3, "planning failures counted in the planner's diagnostics")
     n = len(hand.targets)
     hand.run(None, lambda: len(hand.targets) >= n + 3, "targets while the planner fails")
     held = hand.targets[n:]
@@ -134,10 +137,10 @@ def test_planner_exception_is_reported_and_holds_then_recovers(peer, inproc_plan
     node.core.plan = real_plan
     n = len(hand.targets)
     hand.run(None, lambda: len(hand.targets) >= n + 2, "targets after the fault is gone")  # a failing plan may be in flight
-    failures, n = node.plan_failures, len(hand.targets)
-    hand.run(None, lambda: len(hand.targets) >= n + 5, "planned targets again")
+    failures, plans = node.plan_failures, node.core.step_index
+    hand.run(None, lambda: node.core.step_index >= plans + 3, "the planner to plan again")
     assert node.plan_failures == failures  # no new failures once the fault is gone
-    assert np.ptp(np.array(hand.targets[n:]), axis=0).max() > 0  # planned again (MPPI samples vary)
+    assert node._thread.is_alive()
 
 
 def test_planner_slower_than_its_period_counts_overruns_and_keeps_publishing(peer, inproc_planner) -> None:
@@ -152,9 +155,9 @@ def test_planner_slower_than_its_period_counts_overruns_and_keeps_publishing(pee
 
     node.core.plan = slow
     hand = Hand(peer)
-    hand.run(None, lambda: hand.status() and hand.status()[1] >= 5, "overruns counted in planner/status")
-    n, overruns = len(hand.targets), hand.status()[1]
+    hand.run(None, lambda: int(hand.status().get("overruns", 0)) >= 5, "overruns counted in the planner's diagnostics")
+    n, overruns = len(hand.targets), int(hand.status()["overruns"])
     hand.run(None, lambda: len(hand.targets) >= n + 10, "targets while every plan overruns")
-    assert hand.status()[1] > overruns
+    assert int(hand.status()["overruns"]) > overruns
     assert np.all(np.isfinite(np.array(hand.targets[n:])))
-    assert hand.status()[FAILURES] == 0.0
+    assert hand.status()["plan_failures"] == "0"

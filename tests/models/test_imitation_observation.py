@@ -69,9 +69,11 @@ def test_reset_aligns_the_reference_root_with_the_robot():
 def test_cycle_sync_moves_the_reference_onto_the_robot_when_the_clip_wraps():
     tracker = ReferenceTracker(_walk(), _default_frame())
     tracker.reset(0.5, np.zeros(3), LOAD)
-    assert not tracker.sync(0.55, np.array([5.0, 5.0, 0.4]))
+    assert tracker.sync(0.55, np.array([5.0, 5.0, 0.4])) is None
     assert tracker.state(0.55).root_position[:2] == pytest.approx([0.05, 0.0])
-    assert tracker.sync(0.61, np.array([0.2, 0.3, 0.4]))  # phase wrapped: 0.92 -> 0.02
+    # phase wrapped (0.92 -> 0.02): the reference root, aligned at reset (x 0.5 -> 0), is at
+    # x = 0.61 - 0.5 = 0.11; the robot at (0.2, 0.3) is sqrt(0.09² + 0.3²) away; the reference moves onto it
+    assert tracker.sync(0.61, np.array([0.2, 0.3, 0.4])) == pytest.approx(math.hypot(0.09, 0.3))
     assert tracker.state(0.61).root_position == pytest.approx([0.2, 0.3, 0.45])
 
 

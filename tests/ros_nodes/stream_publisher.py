@@ -1,5 +1,5 @@
 """Test helper: publishes one message of each stream the Foxglove bridge serves (joint_states,
-odom, stereo images, balls/state, /diagnostics) at 20 Hz until SIGINT; prints "ready" first."""
+odom, stereo and arm camera images, ee_pose, balls/state, /diagnostics) at 20 Hz until SIGINT; prints "ready" first."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import signal
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Transform
+from geometry_msgs.msg import PoseStamped, Transform
 from nav_msgs.msg import Odometry
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image, JointState, MultiDOFJointState
@@ -30,7 +30,11 @@ def main() -> None:
     diag = DiagnosticArray(status=[DiagnosticStatus(level=DiagnosticStatus.WARN, name="pddm_planner: planning",
                                                     message="settling", hardware_id="shadowhand",
                                                     values=[KeyValue(key="plan_ms", value="14.2")])])
-    pubs = [(node.create_publisher(JointState, "joint_states", 10), js),
+    ee = PoseStamped()
+    ee.header.frame_id, ee.pose.position.y, ee.pose.orientation.w = "base_link", 0.3, 1.0
+    pubs = [(node.create_publisher(Image, "camera/image_raw", 10), img),
+            (node.create_publisher(PoseStamped, "ee_pose", 10), ee),
+            (node.create_publisher(JointState, "joint_states", 10), js),
             (node.create_publisher(Odometry, "odom", 10), odom),
             (node.create_publisher(Image, "stereo/left/image_raw", 10), img),
             (node.create_publisher(Image, "stereo/right/image_raw", 10), img),

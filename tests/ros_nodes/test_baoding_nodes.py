@@ -14,16 +14,17 @@ import numpy as np
 import pybullet
 import pytest
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Pose, PoseArray
 from pybullet_utils.bullet_client import BulletClient
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, MultiDOFJointState
-from std_msgs.msg import Float64MultiArray
 
 from anima.controllers.triangulation import StereoCalibration
 from anima.ros_nodes._bridge_baoding import CAMERA_INFO_QOS, camera_info_msgs, image_msg
 from anima.ros_nodes._common import SENSOR_QOS, to_time_msg
-from anima.ros_nodes.ball_state_estimator import ball_state_arrays, ball_state_msg
+from anima.ros_nodes._diagnostics import DIAGNOSTICS_TOPIC, ERROR, OK, find_status, level_of, status_values
+from anima.ros_nodes._conversions import ball_state_arrays, ball_state_msg
 from anima.ros_nodes.ball_tracker import image_array
 from anima.sim_bridge.baoding_world import BaodingWorld, load_baoding_config
 
@@ -178,13 +179,23 @@ def test_tracker_node_needs_consistent_camera_info(ros_env, venv_bin) -> None:
     assert "unsupported encoding 'mono16'" in log
 
 
+def _ball_diagnostics(msg: DiagnosticArray) -> dict[str, dict]:
+    """ball_i -> its status values and level, from the estimator's /diagnostics message."""
+    out = {}
+    for i in range(2):
+        status = find_status(msg, f"ball_state_estimator: ball_{i}")
+        assert status is not None and status.hardware_id == "stereo_ball_tracker", msg
+        out[f"ball_{i}"] = {**status_values(status), "level": level_of(status)}
+    return out
+
+
 @pytest.mark.ros
 def test_estimator_node_reports_dropout_and_drop(ros_env, venv_bin) -> None:
     proc = _start(venv_bin, ros_env, "ball_state_estimator", "drop_z_m:=0.15", "lost_after_s:=0.3")
     peer = Peer(int(ros_env["ROS_DOMAIN_ID"]))
     try:
         peer.listen(MultiDOFJointState, "balls/state")
-        peer.listen(Float64MultiArray, "balls/status")
+        peer.listen(DiagnosticArray, DIAGNOSTICS_TOPIC)
         pub = peer.node.create_publisher(PoseArray, "balls/detections", SENSOR_QOS)
         _wait_matched(peer, [pub])
         k = [0]
@@ -210,15 +221,17 @@ def test_estimator_node_reports_dropout_and_drop(ros_env, venv_bin) -> None:
         for _ in range(20):  # ball 1 out of view for 20 frames = 0.67 s > lost_after_s
             send((0.0, 0.0, 0.21), nan)
         peer.spin(0.3)
-        status = [np.array(m.data).reshape(2, 7) for m in peer.received["balls/status"]]
+        status = [_ball_diagnostics(m) for m in peer.received[DIAGNOSTICS_TOPIC]]
         last = status[-1]
-        assert last[0, 0] == 0 and last[1, 0] == 2  # ball 0 tracking, ball 1 lost
+        assert (last["ball_0"]["status"], last["ball_1"]["status"]) == ("tracking", "lost")
+        assert (last["ball_0"]["level"], last["ball_1"]["level"]) == (OK, ERROR)
         # Covariance of the lost ball grew while it was out of view (position std, x).
-        assert last[1, 1] > 3 * status[len(status) - 21][1, 1]
+        tracked = [float(d["ball_1"]["position_std_x_m"]) for d in status if d["ball_1"]["status"] == "tracking"]
+        assert float(last["ball_1"]["position_std_x_m"]) > 3 * tracked[-1]
         for _ in range(8):  # ball 0 now seen falling below drop_z_m: reported dropped
             send((0.0, 0.0, 0.21 - 0.02 * _), nan)
         peer.spin(0.3)
-        assert np.array(peer.received["balls/status"][-1].data).reshape(2, 7)[0, 0] == 3
+        assert _ball_diagnostics(peer.received[DIAGNOSTICS_TOPIC][-1])["ball_0"]["status"] == "dropped"
         p, _v = ball_state_arrays(peer.received["balls/state"][-1])
         assert np.isfinite(p).all()  # the lost ball keeps a (predicted) estimate, never frozen as NaN
     finally:

@@ -9,6 +9,7 @@ Latched topics (``robot_description``) are read as rviz reads them: reliable, tr
 
 from __future__ import annotations
 
+import ast
 import signal
 import subprocess
 import time
@@ -16,13 +17,14 @@ from pathlib import Path
 
 import pytest
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseArray, PoseStamped
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState, MultiDOFJointState
-from std_msgs.msg import Bool, Float64MultiArray, String
+from std_msgs.msg import Bool, String
 
 from anima.ros_nodes._common import LATCHED_QOS, SENSOR_QOS, STREAM_QOS
 
@@ -38,6 +40,7 @@ LAIKAGO_OUTPUTS = {
     "odom": Odometry,
     "sim/ground_truth/odom": Odometry,
     "sim/ground_truth/non_foot_contacts": String,
+    "/diagnostics": DiagnosticArray,  # state_estimator's IMU check
 }
 BAODING_OUTPUTS = {
     "/clock": Clock,
@@ -52,8 +55,7 @@ BAODING_OUTPUTS = {
     "balls/state": MultiDOFJointState,
     "sim/ground_truth/balls": MultiDOFJointState,
     "sim/ground_truth/balls_dropped": String,
-    "balls/status": Float64MultiArray,
-    "planner/status": Float64MultiArray,
+    "/diagnostics": DiagnosticArray,  # ball_state_estimator and pddm_planner
 }
 SAWYER_OUTPUTS = {
     "/clock": Clock,
@@ -66,8 +68,9 @@ SAWYER_OUTPUTS = {
     "sim/ground_truth/objects": MultiDOFJointState,
     "sim/ground_truth/success": Bool,
     "gripper/joint_states": JointState,
+    "/diagnostics": DiagnosticArray,  # cartesian_controller
 }
-LATCHED_OUTPUTS: dict = {}
+LATCHED_OUTPUTS = {"robot_description": String}
 
 
 class Probe:
@@ -135,7 +138,10 @@ def _probe_stack(ros_env, venv_bin, launch_file: str, outputs: dict, *args: str,
         env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     try:
-        ok = probe.spin_until(lambda: min(probe.counts.values()) >= 2, timeout_s, alive=lambda: launch.poll() is None)
+        # two messages of each stream; the latched description is published once
+        need = {t: 1 if t in LATCHED_OUTPUTS else 2 for t in probe.counts}
+        ok = probe.spin_until(lambda: all(probe.counts[t] >= n for t, n in need.items()), timeout_s,
+                              alive=lambda: launch.poll() is None)
         counts = dict(probe.counts)
     finally:
         probe.close()
@@ -146,7 +152,7 @@ def _probe_stack(ros_env, venv_bin, launch_file: str, outputs: dict, *args: str,
         except subprocess.TimeoutExpired:
             launch.kill()
             log, _ = launch.communicate()
-    missing = sorted(t for t, n in counts.items() if n < 2)
+    missing = sorted(t for t, n in counts.items() if n < need[t])
     assert ok, f"no messages for a default-QoS subscriber on {missing} (counts {counts}):\n{log[-4000:]}"
     assert launch.returncode == 0, f"anima launch exited {launch.returncode}:\n{log[-4000:]}"
 
@@ -170,3 +176,14 @@ def test_default_subscriber_receives_every_baoding_output(ros_env, venv_bin) -> 
 @pytest.mark.slow
 def test_default_subscriber_receives_every_sawyer_output(ros_env, venv_bin) -> None:
     _probe_stack(ros_env, venv_bin, "sawyer_sim.launch.xml", SAWYER_OUTPUTS, "scene:=push")
+
+
+def test_no_node_publishes_with_the_best_effort_subscriber_profile() -> None:
+    # SENSOR_QOS is for subscriptions; a publisher with it is invisible to default subscribers.
+    offenders = []
+    for path in sorted((REPO / "ros_nodes").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "create_publisher"
+                    and any(isinstance(a, ast.Name) and a.id == "SENSOR_QOS" for a in [*node.args, *(k.value for k in node.keywords)])):
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert not offenders, f"publishers with the best-effort SENSOR_QOS: {offenders} (use STREAM_QOS)"

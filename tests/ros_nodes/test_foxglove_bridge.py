@@ -22,7 +22,8 @@ HERE = Path(__file__).resolve().parent
 pytestmark = [pytest.mark.ros]
 CHANNELS = {"/joint_states": "foxglove.JointStates", "/odom/pose": "foxglove.PoseInFrame",
             "/tf": "foxglove.FrameTransforms", "/stereo/left/image_raw": "foxglove.RawImage",
-            "/stereo/right/image_raw": "foxglove.RawImage", "/balls": "foxglove.SceneUpdate",
+            "/stereo/right/image_raw": "foxglove.RawImage", "/camera/image_raw": "foxglove.RawImage",
+            "/ee_pose": "foxglove.PoseInFrame", "/balls": "foxglove.SceneUpdate",
             "/diagnostics": "json"}
 
 
@@ -89,6 +90,9 @@ def test_serves_a_message_per_channel(ros_env, venv_bin) -> None:
     assert (tf.parent_frame_id, tf.child_frame_id, tf.translation.x) == ("odom", "base_link", 1.5)
     image = got["/stereo/left/image_raw"]
     assert (image.width, image.height, image.encoding, image.data) == (6, 4, "rgb8", bytes(range(72)))
+    assert got["/camera/image_raw"].data == bytes(range(72))
+    ee = got["/ee_pose"]
+    assert ee.frame_id == "base_link" and ee.pose.position.y == 0.3
     balls = got["/balls"].entities
     assert [e.id for e in balls] == ["ball_0", "ball_1"] and balls[1].spheres[0].pose.position.x == 0.04
     assert balls[0].spheres[0].size.x == pytest.approx(0.044) and balls[0].frame_id == "world"

@@ -17,17 +17,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from sensor_msgs.msg import JointState, MultiDOFJointState
-from std_msgs.msg import Float64MultiArray
 
 from anima.controllers.robot_config import load_robot_config
 from anima.models.dynamics_ensemble import DynamicsEnsemble, EnsembleConfig
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS
 from anima.ros_nodes._conversions import joint_state_msg
-from anima.ros_nodes.ball_state_estimator import ball_state_msg
+from anima.ros_nodes._diagnostics import DIAGNOSTICS_TOPIC, OK, WARN, find_status, level_of, status_values
+from anima.ros_nodes._conversions import ball_state_msg
 
 pytestmark = [pytest.mark.ros]
 ROBOT = load_robot_config("shadowhand")
@@ -55,13 +56,19 @@ class FakeHand:
         self.targets: list[np.ndarray] = []
         self.stamps: list[float] = []  # header stamps of the targets (the node's clock at publishing)
         self.ball_velocity = np.zeros((2, 3))
-        self.status: list[list[float]] = []
+        self.status: list[dict[str, str]] = []  # values of the planner's /diagnostics status, and its level
         self.js = self.node.create_publisher(JointState, "joint_states", SENSOR_QOS)
         self.balls = self.node.create_publisher(MultiDOFJointState, "balls/state", SENSOR_QOS)
         self.node.create_subscription(JointState, "joint_targets", self._on_targets, COMMAND_QOS)
-        self.node.create_subscription(Float64MultiArray, "planner/status", lambda m: self.status.append(list(m.data)), SENSOR_QOS)
+        self.node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, self._on_diagnostics, SENSOR_QOS)
         self.executor = rclpy.executors.SingleThreadedExecutor(context=self.ctx)
         self.executor.add_node(self.node)
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        status = find_status(msg, "pddm_planner: planner")
+        if status is not None:
+            assert status.hardware_id == "shadowhand"
+            self.status.append({**status_values(status), "level": level_of(status)})
 
     def _on_targets(self, msg: JointState) -> None:
         # Only the hand's joints: another test run on this shared machine may, rarely, land on the same
@@ -91,21 +98,21 @@ def test_plans_holds_and_switches_task(ros_env: dict, tmp_path: Path) -> None:
         # Balls rolling at 3 cm/s: the node holds the rest grip and says it is settling.
         hand.ball_velocity[0, 0] = 0.03
         deadline = time.monotonic() + 30.0
-        while len(hand.targets) < 5 or not hand.status or hand.status[-1][2] != 0.0:
+        while len(hand.targets) < 5 or not hand.status or hand.status[-1]["stale"] != "false":
             assert proc.poll() is None, proc.stdout.read()
             assert time.monotonic() < deadline, "no joint_targets from pddm_planner"
             hand.run(0.2, publish=True)
         hand.targets.clear()
         hand.run(1.0, publish=True)
         assert len(hand.targets) >= 5 and all(np.allclose(t, ROBOT.standing_pose) for t in hand.targets)
-        assert hand.status[-1][4] == 1.0  # settling
+        assert hand.status[-1]["settling"] == "true" and hand.status[-1]["level"] == OK
         # At rest: after settle_time_s (0.5 s) the task starts and the targets are planned.
         hand.ball_velocity[:] = 0.0
         hand.run(1.0, publish=True)
         hand.targets.clear()
         hand.stamps.clear()
         hand.run(2.0, publish=True)
-        assert hand.status[-1][4] == 0.0
+        assert hand.status[-1]["settling"] == "false"
         # At 10 Hz of the node's clock: the median interval between the targets' stamps is 0.1 s
         # however many of them this machine managed in 2 s of wall time (one per tick: a plan's
         # result, or on an overrun the previous plan's next action). Planned targets stay inside
@@ -115,14 +122,14 @@ def test_plans_holds_and_switches_task(ros_env: dict, tmp_path: Path) -> None:
         planned = np.array(hand.targets)
         assert np.all(planned >= ROBOT.position_lower - 1e-9) and np.all(planned <= ROBOT.position_upper + 1e-9)
         assert np.ptp(planned, axis=0).max() > 0
-        assert any(s[0] > 0 for s in hand.status)  # planning time reported
+        assert any(float(s["last_plan_ms"]) > 0 for s in hand.status)  # planning time reported
         # State stops: after the 0.5 s timeout every target repeats the last one (hand held still).
         hand.run(1.0, publish=False)
         hand.targets.clear()
         hand.run(1.0, publish=False)
         assert len(hand.targets) >= 5
         assert all(np.array_equal(t, hand.targets[0]) for t in hand.targets)
-        assert hand.status[-1][2] == 1.0
+        assert hand.status[-1]["stale"] == "true" and hand.status[-1]["level"] == WARN
         # Task switch at run time, and a bad task refused.
         client = AsyncParameterClient(hand.node, "pddm_planner")
         assert client.wait_for_services(timeout_sec=10.0)
@@ -132,7 +139,8 @@ def test_plans_holds_and_switches_task(ros_env: dict, tmp_path: Path) -> None:
             assert future.result().results[0].successful is ok, value
         hand.status.clear()
         hand.run(1.5, publish=True)
-        assert hand.status and hand.status[-1][3] == 1.0 and hand.status[-1][2] == 0.0 and hand.status[-1][4] == 0.0  # cw, fresh, started
+        last = hand.status[-1] if hand.status else {}
+        assert (last.get("task"), last.get("stale"), last.get("settling")) == ("cw", "false", "false")  # cw, fresh, started
     finally:
         hand.close()
         proc.terminate()

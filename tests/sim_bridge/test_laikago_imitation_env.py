@@ -9,7 +9,7 @@ import pytest
 
 from anima.controllers.command_path import JointCommandPath
 from anima.models.imitation.observation import OBS_LAYOUT
-from anima.sim_bridge.envs.laikago_imitation import LaikagoImitationEnv, curriculum_episode_steps
+from anima.sim_bridge.envs.laikago_imitation import LaikagoImitationEnv, curriculum_episode_steps, standing_frame
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +41,12 @@ def test_without_reference_init_the_robot_stands_through_the_warmup(env):
     assert not terminated
     assert step_info["terms"]["pose"] > 0.9
     assert reward > 0.7
+
+
+def test_the_node_gets_the_same_warmup_pose_without_a_world(env):
+    frame = standing_frame()
+    assert frame == pytest.approx(env.default_frame, abs=1e-12)
+    assert frame[7:] == pytest.approx(env.world.nominal_pose()) and 0.4 < frame[2] < 0.55
 
 
 def test_reset_draws_reference_init_with_probability_0_9(env):

@@ -11,8 +11,11 @@ from anima.sim_bridge.envs import make_env
 pytestmark = pytest.mark.sim
 
 
-@pytest.mark.parametrize("name, kwargs", [("sawyer_push", {"observation": "image"}),
+@pytest.mark.parametrize("name, kwargs", [("sawyer_reach", {"observation": "image"}),
+                                          ("sawyer_push", {"observation": "image"}),
                                           ("sawyer_stack", {"observation": "dict", "image_size_px": 48}),
+                                          ("sawyer_mug", {"observation": "state"}),
+                                          ("sawyer_bookshelf", {"observation": "image", "image_size_px": 48}),
                                           ("sawyer_drape", {"observation": "state"})])
 def test_check_env_passes(name: str, kwargs: dict) -> None:
     env = make_env(name, **kwargs)

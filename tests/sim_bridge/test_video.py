@@ -46,10 +46,12 @@ def test_one_second_of_sim_gives_31_frames_at_30_fps(world, tmp_path: Path) -> N
     assert [p.name for p in tmp_path.iterdir()] == ["run.mp4"]
 
 
-def test_default_view_frames_the_robot(world) -> None:
+def test_default_view_aims_at_the_robot_not_the_ground(world) -> None:
+    # the Laikago is the only body besides the ground plane: the view aims inside its box
     view = default_view(world)
-    pos, _ = world.client.getBasePositionAndOrientation(world.robot_id)
-    assert view.target_xyz[:2] == pytest.approx(pos[:2])
+    lo, hi = (np.asarray(v) for v in world.client.getAABB(world.robot_id, -1))
+    assert np.all(np.asarray(view.target_xyz)[:2] > lo[:2] - 0.3) and np.all(np.asarray(view.target_xyz)[:2] < hi[:2] + 0.3)
+    assert 0.1 < view.target_xyz[2] < 0.6 and 0.3 < view.distance_m < 2.0
 
 
 @pytest.mark.parametrize("name, problem", [("run.avi", "must end in .mp4"), ("missing/run.mp4", "does not exist")])
