@@ -109,7 +109,6 @@ class RunMetrics:
             out["estimator_velocity_rmse_mps_after_estop"] = _round(np.sqrt(fall.mean())) if fall.size else None
         return out
 
-
     def _travel(self, t0: float, t1: float) -> dict:
         """Base x, y displacement (m) from the first ground-truth sample at or after ``t0`` to the last
         before ``t1``, and its duration (s): how far a walking policy took the robot."""
@@ -121,12 +120,21 @@ class RunMetrics:
                 "base_displacement_duration_s": _round(tb - ta)}
 
 
-def failed_checks(report: dict) -> list[str]:
+def standing_judged(report: dict, config: RunCheckConfig) -> bool:
+    """Whether the run reached its standing window [settle_s, end or e-stop]: a run that ended (or
+    pressed the e-stop) before ``settle_s`` cannot be judged on standing."""
+    end = config.estop_at_s if config.estop_at_s >= 0 else float(report.get("sim_time_s") or 0.0)
+    return end > config.settle_s
+
+
+def failed_checks(report: dict, config: RunCheckConfig | None = None) -> list[str]:
     """What a monitored run failed, in words (empty: it passed): no failure that ended the run early
     (``report["failure"]``, e.g. a silent node), the robot must have stood (height band, no non-foot
-    contact after settling), and an e-stop that was asked for must have been accepted."""
+    contact after settling; judged only when the run reached its standing window, see
+    :func:`standing_judged`, when ``config`` is given), and an e-stop that was asked for must have
+    been accepted."""
     failures = [str(report["failure"])] if report.get("failure") else []
-    if not report.get("stood"):
+    if not report.get("stood") and (config is None or standing_judged(report, config)):
         failures.append(f"robot did not stand (base height {report.get('base_height_m_min')}..{report.get('base_height_m_max')} m, "
                         f"non-foot contacts {report.get('non_foot_contacts_after_settle') or 'none'})")
     if "estop_accepted" in report and report["estop_accepted"] is not True:

@@ -37,7 +37,7 @@ from std_srvs.srv import Trigger
 
 from anima.controllers.liveness import SilenceWatch
 from anima.controllers.robot_config import load_robot_config
-from anima.controllers.run_metrics import RunCheckConfig, RunMetrics, failed_checks
+from anima.controllers.run_metrics import RunCheckConfig, RunMetrics, failed_checks, standing_judged
 from anima.models.checkpoint import write_text_atomic
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node, stamp_key
 from anima.ros_nodes._conversions import MalformedMessage, checked_joint_arrays, odometry_arrays, reorder_index
@@ -181,7 +181,9 @@ class StackMonitorNode(Node):
             report["failure"] = failure
         wall = time.perf_counter() - (self._wall0 or time.perf_counter())
         report["real_time_factor"] = round((t - self._sim0) / wall, 3) if wall > 0 else None
-        failures = failed_checks(report)
+        failures = failed_checks(report, self.metrics.config)
+        if not standing_judged(report, self.metrics.config):
+            report["checks_skipped"] = ["stood: the run ended or the e-stop came before settle_s"]
         report["passed"], report["failures"] = not failures, failures
         text = json.dumps(report, sort_keys=True)
         self.get_logger().info(f"report {text}")

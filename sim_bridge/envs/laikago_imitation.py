@@ -7,7 +7,9 @@ with the settings of the public code's paper branch (FACTS.md "Motion imitation"
   (0, 0.67, −1.25) per leg; the absolute target goes through :class:`JointCommandPath`, the same
   code ``pd_controller`` runs (Butterworth filter at the control rate, linear interpolation over the
   substeps evaluated at ``(i + 1) / substeps``, clip to q ± 0.2 rad, PD kp 220 / kd 0.3, 2, 2) at
-  every physics step. Physics profiles (:data:`PHYSICS_PROFILES`): ``paper`` is 1 kHz × 33 substeps
+  every physics step. As under ``pd_controller``, a target more than the robot config's
+  ``target_limit_margin`` beyond a joint limit is refused and the last one held
+  (``info["target_rejected"]``); nearer ones are clamped to the limit. Physics profiles (:data:`PHYSICS_PROFILES`): ``paper`` is 1 kHz × 33 substeps
   (≈30.3 Hz control) with 9 solver iterations; ``training`` halves the cost (500 Hz × 16 substeps,
   31.25 Hz control; BENCHMARKS.md).
 * **Observation**: 160 values built by :class:`anima.models.imitation.observation.ObservationBuilder`
@@ -237,22 +239,24 @@ class LaikagoImitationEnv(gym.Env):
         self.client.performCollisionDetection()
         self.client.resetBasePositionAndOrientation(body, pos, orn)
 
-    def _run_substeps(self, urdf_target: np.ndarray) -> None:
+    def _run_substeps(self, urdf_target: np.ndarray) -> bool:
+        """One control step through the command path; returns whether the target was accepted."""
         world, path, dt = self.world, self.path, self.world.physics_dt
         n = self.substeps
         t0 = self._steps * n * dt
-        path.set_targets(None, urdf_target, t0)
+        accepted = path.set_targets(None, urdf_target, t0).accepted
         for i in range(n):
             j = world.true_joints()
             world.apply_torques(path.compute(j.position, j.velocity, t0 + (i + 1) * dt))
             world.step(1)
+        return accepted
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         a = np.asarray(action, dtype=float).reshape(-1)
         if a.shape != (12,) or not np.isfinite(a).all():
             raise ValueError(f"action must be 12 finite residual motor angles, got {action!r}")
         motor_target = DEFAULT_MOTOR_POSE + np.clip(a, -ACTION_BOUND, ACTION_BOUND)
-        self._run_substeps(motor_to_urdf(motor_target))
+        accepted = self._run_substeps(motor_to_urdf(motor_target))
         self._steps += 1
         t = self.motion_time
         root = self.world.root_state()
@@ -273,7 +277,8 @@ class LaikagoImitationEnv(gym.Env):
         obs = self.builder.build(t, heading, frames).astype(np.float32)
         info = {"terms": terms, "errors": errors, "fell": fell, "contacts": contacts, "motion_time": t,
                 "root_position": root[0].copy(), "ref_root_position": ref.root_position.copy(),
-                "pose_error_rad_rms": math.sqrt(errors["pose"] / 12.0), "cycle_drift_m": drift}
+                "pose_error_rad_rms": math.sqrt(errors["pose"] / 12.0), "cycle_drift_m": drift,
+                "target_rejected": not accepted}
         return obs, reward, terminated, truncated, info
 
     def _reward(self, ref: Any, root: tuple, q: np.ndarray, qd: np.ndarray) -> tuple[float, dict, dict]:

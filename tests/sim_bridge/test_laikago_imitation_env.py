@@ -75,6 +75,17 @@ def test_a_robot_on_its_back_terminates_by_contact_or_rotation(env):
     assert done and info["fell"]
 
 
+def test_an_absurd_target_is_refused_as_pd_controller_refuses_it(env):
+    env.reset(seed=6, options={"ref_state_init": False})
+    _, _, _, _, info = env.step(np.zeros(12, np.float32))
+    assert not info["target_rejected"]
+    far = np.zeros(12, np.float32)
+    far[1] = 5.0  # FR hip: default motor 0.67 + 5 -> URDF 5.07, 1.67 rad beyond its 3.4 limit
+    _, _, _, _, info = env.step(far)
+    assert info["target_rejected"]
+    assert env.path.target_positions[1] == pytest.approx(env.world.nominal_pose()[1])  # the last target held
+
+
 def test_episode_is_truncated_at_its_length(env):
     env.reset(seed=5, options={"ref_state_init": False})
     for k in range(30):
