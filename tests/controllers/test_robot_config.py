@@ -84,9 +84,11 @@ def test_missing_robot_and_bad_yaml(tmp_path: Path) -> None:
 
 def test_joint_names_and_limits_come_from_the_urdf(tmp_path: Path) -> None:
     # config/robots/laikago.yaml and shadowhand.yaml keep only what the URDF lacks
-    for robot in ("laikago", "shadowhand"):
+    for robot in ("laikago", "shadowhand", "sawyer"):
         text = Path(load_robot_config(robot).source).read_text()
-        for key in ("joint_names:", "position_lower_rad:", "position_upper_rad:", "torque_limit_nm:"):
+        # sawyer names its arm joints: the URDF's movable joints include the gripper fingers
+        keys = ("position_lower_rad:", "position_upper_rad:", "torque_limit_nm:") + (() if robot == "sawyer" else ("joint_names:",))
+        for key in keys:
             assert f"\n{key}" not in text, f"{robot}.yaml repeats the URDF's {key}"
     hand = load_robot_config("shadowhand")
     assert hand.joint_names[:3] == ("WRJ1", "WRJ0", "FFJ3") and hand.joint_names[-1] == "THJ0"
