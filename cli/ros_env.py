@@ -55,7 +55,10 @@ def apply_network_rule(env: MutableMapping[str, str]) -> MutableMapping[str, str
 
 def _lock_dir() -> Path:
     path = Path(os.environ.get("ANIMA_LOCK_DIR") or tempfile.gettempdir()) / "anima-ros-domains"
-    path.mkdir(mode=0o1777, exist_ok=True)
+    if not path.is_dir():
+        path.mkdir(exist_ok=True)
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o1777)  # shared by every user's runs (mkdir's mode is cut by the umask)
     return path
 
 

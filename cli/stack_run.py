@@ -22,6 +22,10 @@ from anima import share_dir
 from anima.ros_env import apply_network_rule, ensure_domain_id
 
 _LATENCY = re.compile(r"command latency ms: p50 ([0-9.]+) p99 ([0-9.]+) \(n=(\d+)\)")
+_GUARD = re.compile(r"command guard: accepted (\d+), rejected (\d+) \(future stamp (\d+), names (\d+), values (\d+)\), "
+                    r"torque clamped (\d+) commands \((\d+) joints\), watchdog timeouts (\d+)")
+_GUARD_KEYS = ("accepted", "rejected", "rejected_future_stamp", "rejected_names", "rejected_values",
+               "torque_clamped_commands", "torque_clamped_joints", "watchdog_timeouts")
 
 
 @dataclass
@@ -36,6 +40,11 @@ class StackRun:
     def latency_ms(self) -> tuple[float, float, int] | None:
         m = _LATENCY.search(self.output)
         return (float(m.group(1)), float(m.group(2)), int(m.group(3))) if m else None
+
+    def command_guard(self) -> dict[str, int] | None:
+        """The bridge's command-guard counters (its ``command guard: ...`` line at exit), or None."""
+        m = _GUARD.search(self.output)
+        return dict(zip(_GUARD_KEYS, map(int, m.groups()))) if m else None
 
     def node_output(self, name: str, last: int = 30) -> list[str]:
         """The last ``last`` lines node ``name`` printed (``anima launch`` prefixes them ``[name] ``)."""

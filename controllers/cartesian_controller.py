@@ -25,17 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from anima.controllers.serial_chain import SerialChain
+from anima.controllers.spatial import quat_to_matrix
 
 __all__ = ["CartesianConfig", "CartesianController", "CartesianUpdate", "IkResult", "quat_to_matrix",
            "matrix_to_quat", "rotation_error", "solve_ik"]
-
-
-def quat_to_matrix(q_xyzw: np.ndarray) -> np.ndarray:
-    """Unit quaternion (x, y, z, w) -> rotation matrix (3, 3)."""
-    x, y, z, w = np.asarray(q_xyzw, dtype=float) / np.linalg.norm(q_xyzw)
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
 
 
 def matrix_to_quat(R: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ BAODING_STATE_DIM = 36
 BAODING_JOINTS = slice(0, 24)
 BALL0_POS, BALL1_POS = slice(24, 27), slice(27, 30)
 BALL0_VEL, BALL1_VEL = slice(30, 33), slice(33, 36)
+BALLS_POS, BALLS_VEL = slice(24, 30), slice(30, 36)  # both balls: reshape(..., 2, 3)
 REACHER_STATE_DIM = 6
 
 
@@ -76,6 +77,27 @@ def start_phase(ball0_xy: np.ndarray, ball1_xy: np.ndarray) -> float:
     rest can lie diagonally) trained worse in two runs (BENCHMARKS.md, "The ROS loop explained").
     """
     return float(np.pi) if float(ball0_xy[0]) <= float(ball1_xy[0]) else 0.0
+
+
+def start_baoding_task(task: str, balls_xy: np.ndarray, params: BaodingParams, goto_target_xy: tuple[float, float] = (0.0, 0.0),
+                       goto_ball: int = 0, lead_rad: float = 0.0) -> "BaodingRotateTask | BaodingGoToTask":
+    """The task of a Baoding episode started on balls at rest: the one episode start of the training env
+    and the planner node.
+
+    The target ellipse is centred on the balls' midpoint; a rotation's targets start on the long axis at
+    ball_0's end (:func:`start_phase`); ``goto`` aims ``goto_ball`` at ``goto_target_xy`` from that centre.
+    ``balls_xy`` (2, 2): the balls' horizontal positions; ``params`` brings the ellipse, drop height and
+    penalties (the env's, or those a checkpoint was trained with).
+    """
+    xy = np.asarray(balls_xy, dtype=float).reshape(2, 2)
+    center = xy.mean(axis=0)
+    params = replace(params, center_xy=(float(center[0]), float(center[1])), phase0=start_phase(xy[0], xy[1]))
+    if task == "goto":
+        target = (float(center[0] + goto_target_xy[0]), float(center[1] + goto_target_xy[1]))
+        return BaodingGoToTask(target, int(goto_ball), params)
+    if task not in ("ccw", "cw"):
+        raise ValueError(f"start_baoding_task: task must be one of {BAODING_TASKS}, got {task!r}")
+    return BaodingRotateTask(params, 1 if task == "ccw" else -1, lead_rad)
 
 
 def _drop_and_wrist(p: BaodingParams, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -227,6 +249,14 @@ __all__ = [
     "REACHER_STATE_DIM",
     "BaodingParams",
     "start_phase",
+    "start_baoding_task",
+    "BAODING_JOINTS",
+    "BALL0_POS",
+    "BALL1_POS",
+    "BALL0_VEL",
+    "BALL1_VEL",
+    "BALLS_POS",
+    "BALLS_VEL",
     "pair_phase",
     "valid_lead",
     "BaodingRotateTask",

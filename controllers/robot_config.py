@@ -7,7 +7,9 @@ it, so a policy sees identical action processing in training and under ROS (ARCH
 "Control path"). The schema is generic (any number of joints); Laikago's values and their
 sources are documented in ``config/robots/laikago.yaml``.
 
-Per-joint keys accept a list (URDF joint order) or one number broadcast to all joints.
+Per-joint keys accept a list (URDF joint order) or one number broadcast to all joints. Joint names,
+position limits and torque limits come from the robot's URDF (key ``urdf``) unless the YAML gives
+them, so the YAML keeps only what the URDF lacks.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ _SCALAR = {
     "control_rate_hz": "control_rate_hz",
     "command_timeout_s": "command_timeout_s",
 }
+# Read from the URDF (``urdf``) when the YAML leaves them out: the joints in URDF order and their
+# <limit lower upper effort>. A YAML value, where given, is used instead (e.g. a subset of joints).
+_FROM_URDF = ("joint_names", "position_lower_rad", "position_upper_rad", "torque_limit_nm")
 _REQUIRED = ("robot", "joint_names", *_PER_JOINT, *_SCALAR, "action_filter_order")
 _OPTIONAL = ("urdf", "coupled_joints", "target_limit_margin_rad", "foot_links", "urdf_to_body_rpy")
 DEFAULT_TARGET_LIMIT_MARGIN_RAD = 0.5
@@ -196,6 +201,8 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<in-memory>") ->
     unknown = sorted(set(data) - set(_REQUIRED) - set(_OPTIONAL))
     if unknown:
         raise ValueError(f"{source}: unknown keys {unknown}")
+    if data.get("urdf") and any(k not in data for k in _FROM_URDF):
+        data = {**_urdf_values(str(data["urdf"]), data.get("joint_names"), source), **data}
     missing = [k for k in _REQUIRED if k not in data]
     if missing:
         raise ValueError(f"{source}: missing keys {missing}")
@@ -226,6 +233,28 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<in-memory>") ->
         urdf=str(data.get("urdf", "")), coupled_joints=coupled_t, foot_links=tuple(feet),
         urdf_to_body_rpy=tuple(float(v) for v in np.ravel(rpy)), source=source, **kwargs,
     )
+
+
+def _urdf_values(urdf: str, names: Any, source: str) -> dict[str, Any]:
+    """Joint names (all movable joints, or ``names``) and their URDF limits, as YAML keys."""
+    from anima.controllers.urdf import movable_joints, resolve_urdf_path
+
+    try:
+        joints = {j.name: j for j in movable_joints(resolve_urdf_path(urdf))}
+    except (FileNotFoundError, ValueError) as err:
+        raise ValueError(f"{source}: urdf: {err}") from None
+    names = list(joints) if names is None else names
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"{source}: joint_names: must be a list of non-empty strings")
+    unknown = [n for n in names if n not in joints]
+    if unknown:
+        raise ValueError(f"{source}: joint_names: {unknown} are not movable joints of {urdf}")
+    values = {"joint_names": list(names)}
+    for key, attr in (("position_lower_rad", "lower"), ("position_upper_rad", "upper"), ("torque_limit_nm", "effort")):
+        column = [getattr(joints[n], attr) for n in names]
+        if all(np.isfinite(column)):  # else the YAML must give it (reported as a missing key)
+            values[key] = column
+    return values
 
 
 def _numeric(val: Any, source: str, key: str) -> np.ndarray:

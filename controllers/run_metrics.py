@@ -33,6 +33,7 @@ class RunMetrics:
     config: RunCheckConfig
     vel_err: list[tuple[float, float]] = field(default_factory=list)  # (t, |v_est - v_true|^2)
     heights: list[tuple[float, float]] = field(default_factory=list)  # (t, true base z)
+    positions: list[tuple[float, float, float]] = field(default_factory=list)  # (t, true base x, y)
     contact_times: list[tuple[float, str]] = field(default_factory=list)
     damping_residuals: list[float] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
@@ -48,9 +49,11 @@ class RunMetrics:
     def add_velocity_pair(self, t: float, v_est: np.ndarray, v_true: np.ndarray) -> None:
         self.vel_err.append((t, float(np.sum((np.asarray(v_est) - np.asarray(v_true)) ** 2))))
 
-    def add_ground_truth(self, t: float, z: float) -> None:
+    def add_ground_truth(self, t: float, z: float, xy: tuple[float, float] | None = None) -> None:
         self._seen("sim/ground_truth/odom", t)
         self.heights.append((t, z))
+        if xy is not None:
+            self.positions.append((t, float(xy[0]), float(xy[1])))
 
     def add_contacts(self, t: float, links: str) -> None:
         if links:
@@ -90,6 +93,7 @@ class RunMetrics:
             "base_height_m_min_all": _round(min(z for _, z in self.heights)) if self.heights else None,
             "base_height_m_max_all": _round(max(z for _, z in self.heights)) if self.heights else None,
             "non_foot_contacts_after_settle": sorted({s for _, s in contacts_after}),
+            **self._travel(c.settle_s, t_end),
             "estimator_velocity_rmse_mps": _round(np.sqrt(err.mean())) if err.size else None,
             "estimator_velocity_rmse_mps_from_0_5s": _round(np.sqrt(err_all.mean())) if err_all.size else None,
             "estimator_velocity_samples": int(err.size),
@@ -105,13 +109,32 @@ class RunMetrics:
             out["estimator_velocity_rmse_mps_after_estop"] = _round(np.sqrt(fall.mean())) if fall.size else None
         return out
 
+    def _travel(self, t0: float, t1: float) -> dict:
+        """Base x, y displacement (m) from the first ground-truth sample at or after ``t0`` to the last
+        before ``t1``, and its duration (s): how far a walking policy took the robot."""
+        xy = [(t, x, y) for t, x, y in self.positions if t0 <= t <= t1]
+        if len(xy) < 2:
+            return {}
+        (ta, xa, ya), (tb, xb, yb) = xy[0], xy[-1]
+        return {"base_displacement_xy_m": [_round(xb - xa), _round(yb - ya)],
+                "base_displacement_duration_s": _round(tb - ta)}
 
-def failed_checks(report: dict) -> list[str]:
+
+def standing_judged(report: dict, config: RunCheckConfig) -> bool:
+    """Whether the run reached its standing window [settle_s, end or e-stop]: a run that ended (or
+    pressed the e-stop) before ``settle_s`` cannot be judged on standing."""
+    end = config.estop_at_s if config.estop_at_s >= 0 else float(report.get("sim_time_s") or 0.0)
+    return end > config.settle_s
+
+
+def failed_checks(report: dict, config: RunCheckConfig | None = None) -> list[str]:
     """What a monitored run failed, in words (empty: it passed): no failure that ended the run early
     (``report["failure"]``, e.g. a silent node), the robot must have stood (height band, no non-foot
-    contact after settling), and an e-stop that was asked for must have been accepted."""
+    contact after settling; judged only when the run reached its standing window, see
+    :func:`standing_judged`, when ``config`` is given), and an e-stop that was asked for must have
+    been accepted."""
     failures = [str(report["failure"])] if report.get("failure") else []
-    if not report.get("stood"):
+    if not report.get("stood") and (config is None or standing_judged(report, config)):
         failures.append(f"robot did not stand (base height {report.get('base_height_m_min')}..{report.get('base_height_m_max')} m, "
                         f"non-foot contacts {report.get('non_foot_contacts_after_settle') or 'none'})")
     if "estop_accepted" in report and report["estop_accepted"] is not True:

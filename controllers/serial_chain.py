@@ -20,16 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+from anima.controllers.urdf import rpy_to_matrix
+
 __all__ = ["ChainJoint", "SerialChain", "rpy_matrix"]
 
 
 def rpy_matrix(roll: float, pitch: float, yaw: float) -> np.ndarray:
-    """URDF fixed-axis roll-pitch-yaw: ``Rz(yaw) @ Ry(pitch) @ Rx(roll)`` (3, 3)."""
-    cr, sr, cp, sp, cy, sy = (math.cos(roll), math.sin(roll), math.cos(pitch), math.sin(pitch),
-                              math.cos(yaw), math.sin(yaw))
-    return np.array([[cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
-                     [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
-                     [-sp, cp * sr, cp * cr]])
+    """URDF fixed-axis roll-pitch-yaw: ``Rz(yaw) @ Ry(pitch) @ Rx(roll)`` (3, 3), via transforms3d."""
+    return rpy_to_matrix((roll, pitch, yaw))
 
 
 def _axis_angle(axis: np.ndarray, angle: float) -> np.ndarray:

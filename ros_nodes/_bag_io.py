@@ -10,6 +10,7 @@ message definition (so Foxglove and ``ros2 bag info`` decode it without the pack
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import struct
@@ -201,3 +202,18 @@ def format_info(info: BagInfo) -> str:
         rate = t.count / info.duration_s if info.duration_s > 0 else 0.0
         lines.append(f"  {t.topic:<{width}}  {t.msgtype:<36} {t.count:>8} msgs  {rate:8.1f} Hz")
     return "\n".join(lines)
+
+
+def parse_topics(text: str) -> tuple[str, ...]:
+    """``"a, /b c"`` -> ``("/a", "/b", "/c")``: absolute names, in order, without repeats;
+    ``""`` or ``"all"`` -> ``()`` (every topic)."""
+    if text.strip() == "all":
+        return ()
+    names = [t if t.startswith("/") else "/" + t for t in text.replace(",", " ").split()]
+    return tuple(dict.fromkeys(names))
+
+
+def message_class(type_name: str):
+    """``pkg/msg/Name`` -> the Python message class (a generic subscription by type name)."""
+    pkg, kind, name = type_name.split("/")
+    return getattr(importlib.import_module(f"{pkg}.{kind}"), name)

@@ -36,7 +36,7 @@ from std_msgs.msg import String
 from anima.controllers.pose_schedule import named_pose
 from anima.controllers.robot_config import load_robot_config
 from anima.ros_nodes._common import STREAM_QOS, declare_params
-from anima.ros_nodes.ball_state_estimator import ball_state_msg
+from anima.ros_nodes._conversions import ball_state_msg
 from anima.sim_bridge.baoding_world import BaodingWorld, load_baoding_config
 from anima.sim_bridge.stereo_camera import StereoCamera
 

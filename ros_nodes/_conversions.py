@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Transform, Twist
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Imu, JointState, MultiDOFJointState
 
@@ -199,3 +200,27 @@ def odometry_arrays(msg: Odometry) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     lin, ang = msg.twist.twist.linear, msg.twist.twist.angular
     v_world = quat_rotate(q, np.array([lin.x, lin.y, lin.z]))
     return np.array([p.x, p.y, p.z]), q, v_world, np.array([ang.x, ang.y, ang.z])
+
+
+def ball_state_msg(stamp, frame_id: str, positions: np.ndarray, velocities: np.ndarray) -> MultiDOFJointState:
+    """MultiDOFJointState with ``ball_<i>``: translation = position (m), twist.linear = velocity (m/s)."""
+    msg = MultiDOFJointState()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    for i, (p, v) in enumerate(zip(positions, velocities)):
+        msg.joint_names.append(f"ball_{i}")
+        tf = Transform()
+        tf.translation.x, tf.translation.y, tf.translation.z = (float(x) for x in p)
+        tf.rotation.w = 1.0
+        tw = Twist()
+        tw.linear.x, tw.linear.y, tw.linear.z = (float(x) for x in v)
+        msg.transforms.append(tf)
+        msg.twist.append(tw)
+    return msg
+
+
+def ball_state_arrays(msg: MultiDOFJointState) -> tuple[np.ndarray, np.ndarray]:
+    """(positions (N, 3), velocities (N, 3)) of a ball-state message."""
+    p = np.array([[t.translation.x, t.translation.y, t.translation.z] for t in msg.transforms]).reshape(-1, 3)
+    v = np.array([[t.linear.x, t.linear.y, t.linear.z] for t in msg.twist]).reshape(-1, 3)
+    return p, v

@@ -18,9 +18,8 @@ import time
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from anima.ros_nodes._bag_io import bag_info, read_messages
+from anima.ros_nodes._bag_io import bag_info, message_class, parse_topics, read_messages
 from anima.ros_nodes._common import declare_params, run_node, shutdown_requested
-from anima.ros_nodes.recorder import message_class, parse_topics
 
 _POLL_S = 0.01
 

@@ -27,41 +27,18 @@ import math
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PoseArray, Transform, Twist
+from geometry_msgs.msg import PoseArray
 from rclpy.node import Node
 from sensor_msgs.msg import MultiDOFJointState
 
 from anima.controllers.ball_filter import BallFilterConfig, BallStateEstimator, BallStatus
 from anima.ros_nodes._common import SENSOR_QOS, STREAM_QOS, declare_params, from_time_msg, run_node
+from anima.ros_nodes._conversions import ball_state_arrays, ball_state_msg  # noqa: F401 (re-exported)
 from anima.ros_nodes._diagnostics import (DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, ERROR, OK, WARN, diagnostic_array,
                                          diagnostic_status)
 
 _LEVELS = {BallStatus.TRACKING: OK, BallStatus.COASTING: WARN, BallStatus.UNSEEN: WARN,
            BallStatus.LOST: ERROR, BallStatus.DROPPED: ERROR}
-
-
-def ball_state_msg(stamp, frame_id: str, positions: np.ndarray, velocities: np.ndarray) -> MultiDOFJointState:
-    """MultiDOFJointState with ``ball_<i>``: translation = position (m), twist.linear = velocity (m/s)."""
-    msg = MultiDOFJointState()
-    msg.header.stamp = stamp
-    msg.header.frame_id = frame_id
-    for i, (p, v) in enumerate(zip(positions, velocities)):
-        msg.joint_names.append(f"ball_{i}")
-        tf = Transform()
-        tf.translation.x, tf.translation.y, tf.translation.z = (float(x) for x in p)
-        tf.rotation.w = 1.0
-        tw = Twist()
-        tw.linear.x, tw.linear.y, tw.linear.z = (float(x) for x in v)
-        msg.transforms.append(tf)
-        msg.twist.append(tw)
-    return msg
-
-
-def ball_state_arrays(msg: MultiDOFJointState) -> tuple[np.ndarray, np.ndarray]:
-    """(positions (N, 3), velocities (N, 3)) of a ball-state message."""
-    p = np.array([[t.translation.x, t.translation.y, t.translation.z] for t in msg.transforms]).reshape(-1, 3)
-    v = np.array([[t.linear.x, t.linear.y, t.linear.z] for t in msg.twist]).reshape(-1, 3)
-    return p, v
 
 
 class BallStateEstimatorNode(Node):

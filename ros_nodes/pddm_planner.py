@@ -23,6 +23,8 @@ settling, WARN stale state, ERROR a failed plan; values ``task``, ``last_plan_ms
 throttled warning; a non-finite state holds the last targets with the stale flag set; any other planning
 error is logged with its traceback, holds the last targets and counts in ``plan failures``.
 Parameters: ``model_path`` (str, required: a ``DynamicsEnsemble`` checkpoint for this robot),
+``planner_config`` (str, "" = config/pddm/planner/baoding.yaml: the core config
+``models.pddm.config.BaodingNodeConfig`` that gives the defaults of the planner parameters below),
 ``robot`` (str, "shadowhand"), ``hardware_id`` (str, "" = the robot name), ``task`` (str, "ccw" | "cw" | "goto", settable at run time),
 ``goto_target_xy`` (float[2], [0.0, 0.03] m from the circle centre, settable), ``goto_ball`` (int, 0,
 settable), ``rate_hz`` (float, 10.0), ``stale_timeout_s`` (float, 0.5), ``action_scale`` (float,
@@ -37,6 +39,7 @@ every plan, ``BaodingRotateTask.lead_rad``).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import traceback
 
@@ -47,8 +50,8 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState, MultiDOFJointState
 
 from anima.controllers.ball_filter import extrapolate_positions
-from anima.controllers.mppi import PlannerConfig
 from anima.controllers.robot_config import load_robot_config
+from anima.models.pddm.config import NODE_PLANNER_KEYS, BaodingNodeConfig
 from anima.models.pddm.runtime import BaodingPlannerRuntime, SettleGate, TaskSpec, load_baoding_model, resolve_action_scale
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node
 from anima.ros_nodes._conversions import MalformedMessage, checked_joint_arrays, joint_state_msg, multi_dof_positions, reorder_index
@@ -61,11 +64,13 @@ TASK_PARAMS = ("task", "goto_target_xy", "goto_ball")
 class PddmPlannerNode(Node):
     def __init__(self) -> None:
         super().__init__("pddm_planner")
+        core = BaodingNodeConfig.from_yaml(str(self.declare_parameter("planner_config", "").value))
         p = declare_params(self, {
             "model_path": "", "robot": "shadowhand", "hardware_id": "", "task": "ccw", "goto_target_xy": [0.0, 0.03], "goto_ball": 0,
-            "rate_hz": 10.0, "stale_timeout_s": 0.5, "action_scale": 0.0, "num_samples": 700, "horizon": 7,
-            "gamma": 20.0, "beta": 0.4, "sigma": 0.9, "optimizer": "mppi", "seed": 0, "backend": "auto",
-            "predict_ball_state": True, "settle_speed_mps": 0.01, "settle_time_s": 0.5, "target_lead_rad": [0.0, 0.52],
+            "rate_hz": 10.0, "stale_timeout_s": 0.5, "action_scale": 0.0, "seed": 0, "predict_ball_state": True,
+            # the core config's values, overridable as ROS parameters
+            **{k: getattr(core.planner, k) for k in NODE_PLANNER_KEYS}, "settle_speed_mps": core.settle_speed_mps,
+            "settle_time_s": core.settle_time_s, "target_lead_rad": list(core.target_lead_rad),
         })
         if not p["model_path"]:
             raise ValueError("parameter 'model_path' is required (a PDDM Baoding checkpoint, model.pt)")
@@ -75,8 +80,9 @@ class PddmPlannerNode(Node):
         self.hardware_id = str(p["hardware_id"]) or str(p["robot"])
         self.names = tuple(self.robot.joint_names)
         model = load_baoding_model(str(p["model_path"]), self.names)
-        planner = PlannerConfig(optimizer=str(p["optimizer"]), num_samples=int(p["num_samples"]), horizon=int(p["horizon"]),
-                                gamma=p["gamma"], beta=p["beta"], sigma=p["sigma"], backend=str(p["backend"]))
+        planner = dataclasses.replace(core.planner, optimizer=str(p["optimizer"]), num_samples=int(p["num_samples"]),
+                                      horizon=int(p["horizon"]), gamma=p["gamma"], beta=p["beta"], sigma=p["sigma"],
+                                      backend=str(p["backend"]))
         spec = TaskSpec(str(p["task"]), tuple(p["goto_target_xy"]), int(p["goto_ball"]))
         settle = SettleGate(float(p["settle_speed_mps"]), float(p["settle_time_s"]))
         self.core = BaodingPlannerRuntime(model, self.robot, planner, spec, resolve_action_scale(model, p["action_scale"]),

@@ -19,7 +19,6 @@ draining, so each wake-up takes many messages).
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 
@@ -27,23 +26,8 @@ from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from anima.ros_nodes._bag_io import BagWriter
+from anima.ros_nodes._bag_io import BagWriter, message_class, parse_topics  # noqa: F401 (parse_topics re-exported)
 from anima.ros_nodes._common import declare_params, run_node, shutdown_requested
-
-
-def parse_topics(text: str) -> tuple[str, ...]:
-    """``"a, /b c"`` -> ``("/a", "/b", "/c")``: absolute names, in order, without repeats;
-    ``""`` or ``"all"`` -> ``()`` (every topic)."""
-    if text.strip() == "all":
-        return ()
-    names = [t if t.startswith("/") else "/" + t for t in text.replace(",", " ").split()]
-    return tuple(dict.fromkeys(names))
-
-
-def message_class(type_name: str):
-    """``pkg/msg/Name`` -> the Python message class (a generic subscription by type name)."""
-    pkg, kind, name = type_name.split("/")
-    return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
 
 
 def _qos_dict(q) -> dict:

@@ -207,11 +207,11 @@ class SimBridgeNode(Node):
     def _apply_command(self) -> None:
         tau = self.guard.torque(self.world.time_s, lambda: self.world.true_joints().velocity)
         if self.guard.mode is not self._mode_seen:
-            self._mode_seen = self.guard.mode
+            before, self._mode_seen = self._mode_seen, self.guard.mode
             if self._mode_seen is GuardMode.WATCHDOG:
                 self.get_logger().warn(f"joint_commands silent for more than {self._p['command_timeout_s']:g} s "
                                        "of sim time: damping (-damping_kd * qd)")
-            else:
+            elif before is GuardMode.WATCHDOG:
                 self.get_logger().info("joint_commands resumed")
         self.world.apply_torques(tau)
 

@@ -7,8 +7,10 @@ it are pure damping. After ``duration_s`` of sim time it writes the report (atom
 0 when the run passed, 1 when it failed (the report's ``passed`` is false and ``failures`` says why;
 the log says ``MONITOR FAILED``). A hung node (alive but silent: ``joint_commands`` or ``odom`` heard
 once, then nothing for ``silence_limit_s`` of sim time while the simulator runs on) ends the run
-with a failure: the report gets ``"failure"`` and the monitor exits 1 (issue 20, item 14). The launch
-files give it ``on_exit="shutdown"``, so its exit ends the run under ``ros2 launch`` as under
+with a failure: the report gets ``"failure"`` and the monitor exits 1 (issue 20, item 14). A hung
+simulator stops sim time itself, so it is caught on the wall clock: nothing from it
+(``joint_states``, ground truth) for ``stall_wall_s`` once it has been heard is a failure too. The
+launch files give it ``on_exit="shutdown"``, so its exit ends the run under ``ros2 launch`` as under
 ``anima launch``, and a failure is a failed node under both (item 17). Cores:
 ``anima.controllers.run_metrics``, ``anima.controllers.liveness``.
 
@@ -16,7 +18,7 @@ Topics: subscribes ``odom``, ``sim/ground_truth/odom`` (nav_msgs/Odometry),
 ``sim/ground_truth/non_foot_contacts`` (std_msgs/String), and, when ``check_commands``,
 ``joint_states`` and ``joint_commands``. Calls ``emergency_stop`` (std_srvs/Trigger).
 Parameters: ``duration_s`` (float, 10.0 sim s; 0 = never end), ``settle_s`` (2.5),
-``height_band_m`` (float[2], [0.30, 0.60]), ``silence_limit_s`` (float, 0.5 sim s; 0 = off), ``estop_at_s`` (float, -1 = off), ``robot``
+``height_band_m`` (float[2], [0.30, 0.60]), ``silence_limit_s`` (float, 0.5 sim s; 0 = off), ``stall_wall_s`` (float, 10 wall s; 0 = off), ``estop_at_s`` (float, -1 = off), ``robot``
 ("laikago", for the damping gains), ``check_commands`` (bool, true), ``report_path`` (str, "" or "none" = log only).
 """
 
@@ -35,7 +37,7 @@ from std_srvs.srv import Trigger
 
 from anima.controllers.liveness import SilenceWatch
 from anima.controllers.robot_config import load_robot_config
-from anima.controllers.run_metrics import RunCheckConfig, RunMetrics, failed_checks
+from anima.controllers.run_metrics import RunCheckConfig, RunMetrics, failed_checks, standing_judged
 from anima.models.checkpoint import write_text_atomic
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node, stamp_key
 from anima.ros_nodes._conversions import MalformedMessage, checked_joint_arrays, odometry_arrays, reorder_index
@@ -47,7 +49,7 @@ class StackMonitorNode(Node):
         robot = load_robot_config(self.declare_parameter("robot", "laikago").value)
         self._names = tuple(robot.joint_names)
         p = declare_params(self, {"duration_s": 10.0, "settle_s": 2.5, "estop_at_s": -1.0, "report_path": "",
-                                  "silence_limit_s": 0.5})
+                                  "silence_limit_s": 0.5, "stall_wall_s": 10.0})
         self._duration, self._report_path = p["duration_s"], p["report_path"]
         config = RunCheckConfig(
             settle_s=p["settle_s"],
@@ -58,6 +60,10 @@ class StackMonitorNode(Node):
         self.metrics = RunMetrics(config)
         self._silence = SilenceWatch(p["silence_limit_s"]) if p["silence_limit_s"] > 0 else None
         self._now_s = 0.0  # sim time of the latest ground truth: the arrival clock of the silence watch
+        self._stall_wall_s = p["stall_wall_s"]
+        self._sim_wall: float | None = None  # wall time of the simulator's latest message
+        if self._stall_wall_s > 0:
+            self.create_timer(min(1.0, self._stall_wall_s / 4), self._check_stall)  # wall clock (use_sim_time false)
         self._estimates: dict[int, np.ndarray] = {}  # odom and ground truth waiting for their pair
         self._truths: dict[int, np.ndarray] = {}
         self._qd: dict[int, np.ndarray] = {}
@@ -85,6 +91,14 @@ class StackMonitorNode(Node):
                 f"{q.stream} silent for {q.silent_s:.2f} s of sim time (last heard at {q.last_heard_s:.2f} s): "
                 "a node is hung or gone" for q in quiet))
 
+    def _check_stall(self) -> None:
+        if self._sim_wall is None:
+            return  # not heard yet (the simulator may still be loading)
+        quiet = time.perf_counter() - self._sim_wall
+        if quiet > self._stall_wall_s:
+            self._finish(self._now_s, failure=f"the simulator's topics silent for {quiet:.1f} s of wall time "
+                                              f"(sim time stuck at {self._now_s:.2f} s): the simulator is hung or gone")
+
     def _on_estimate(self, msg: Odometry) -> None:
         self._heard("odom")
         t = from_time_msg(msg.header.stamp)
@@ -100,7 +114,7 @@ class StackMonitorNode(Node):
     def _on_truth(self, msg: Odometry) -> None:
         t = from_time_msg(msg.header.stamp)
         position, _q, v_true, _w = odometry_arrays(msg)
-        self.metrics.add_ground_truth(t, float(position[2]))
+        self.metrics.add_ground_truth(t, float(position[2]), (float(position[0]), float(position[1])))
         key = stamp_key(msg.header.stamp)
         v_est = self._estimates.pop(key, None)
         if v_est is not None:
@@ -110,6 +124,7 @@ class StackMonitorNode(Node):
         if self._wall0 is None:
             self._wall0, self._sim0 = time.perf_counter(), t
         self._now_s = max(self._now_s, t)
+        self._sim_wall = time.perf_counter()
         self._check_silence(t)
         self._maybe_estop(t)
         if self._duration > 0 and t >= self._duration:
@@ -119,6 +134,7 @@ class StackMonitorNode(Node):
         self.metrics.add_contacts(self.metrics.t_last, msg.data)
 
     def _on_joint_states(self, msg: JointState) -> None:
+        self._sim_wall = time.perf_counter()  # also while the bridge holds the world before the first command
         try:
             j = checked_joint_arrays(msg, "joint_states", required=("velocity",))
         except MalformedMessage as err:
@@ -165,7 +181,9 @@ class StackMonitorNode(Node):
             report["failure"] = failure
         wall = time.perf_counter() - (self._wall0 or time.perf_counter())
         report["real_time_factor"] = round((t - self._sim0) / wall, 3) if wall > 0 else None
-        failures = failed_checks(report)
+        failures = failed_checks(report, self.metrics.config)
+        if not standing_judged(report, self.metrics.config):
+            report["checks_skipped"] = ["stood: the run ended or the e-stop came before settle_s"]
         report["passed"], report["failures"] = not failures, failures
         text = json.dumps(report, sort_keys=True)
         self.get_logger().info(f"report {text}")

@@ -6,6 +6,10 @@ Starts ``launch/laikago_sim.launch.xml`` (bridge, PD controller, state estimator
 the stack monitor) as real processes over DDS on loopback, lets the robot rise from its crouch and
 stand (or cycle crouch-stand), presses the e-stop near the end if asked, and prints whether it
 stood, the estimator's velocity error against ground truth, the rates and the command latency.
+
+``--skill pace`` (or trot, ... any clip with a policy) runs ``launch/laikago_imitation_sim.launch.xml``
+instead: the imitation policy node in place of pose_hold. The report adds how far the robot went
+against the reference clip's distance over the same time.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video", metavar="PATH.mp4", help="also write an mp4 of the run (fixed view, 30 fps)")
     parser.add_argument("--crouch", action="store_true", help="crouch-stand cycle instead of holding the stance")
     parser.add_argument("--estop-at", type=float, default=-1.0, help="sim time to press the e-stop (default: never)")
+    parser.add_argument("--skill", default="stand",
+                        help="stand (pose_hold) or a motion to imitate with its policy: pace, trot, ... (anima motion list)")
+    parser.add_argument("--policy", default="shipped", help="with --skill: 'shipped' or a policy file")
     parser.add_argument("--real-time-factor", type=float, default=1.0, help="1 = real time, 0 = as fast as possible")
     parser.add_argument("--verbose", action="store_true", help="show the nodes' output")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
@@ -38,18 +45,29 @@ def run(args: argparse.Namespace) -> int:
         return _run_baoding(args)
     launch_args = {
         "duration_s": str(args.duration),
-        "crouch_cycle": "true" if args.crouch else "false",
         "estop_at_s": str(args.estop_at),
         "real_time_factor": str(args.real_time_factor),
     }
+    launch_file, reference = "laikago_sim.launch.xml", None
+    if args.skill == "stand":
+        launch_args["crouch_cycle"] = "true" if args.crouch else "false"
+    else:
+        reference = _skill_reference(args.skill, args.policy)
+        launch_file = "laikago_imitation_sim.launch.xml"
+        launch_args.update(motion=args.skill, policy=args.policy)
     if args.video:
         launch_args["video"] = str(Path(args.video).absolute())
     rtf = args.real_time_factor if args.real_time_factor > 0 else 1.0
-    run_ = run_stack("laikago_sim.launch.xml", launch_args, timeout_s=args.duration / rtf * 3 + 60, echo=args.verbose)
+    run_ = run_stack(launch_file, launch_args, timeout_s=args.duration / rtf * 3 + 60, echo=args.verbose)
     report = dict(run_.report)
+    if reference is not None:
+        report.update(_skill_report(args.skill, reference, report))
     latency = run_.latency_ms()
     if latency:
         report["command_latency_ms_p50"], report["command_latency_ms_p99"], _n = latency
+    guard = run_.command_guard()
+    if guard:
+        report["command_guard"] = guard
     report["launch_exit_code"] = run_.exit_code
     report["launch_failures"] = run_.failures
     if args.json:
@@ -62,7 +80,39 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  last output of {name}:")
                 print("\n".join(f"    {line}" for line in run_.node_output(name)) or "    (none)")
     ok = run_.exit_code == 0 and report.get("stood") is True
+    if reference is not None:
+        ok = ok and (report.get("distance_ratio") or 0.0) >= 0.5
     return 0 if ok else 1
+
+
+def _skill_reference(skill: str, policy: str) -> float:
+    """The clip's forward speed (m/s, root x-y displacement over one cycle); SystemExit with a
+    one-line message when the motion or its policy is missing or made for something else."""
+    import numpy as np
+
+    from anima.models.imitation.policy_runner import load_policy, resolve_motion
+    from anima.models.motion.format import load_motion
+
+    try:
+        path = resolve_motion(skill)
+        load_policy(policy, path.stem)
+    except ValueError as err:
+        raise SystemExit(f"anima demo laikago --skill {skill}: {err}") from None
+    clip = load_motion(path)
+    xy = clip.root_position()[:, :2]
+    return float(np.linalg.norm(xy[-1] - xy[0]) / clip.duration)
+
+
+def _skill_report(skill: str, speed: float, report: dict) -> dict:
+    """Distance the robot went after settling against the reference's distance over that time."""
+    disp, span = report.get("base_displacement_xy_m"), report.get("base_displacement_duration_s")
+    out: dict = {"skill": skill, "reference_speed_mps": round(speed, 4)}
+    if disp is None or not span:
+        return out
+    distance = float((disp[0] ** 2 + disp[1] ** 2) ** 0.5)
+    out.update(distance_m=round(distance, 4), reference_distance_m=round(speed * span, 4),
+               distance_ratio=round(distance / (speed * span), 3) if speed > 0 else None)
+    return out
 
 
 def _run_baoding(args: argparse.Namespace) -> int:
@@ -99,12 +149,21 @@ def _print_report(r: dict) -> None:
     print(f"  stood up and stayed up : {'yes' if r.get('stood') else 'NO'} "
           f"(base height {r.get('base_height_m_min')}..{r.get('base_height_m_max')} m after settling; "
           f"non-foot contacts: {r.get('non_foot_contacts_after_settle') or 'none'})")
+    if "skill" in r:
+        print(f"  skill {r['skill']:17s}: went {r.get('distance_m')} m in {r.get('base_displacement_duration_s')} s, "
+              f"reference {r.get('reference_distance_m')} m (ratio {r.get('distance_ratio')}; at least 0.5 expected)")
     print(f"  estimator velocity RMSE: {r.get('estimator_velocity_rmse_mps')} m/s vs ground truth "
           f"({r.get('estimator_velocity_samples')} samples)")
     rates = r.get("rates_hz", {})
     print("  rates (Hz, sim time)   : " + ", ".join(f"{k} {v}" for k, v in rates.items()))
     if "command_latency_ms_p50" in r:
         print(f"  command latency (ms)   : p50 {r['command_latency_ms_p50']}  p99 {r['command_latency_ms_p99']}")
+    if "command_guard" in r:
+        g = r["command_guard"]
+        print(f"  bridge command guard   : {g['accepted']} accepted, {g['rejected']} rejected, "
+              f"{g['torque_clamped_commands']} torque-clamped, {g['watchdog_timeouts']} watchdog timeouts")
+    if "failure" in r:
+        print(f"  FAILURE                : {r['failure']}")
     if "estop_accepted" in r:
         print(f"  e-stop                 : accepted {r['estop_accepted']}, damping residual max "
               f"{r.get('estop_damping_residual_nm_max')} N·m, base height after {r.get('base_height_m_after_estop_min')} m")

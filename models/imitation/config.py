@@ -143,6 +143,12 @@ class ImitationTrainConfig:
         """A copy with ``changes``; ``ppo.<name>`` keys change one PPO field."""
         ppo = {k.split(".", 1)[1]: v for k, v in changes.items() if k.startswith("ppo.")}
         rest = {k: v for k, v in changes.items() if not k.startswith("ppo.")}
+        for names, given, prefix in (({f.name for f in dataclasses.fields(PPOConfig)}, ppo, "ppo."),
+                                     ({f.name for f in dataclasses.fields(self)}, rest, "")):
+            unknown = sorted(set(given) - names)
+            if unknown:
+                raise ValueError(f"unknown setting(s) {[prefix + k for k in unknown]}; valid: "
+                                 f"{sorted(prefix + n for n in names)}")
         if ppo:
             rest["ppo"] = dataclasses.replace(rest.get("ppo", self.ppo), **ppo)
         return dataclasses.replace(self, **rest)

@@ -22,6 +22,19 @@ reference joint angles (URDF order, as in the clip). Motor angles use the motor 
 :class:`ReferenceTracker` keeps the reference aligned with the robot: at reset its root is moved
 (x, y, heading) onto the robot's; with cycle sync its x, y follow the robot again whenever the clip
 wraps; during a warm-up (motion time in [-warmup, 0)) it holds the default standing pose.
+
+Use (``LaikagoImitationEnv`` and the ``imitation_policy`` node do exactly this)::
+
+    tracker = ReferenceTracker(load_motion(path), standing_frame())   # sim_bridge.envs.laikago_imitation
+    builder = ObservationBuilder(tracker, control_dt)
+    tracker.reset(t0, root_position, root_quat_urdf, warmup=True)      # align the clip with the robot
+    builder.reset(motor_angles(q), imu_features(imu_quat, gyro))
+    # every control step, after acting with absolute motor target m:
+    builder.push(motor_angles(q), imu_features(imu_quat, gyro), m)
+    obs = builder.build(t, body_heading(imu_quat))
+
+The observation uses reference positions only relative to the reference root now, so a node
+without a position estimate may align with root position zeros; the heading alignment matters.
 """
 
 from __future__ import annotations

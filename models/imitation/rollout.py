@@ -200,7 +200,10 @@ class LocalProcessPool:
 
 class RayPool:
     """Workers as Ray actors (one CPU each). ``address`` "auto" joins a running cluster if there is
-    one (``ray start --head`` / ``RAY_ADDRESS``), else starts a local instance on loopback."""
+    one (``ray start --head`` / ``RAY_ADDRESS``), else starts a private local instance whose node
+    address is 127.0.0.1 (no dashboard). Ray 2.60's own servers still listen on every interface
+    (measured with ``ss``), so the tests run Ray inside ``unshare -n``; on a shared network, start
+    the cluster yourself behind a firewall and pass its address."""
 
     def __init__(self, worker_args: list[dict[str, Any]], address: str) -> None:
         import ray
@@ -224,7 +227,8 @@ class RayPool:
 
 
 def init_ray(address: str, num_cpus: int) -> None:
-    """Connect to ``address`` or (``auto`` without a cluster) start a private local Ray on 127.0.0.1."""
+    """Connect to ``address`` or (``auto`` without a cluster) start a private local Ray with node
+    address 127.0.0.1 and ``num_cpus`` CPUs, without the dashboard."""
     import ray
 
     if address == "auto":

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="random seed (overrides the config)")
     parser.add_argument("--evaluate", type=int, default=0, metavar="EPISODES", help="after training (with --resume and no --iterations: instead of training), evaluate the model on every task of the env (baoding: ccw, cw, goto) and write evaluation.json")
     parser.add_argument("--model", type=Path, help="with --evaluate: the checkpoint to evaluate (default: RUN_DIR/model.pt)")
-    parser.add_argument("--as-node", action="store_true", help="with --evaluate (Baoding): plan as the pddm_planner node does over ROS (its planner parameters from config/pddm/pddm_planner.yaml, its rollout backend, its planning latency, the filtered ball state of the tracker; models.pddm.trainer.AS_NODE); --set planner.* still applies on top")
+    parser.add_argument("--as-node", action="store_true", help="with --evaluate (Baoding): plan as the pddm_planner node does over ROS (its planner settings from the core config config/pddm/planner/baoding.yaml, its rollout backend, its planning latency, the filtered ball state of the tracker; models.pddm.trainer.AS_NODE); --set planner.* still applies on top")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. planner.num_samples=300 (repeatable)")
 
 

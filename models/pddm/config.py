@@ -75,3 +75,39 @@ class PDDMTrainConfig:
             if "." in key and group not in ("ensemble", "planner", "env_kwargs"):
                 raise ValueError(f"unknown config group {group!r} in override {key!r} (groups: ensemble, planner, env_kwargs)")
         return config_from_mapping(type(self), with_overrides(self.to_dict(), changes), source)
+
+
+NODE_PLANNER_KEYS = ("optimizer", "num_samples", "horizon", "gamma", "beta", "sigma", "backend")
+
+
+@dataclass(frozen=True)
+class BaodingNodeConfig:
+    """How the ``pddm_planner`` node plans: the core config it is built from, and what an ``--as-node``
+    evaluation plans with. Loaded from ``config/pddm/planner/baoding.yaml`` (plain YAML, not a ROS
+    parameter file); the node's ROS parameters of the same names override it at launch.
+
+    ``planner``: MPPI settings (PDDM's values except ``beta``); ``target_lead_rad``: the rotation
+    targets' lead for ccw and cw (``BaodingRotateTask.lead_rad``); ``settle_speed_mps`` and
+    ``settle_time_s``: a task starts once both balls were slower than this for that long.
+    """
+
+    planner: PlannerConfig = PlannerConfig(beta=0.4, backend="auto")
+    target_lead_rad: tuple[float, float] = (0.0, 0.52)
+    settle_speed_mps: float = 0.01
+    settle_time_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if len(self.target_lead_rad) != 2:
+            raise ValueError(f"BaodingNodeConfig.target_lead_rad must be [ccw, cw], got {self.target_lead_rad!r}")
+        object.__setattr__(self, "target_lead_rad", tuple(float(v) for v in self.target_lead_rad))
+        if self.settle_speed_mps <= 0 or self.settle_time_s < 0:
+            raise ValueError("BaodingNodeConfig.settle_speed_mps must be > 0 and settle_time_s >= 0")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path | None = None) -> "BaodingNodeConfig":
+        """``path`` or, by default, ``config/pddm/planner/baoding.yaml`` of the package."""
+        if path is None or str(path) == "":
+            from anima.controllers.paths import share_dir
+
+            path = share_dir() / "config" / "pddm" / "planner" / "baoding.yaml"
+        return load_yaml_config(cls, path)

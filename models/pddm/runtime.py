@@ -30,12 +30,13 @@ from anima.controllers.planning_tasks import BAODING_TASKS as TASKS
 from anima.controllers.planning_tasks import (
     BAODING_ACTION_SCALE,
     BAODING_STATE_DIM,
-    BaodingGoToTask,
+    BALLS_POS,
+    BALLS_VEL,
     BaodingParams,
     BaodingRotateTask,
     baoding_action_to_targets,
     baoding_state,
-    start_phase,
+    start_baoding_task,
     valid_lead,
 )
 from anima.models.dynamics_ensemble import DynamicsEnsemble
@@ -155,8 +156,9 @@ class BaodingPlannerRuntime:
 
     def _balls_settled(self, state: np.ndarray, now_s: float) -> bool:
         """Both balls slow (and not dropped) for ``settle.hold_s`` up to ``now_s``."""
-        speed = float(np.linalg.norm(state[30:36].reshape(2, 3), axis=1).max())
-        dropped = self.params is not None and bool((state[[26, 29]] < self.params.drop_z).any())
+        speed = float(np.linalg.norm(state[BALLS_VEL].reshape(2, 3), axis=1).max())
+        heights = state[BALLS_POS].reshape(2, 3)[:, 2]
+        dropped = self.params is not None and bool((heights < self.params.drop_z).any())
         if speed > self.settle.speed_mps or dropped:
             self._calm_since = None
             return False
@@ -168,19 +170,15 @@ class BaodingPlannerRuntime:
         """A new episode: fresh plan, step 0, the target ellipse centred on the balls at rest."""
         self._applied, self.step_index, self._calm_since = spec, 0, None
         self.planner.reset()
-        # The ellipse and penalties are the checkpoint's; the centre is the balls' midpoint now, as the
-        # training env centres it at each episode's start.
-        center = state[24:30].reshape(2, 3).mean(axis=0)
+        # The ellipse and penalties are the checkpoint's; the episode starts as the training env starts
+        # one (planning_tasks.start_baoding_task: centred on the balls, targets at ball_0's end).
+        balls = state[BALLS_POS].reshape(2, 3)
         if self.params is None:  # no geometry in the checkpoint: drop height from the first state
-            self.params = BaodingParams(drop_z=float(center[2] - 0.06), phase0=float(np.pi))
-        self.params = dataclasses.replace(self.params, center_xy=(float(center[0]), float(center[1])))
-        cx, cy = self.params.center_xy
-        if spec.name == "goto":
-            return BaodingGoToTask((cx + spec.goto_target_xy[0], cy + spec.goto_target_xy[1]), spec.goto_ball, self.params)
-        # The targets start on the long axis at ball_0's end, as in every training episode.
-        phase = start_phase(state[24:26], state[27:29])
-        return BaodingRotateTask(dataclasses.replace(self.params, phase0=phase), 1 if spec.name == "ccw" else -1,
-                                 self.target_lead_rad[spec.name])
+            self.params = BaodingParams(drop_z=float(balls[:, 2].mean() - 0.06), phase0=float(np.pi))
+        lead = self.target_lead_rad.get(spec.name, 0.0)
+        task = start_baoding_task(spec.name, balls[:, :2], self.params, spec.goto_target_xy, spec.goto_ball, lead)
+        self.params = task.params
+        return task
 
     def plan(self, q: np.ndarray, ball_pos: np.ndarray, ball_vel: np.ndarray, now_s: float) -> np.ndarray:
         """One step from the measured state at time ``now_s`` (s); returns the action (24,) in [-1, 1].

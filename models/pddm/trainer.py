@@ -26,7 +26,7 @@ from anima.controllers.mppi import SamplingPlanner
 from anima.models.checkpoint import write_json_atomic, write_text_atomic
 from anima.models.dynamics_ensemble import DynamicsEnsemble
 from anima.models.jsonio import read_json_file
-from anima.models.pddm.config import PDDMTrainConfig
+from anima.models.pddm.config import NODE_PLANNER_KEYS, BaodingNodeConfig, PDDMTrainConfig
 from anima.models.pddm.data import Rollout, RolloutBuffer
 from anima.models.pddm.report import model_error_per_step, plot_learning_curve, write_video
 from anima.models.pddm.runtime import target_leads
@@ -316,23 +316,16 @@ def evaluate_planner(model: DynamicsEnsemble, env: Any, planner_config: Any, epi
 # lockstep applies the torque computed from each joint_states sample from that sample's time on, as
 # the in-process loop does (an earlier version added 0.01 s here, which halved ccw success).
 AS_NODE = {"backend": "auto", "action_latency_s": 0.03, "ball_state": "tracked", "ball_noise_std_m": 0.0005}
-NODE_PLANNER_KEYS = ("optimizer", "num_samples", "horizon", "gamma", "beta", "sigma")  # pddm_planner parameters = PlannerConfig fields
-NODE_LEAD_KEY = "target_lead_rad"  # pddm_planner parameter [ccw, cw] -> BaodingEnv's target_lead_rad for that direction
+NODE_LEAD_KEY = "target_lead_rad"  # BaodingNodeConfig [ccw, cw] -> BaodingEnv's target_lead_rad for that direction
 
 
 def node_planner_params(path: str | Path | None = None) -> dict[str, Any]:
-    """The planner settings ``pddm_planner`` runs with: ``NODE_PLANNER_KEYS`` of its parameter file
-    (default ``config/pddm/pddm_planner.yaml``), so an ``as_node`` evaluation plans as the launched node
-    does; and ``target_lead_rad`` (the rotation targets' lead for ccw and cw, ``BaodingRotateTask.lead_rad``)."""
-    from anima.controllers.paths import share_dir
-
-    path = Path(path) if path else share_dir() / "config" / "pddm" / "pddm_planner.yaml"
-    data = yaml.safe_load(path.read_text()) or {}
-    params = next(iter(data.values()), {}).get("ros__parameters", {}) if isinstance(data, dict) else {}
-    missing = [k for k in (*NODE_PLANNER_KEYS, NODE_LEAD_KEY) if k not in params]
-    if missing:
-        raise ValueError(f"{path}: no planner parameter(s) {missing} under <node>/ros__parameters")
-    return {k: params[k] for k in (*NODE_PLANNER_KEYS, NODE_LEAD_KEY)}
+    """The planner settings ``pddm_planner`` runs with, from its core config
+    (``BaodingNodeConfig``, default ``config/pddm/planner/baoding.yaml``), so an ``as_node`` evaluation
+    plans as the launched node does: ``NODE_PLANNER_KEYS`` (PlannerConfig fields) and
+    ``target_lead_rad`` (the rotation targets' lead for ccw and cw, ``BaodingRotateTask.lead_rad``)."""
+    node = BaodingNodeConfig.from_yaml(path)
+    return {**{k: getattr(node.planner, k) for k in NODE_PLANNER_KEYS}, NODE_LEAD_KEY: list(node.target_lead_rad)}
 
 
 EVAL_TASKS: dict[str, list[dict[str, Any]]] = {
@@ -365,7 +358,7 @@ def evaluate_run(run_dir: str | Path, episodes: int, seed: int = 12345, log: Cal
         if config.task != "baoding":
             raise ValueError(f"--as-node evaluates the Baoding planner node; this run's task is {config.task!r}")
         node = node_planner_params()
-        planner_config = dataclasses.replace(planner_config, backend=AS_NODE["backend"], **{k: node[k] for k in NODE_PLANNER_KEYS})
+        planner_config = dataclasses.replace(planner_config, **{**{k: node[k] for k in NODE_PLANNER_KEYS}, "backend": AS_NODE["backend"]})
         env_kwargs.update({k: v for k, v in AS_NODE.items() if k != "backend"})
         node_leads = target_leads(node[NODE_LEAD_KEY])
     planner_config = dataclasses.replace(planner_config, **(planner_overrides or {}))

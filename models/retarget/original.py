@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from anima.controllers.spatial import quat_multiply
 from anima.models.retarget.config import OriginalSteps, RetargetConfig
 from anima.models.retarget.keypoints import KeypointTrajectory
 
@@ -97,14 +98,6 @@ def quat_from_matrix_homogeneous(m: np.ndarray) -> np.ndarray:
             q[i], q[j], q[k], q[3] = t, mat[i, j] + mat[j, i], mat[k, i] + mat[i, k], mat[k, j] - mat[j, k]
         out[n] = q * 0.5 / np.sqrt(t)
     return out
-
-
-def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product ``a b`` of xyzw quaternions (broadcast), keeping the sign as computed."""
-    ax, ay, az, aw = np.moveaxis(np.asarray(a, dtype=float), -1, 0)
-    bx, by, bz, bw = np.moveaxis(np.asarray(b, dtype=float), -1, 0)
-    return np.stack([aw * bx + ax * bw + ay * bz - az * by, aw * by - ax * bz + ay * bw + az * bx,
-                     aw * bz + ax * by - ay * bx + az * bw, aw * bw - ax * bx - ay * by - az * bz], axis=-1)
 
 
 def root_poses(markers: np.ndarray, names: tuple[str, ...], cfg: RetargetConfig) -> tuple[np.ndarray, ...]:

@@ -36,12 +36,10 @@ from anima.controllers.planning_tasks import (
     BAODING_ACTION_SCALE,
     BAODING_STATE_DIM,
     BAODING_TASKS,
-    BaodingGoToTask,
     BaodingParams,
-    BaodingRotateTask,
     baoding_action_to_targets,
     baoding_state,
-    start_phase,
+    start_baoding_task,
     valid_lead,
 )
 
@@ -128,15 +126,12 @@ class BaodingEnv(gym.Env):
         return baoding_action_to_targets(action, self.world.rest_pose, self.low, self.high, self.action_scale)
 
     def _make_task(self, balls_xy: np.ndarray, drop_z: float) -> Any:
-        """The episode's task: the ellipse centred on the balls, ball_0's target starting at its end of the long axis."""
+        """The episode's task (``planning_tasks.start_baoding_task``, as the planner node starts one)."""
         wrist = tuple(self.joint_names.index(n) for n in ("WRJ1", "WRJ0"))
-        center = balls_xy.mean(axis=0)
-        self.params = BaodingParams(center_xy=(float(center[0]), float(center[1])), drop_z=drop_z, wrist_indices=wrist,
-                                    phase0=start_phase(balls_xy[0], balls_xy[1]))
-        if self.task_name == "goto":
-            target = (float(center[0] + self.goto_target_xy[0]), float(center[1] + self.goto_target_xy[1]))
-            return BaodingGoToTask(target, self.goto_ball, self.params)
-        return BaodingRotateTask(self.params, 1 if self.task_name == "ccw" else -1, self.target_lead_rad)
+        task = start_baoding_task(self.task_name, balls_xy, BaodingParams(drop_z=drop_z, wrist_indices=wrist),
+                                  self.goto_target_xy, self.goto_ball, self.target_lead_rad)
+        self.params = task.params
+        return task
 
     def _advance(self, targets: np.ndarray | None, duration_s: float) -> None:
         """Simulate ``duration_s`` toward ``targets`` (None: keep), taking tracker fixes on schedule."""

@@ -7,7 +7,9 @@ with the settings of the public code's paper branch (FACTS.md "Motion imitation"
   (0, 0.67, −1.25) per leg; the absolute target goes through :class:`JointCommandPath`, the same
   code ``pd_controller`` runs (Butterworth filter at the control rate, linear interpolation over the
   substeps evaluated at ``(i + 1) / substeps``, clip to q ± 0.2 rad, PD kp 220 / kd 0.3, 2, 2) at
-  every physics step. Physics profiles (:data:`PHYSICS_PROFILES`): ``paper`` is 1 kHz × 33 substeps
+  every physics step. As under ``pd_controller``, a target more than the robot config's
+  ``target_limit_margin`` beyond a joint limit is refused and the last one held
+  (``info["target_rejected"]``); nearer ones are clamped to the limit. Physics profiles (:data:`PHYSICS_PROFILES`): ``paper`` is 1 kHz × 33 substeps
   (≈30.3 Hz control) with 9 solver iterations; ``training`` halves the cost (500 Hz × 16 substeps,
   31.25 Hz control; BENCHMARKS.md).
 * **Observation**: 160 values built by :class:`anima.models.imitation.observation.ObservationBuilder`
@@ -44,7 +46,7 @@ from anima.sim_bridge.laikago_world import motor_to_urdf
 from anima.models.imitation.reward import (RewardConfig, end_effector_error, imitation_reward, pose_error,
                                            root_pose_error, root_velocity_error, rotation_angle, velocity_error)
 
-__all__ = ["ACTION_BOUND", "LaikagoImitationEnv", "PHYSICS_PROFILES", "curriculum_episode_steps"]
+__all__ = ["ACTION_BOUND", "LaikagoImitationEnv", "PHYSICS_PROFILES", "curriculum_episode_steps", "standing_frame"]
 
 ACTION_BOUND = 2.0 * math.pi  # the original's UPPER_BOUND, ±6.2832 rad of residual
 # name -> (physics_dt s, substeps per control step, solver iterations)
@@ -55,6 +57,26 @@ PHYSICS_PROFILES: dict[str, tuple[float, int, int]] = {
 OBSERVATION_LATENCY_S = 0.002  # the original's control_latency
 ROOT_POSITION_FAIL_M = 1.0
 ROOT_ROTATION_FAIL_RAD = 0.5 * math.pi
+
+
+def standing_frame(world: Any | None = None) -> np.ndarray:
+    """The warm-up reference: the robot standing at the origin in the clip file layout (19,): root
+    (inertial-frame position at standing height, level URDF-base quaternion) and the standing joints.
+    ``world``: a freshly reset ``LaikagoWorld``; None builds one in a private PyBullet client (for
+    the ``imitation_policy`` node, which has no world of its own)."""
+    if world is None:
+        import pybullet
+        from pybullet_utils.bullet_client import BulletClient
+
+        from anima.sim_bridge.laikago_world import LaikagoWorld
+
+        client = BulletClient(connection_mode=pybullet.DIRECT)
+        try:
+            return standing_frame(LaikagoWorld(client))
+        finally:
+            client.disconnect()
+    pos, quat, _, _ = world.root_state()
+    return np.concatenate([[0.0, 0.0, pos[2]], quat, world.nominal_pose()])
 
 
 def curriculum_episode_steps(samples: float, start: int = 20, end: int = 600, over_samples: float = 3e7) -> int:
@@ -127,12 +149,11 @@ class LaikagoImitationEnv(gym.Env):
         self.joint_names = tuple(self.world.joint_names)
         self.kinematics = LegKinematics.laikago()
         self.world.reset()
-        pos, quat, _, _ = self.world.root_state()
-        self._default_frame = np.concatenate([[0.0, 0.0, pos[2]], quat, self.world.nominal_pose()])
+        self.default_frame = standing_frame(self.world)
         # Every reset restores this snapshot and drops the contact caches (_drop_contact_caches), so an
         # episode depends only on its seed, not on the episodes before it.
         self._snapshot = self.client.saveState()
-        self.tracker = ReferenceTracker(ref, self._default_frame)
+        self.tracker = ReferenceTracker(ref, self.default_frame)
         self.builder = ObservationBuilder(self.tracker, self.control_dt)
         self.action_space = gym.spaces.Box(-ACTION_BOUND, ACTION_BOUND, shape=(12,), dtype=np.float32)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(OBS_DIM,), dtype=np.float32)
@@ -218,22 +239,24 @@ class LaikagoImitationEnv(gym.Env):
         self.client.performCollisionDetection()
         self.client.resetBasePositionAndOrientation(body, pos, orn)
 
-    def _run_substeps(self, urdf_target: np.ndarray) -> None:
+    def _run_substeps(self, urdf_target: np.ndarray) -> bool:
+        """One control step through the command path; returns whether the target was accepted."""
         world, path, dt = self.world, self.path, self.world.physics_dt
         n = self.substeps
         t0 = self._steps * n * dt
-        path.set_targets(None, urdf_target, t0)
+        accepted = path.set_targets(None, urdf_target, t0).accepted
         for i in range(n):
             j = world.true_joints()
             world.apply_torques(path.compute(j.position, j.velocity, t0 + (i + 1) * dt))
             world.step(1)
+        return accepted
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         a = np.asarray(action, dtype=float).reshape(-1)
         if a.shape != (12,) or not np.isfinite(a).all():
             raise ValueError(f"action must be 12 finite residual motor angles, got {action!r}")
         motor_target = DEFAULT_MOTOR_POSE + np.clip(a, -ACTION_BOUND, ACTION_BOUND)
-        self._run_substeps(motor_to_urdf(motor_target))
+        accepted = self._run_substeps(motor_to_urdf(motor_target))
         self._steps += 1
         t = self.motion_time
         root = self.world.root_state()
@@ -254,7 +277,8 @@ class LaikagoImitationEnv(gym.Env):
         obs = self.builder.build(t, heading, frames).astype(np.float32)
         info = {"terms": terms, "errors": errors, "fell": fell, "contacts": contacts, "motion_time": t,
                 "root_position": root[0].copy(), "ref_root_position": ref.root_position.copy(),
-                "pose_error_rad_rms": math.sqrt(errors["pose"] / 12.0), "cycle_drift_m": drift}
+                "pose_error_rad_rms": math.sqrt(errors["pose"] / 12.0), "cycle_drift_m": drift,
+                "target_rejected": not accepted}
         return obs, reward, terminated, truncated, info
 
     def _reward(self, ref: Any, root: tuple, q: np.ndarray, qd: np.ndarray) -> tuple[float, dict, dict]:

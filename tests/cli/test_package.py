@@ -48,3 +48,19 @@ def test_root_package_reexports_the_core_share_dir() -> None:
     from anima.controllers.paths import share_dir
 
     assert anima.share_dir is share_dir and (share_dir() / "package.xml").is_file()
+
+
+def test_no_node_imports_another_node() -> None:
+    # shared message code lives in ros_nodes/_conversions.py (and other _private modules), not in a node
+    import ast
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    nodes = {p.stem for p in (repo / "ros_nodes").glob("*.py") if not p.stem.startswith("_")}
+    offenders = []
+    for path in (repo / "ros_nodes").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("anima.ros_nodes."):
+                if node.module.rsplit(".", 1)[1] in nodes:
+                    offenders.append(f"{path.name} imports {node.module}")
+    assert not offenders, offenders

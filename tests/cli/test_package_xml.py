@@ -37,7 +37,7 @@ PYTHON_KEYS = {
 
 # Imports with no rosdep key in rosdep/python.yaml: installed from PyPI (requirements.txt pins
 # them) and named in a package.xml comment.
-PIP_ONLY = {"foxglove"}
+PIP_ONLY = {"foxglove", "ray"}
 
 
 def _known_keys() -> set[str]:
@@ -95,6 +95,7 @@ def test_pip_only_imports_are_pinned_and_named() -> None:
     req = (REPO / "requirements.txt").read_text(encoding="utf-8")
     xml = (REPO / "package.xml").read_text(encoding="utf-8")
     assert "foxglove-sdk==" in req and "foxglove-sdk" in xml
+    assert "ray==" in req and "pip install ray" in xml
 
 
 def test_no_unused_ros_interface_dependency() -> None:

@@ -30,6 +30,16 @@ def test_latency_line_is_parsed_from_the_bridge_output() -> None:
     assert StackRun(0, {}, "no such line").latency_ms() is None
 
 
+def test_command_guard_line_is_parsed_from_the_bridge_output() -> None:
+    out = ("[sim_bridge] command guard: accepted 5102, rejected 7 (future stamp 1, names 2, values 4), "
+           "torque clamped 3 commands (12 joints), watchdog timeouts 1\n")
+    g = StackRun(0, {}, out).command_guard()
+    assert g == {"accepted": 5102, "rejected": 7, "rejected_future_stamp": 1, "rejected_names": 2,
+                 "rejected_values": 4, "torque_clamped_commands": 3, "torque_clamped_joints": 12,
+                 "watchdog_timeouts": 1}
+    assert StackRun(0, {}, "no such line").command_guard() is None
+
+
 def test_node_output_is_the_nodes_own_last_lines() -> None:
     out = "[a] one\n[b] other\n[a] two\n[a] three\nno prefix\n[ab] not a\n"
     run = StackRun(1, {}, out, failures=["a: did not stop within 5 s of SIGINT and was killed"])

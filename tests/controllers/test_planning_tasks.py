@@ -109,3 +109,19 @@ def test_validation() -> None:
             BaodingRotateTask(PARAMS, 1, bad)
     with pytest.raises(ValueError, match="wrist_indices"):
         BaodingParams(wrist_indices=(30,))
+
+
+def test_one_episode_start_for_the_env_and_the_node() -> None:
+    from anima.controllers.planning_tasks import BaodingGoToTask, BaodingParams, BaodingRotateTask, start_baoding_task
+
+    balls = np.array([[0.0, 0.0], [0.05, 0.01]])  # ball_0 nearer the wrist (smaller x): targets start at phase pi
+    params = BaodingParams(drop_z=0.15, wrist_indices=(0, 1))
+    rot = start_baoding_task("cw", balls, params, lead_rad=0.3)
+    assert isinstance(rot, BaodingRotateTask) and rot.direction == -1 and rot.lead_rad == 0.3
+    assert rot.params.center_xy == pytest.approx((0.025, 0.005)) and rot.params.phase0 == pytest.approx(np.pi)
+    assert rot.params.drop_z == 0.15  # the given geometry is kept
+    goto = start_baoding_task("goto", balls[::-1], params, goto_target_xy=(0.0, 0.03), goto_ball=1)
+    assert isinstance(goto, BaodingGoToTask) and goto.ball == 1
+    assert goto.target_xy == pytest.approx((0.025, 0.035)) and goto.params.phase0 == 0.0  # ball_0 now at larger x
+    with pytest.raises(ValueError, match="task must be one of"):
+        start_baoding_task("spin", balls, params)

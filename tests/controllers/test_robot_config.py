@@ -80,3 +80,24 @@ def test_missing_robot_and_bad_yaml(tmp_path: Path) -> None:
     p.write_text("joint_names: [a, b\n")
     with pytest.raises(ValueError, match="invalid YAML"):
         load_robot_config(p)
+
+
+def test_joint_names_and_limits_come_from_the_urdf(tmp_path: Path) -> None:
+    # config/robots/laikago.yaml and shadowhand.yaml keep only what the URDF lacks
+    for robot in ("laikago", "shadowhand", "sawyer"):
+        text = Path(load_robot_config(robot).source).read_text()
+        # sawyer names its arm joints: the URDF's movable joints include the gripper fingers
+        keys = ("position_lower_rad:", "position_upper_rad:", "torque_limit_nm:") + (() if robot == "sawyer" else ("joint_names:",))
+        for key in keys:
+            assert f"\n{key}" not in text, f"{robot}.yaml repeats the URDF's {key}"
+    hand = load_robot_config("shadowhand")
+    assert hand.joint_names[:3] == ("WRJ1", "WRJ0", "FFJ3") and hand.joint_names[-1] == "THJ0"
+    # WRJ1 -0.489..0.14 rad, effort 4.785 N m (urdf/shadowhand.urdf)
+    assert (hand.position_lower[0], hand.position_upper[0], hand.torque_limit[0]) == pytest.approx((-0.489, 0.14, 4.785))
+    # a YAML value still wins (a subset of joints, a lower torque limit)
+    c = load_robot_config(_write(tmp_path, torque_limit_nm=50.0))
+    np.testing.assert_allclose(c.torque_limit, 50.0)
+    with pytest.raises(ValueError, match=r"joint_names: \['nope'\] are not movable joints"):
+        load_robot_config(_write(tmp_path, joint_names=["nope"]))
+    with pytest.raises(ValueError, match="urdf: urdf: urdf/missing.urdf not found"):
+        load_robot_config(_write(tmp_path, urdf="urdf/missing.urdf"))

@@ -70,6 +70,18 @@ def test_failed_checks_name_what_failed() -> None:
     fell = failed_checks({"stood": False, "base_height_m_min": 0.1, "base_height_m_max": 0.5, "non_foot_contacts_after_settle": ["FR_lower"]})
     assert len(fell) == 1 and "did not stand" in fell[0] and "FR_lower" in fell[0]
     assert failed_checks({"stood": True, "estop_accepted": None}) == ["emergency_stop was not accepted (None)"]
+    hung = failed_checks({"stood": False, "failure": "joint_commands silent"})
+    assert hung[0] == "joint_commands silent" and "did not stand" in hung[1]
+
+
+def test_standing_is_not_judged_before_the_settle_window() -> None:
+    from anima.controllers.run_metrics import RunCheckConfig, failed_checks
+
+    config = RunCheckConfig(settle_s=2.5, height_band_m=(0.3, 0.6), estop_at_s=-1.0, damping_kd=(1.0,))
+    assert failed_checks({"stood": False, "sim_time_s": 2.0}, config) == []  # a 2 s run ends before settling
+    assert len(failed_checks({"stood": False, "sim_time_s": 3.0}, config)) == 1
+    early_estop = RunCheckConfig(settle_s=2.5, height_band_m=(0.3, 0.6), estop_at_s=1.0, damping_kd=(1.0,))
+    assert failed_checks({"stood": False, "sim_time_s": 3.0, "estop_accepted": True}, early_estop) == []
 
 
 def test_whole_run_height_range_includes_the_start_up() -> None:

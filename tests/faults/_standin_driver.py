@@ -47,6 +47,7 @@ class StandInDriver(Node):
         self.damping_kd = np.asarray(robot.damping_kd)
         self.q = np.asarray(robot.crouch_pose, dtype=float).copy()
         self.q_start = self.q.copy()
+        self.standing = np.asarray(robot.standing_pose, dtype=float)
         self.qd = np.zeros(12)
         self.rng = np.random.default_rng(0)
         self.pending: deque = deque()  # (due wall time, message)
@@ -122,7 +123,8 @@ class StandInDriver(Node):
         imu.orientation.w = 1.0
         imu.linear_acceleration.z = 9.81
         self.imu.publish(imu)
-        if self.first_command is not None and now - self.first_command > self.args.duration_s:
+        standing = self.args.until_standing > 0 and np.abs(self.q - self.standing).max() < self.args.until_standing
+        if self.first_command is not None and (standing or now - self.first_command > self.args.duration_s):
             raise SystemExit(0)
 
     def report(self) -> dict:
@@ -136,6 +138,7 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--rate-hz", type=float, default=100.0)
     parser.add_argument("--duration-s", type=float, default=8.0)
+    parser.add_argument("--until-standing", type=float, default=0.0)
     parser.add_argument("--report", required=True)
     args = parser.parse_args()
     rclpy.init()

@@ -68,3 +68,32 @@ def test_frozen_controller_damped_and_run_fails_naming_it(ros_env, venv_bin, tmp
           f"sink speed max {-after[:, 1].min():.2f} m/s, base z {after[0, 0]:.3f} -> {after[-1, 0]:.3f} m")
     assert -after[:, 1].min() < MAX_SINK_SPEED_DAMPED_MPS, "the robot dropped: no damping after the commands stopped"
     assert not harness.leftover_nodes(ros_env["ROS_DOMAIN_ID"])
+
+
+def test_frozen_simulator_ends_the_run_with_a_failure(ros_env, venv_bin, tmp_path) -> None:
+    # A hung simulator stops sim time itself, so the monitor catches it on the wall clock
+    # (stall_wall_s, 10 s): the run must not sit there until its time limit.
+    report = tmp_path / "report.json"
+    launch = harness.Proc([str(venv_bin / "anima"), "launch", str(harness.REPO / "launch" / "laikago_sim.launch.xml"),
+                           "monitor:=true", "duration_s:=60.0", f"report_path:={report}", "--timeout", "240"], ros_env)
+    peer = harness.Peer(int(ros_env["ROS_DOMAIN_ID"]))
+    truth: list[float] = []
+    peer.record(Odometry, "sim/ground_truth/odom", SENSOR_QOS, truth, lambda m: from_time_msg(m.header.stamp))
+    pid = None
+    try:
+        peer.wait_for(lambda: bool(truth) and truth[-1] >= 1.0, 180.0, "1 s of sim time")  # the monitor hears it too
+        pid = harness.node_pid(ros_env["ROS_DOMAIN_ID"], "sim_bridge")
+        os.kill(pid, signal.SIGSTOP)
+        code = launch.wait_exit(timeout=120.0)
+    finally:
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        peer.close()
+        if launch.proc.poll() is None:
+            launch.stop()
+    out = launch.output()
+    assert code != 0, f"a run with a hung simulator ended successfully:\n{out[-3000:]}"
+    r = json.loads(report.read_text())
+    assert "the simulator is hung or gone" in r.get("failure", ""), r
+    assert not harness.leftover_nodes(ros_env["ROS_DOMAIN_ID"])

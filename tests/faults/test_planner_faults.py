@@ -24,7 +24,7 @@ from anima.models.dynamics_ensemble import DynamicsEnsemble, EnsembleConfig
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS
 from anima.ros_nodes._conversions import joint_state_msg
 from anima.ros_nodes._diagnostics import DIAGNOSTICS_TOPIC, find_status, status_values
-from anima.ros_nodes.ball_state_estimator import ball_state_msg
+from anima.ros_nodes._conversions import ball_state_msg
 
 pytestmark = [pytest.mark.ros]
 HAND = load_robot_config("shadowhand")

@@ -36,15 +36,17 @@ ROBOT = load_robot_config("laikago")
 LIMIT_MS = 500.0
 
 
-def run(ros_env, venv_bin, tmp_path, mode: str, latency_ms: float, duration_s: float) -> tuple[dict, str]:
+def run(ros_env, venv_bin, tmp_path, mode: str, latency_ms: float, duration_s: float,
+        until_standing: float = 0.0) -> tuple[dict, str]:
     report = tmp_path / "driver.json"
     launch = harness.Proc([str(venv_bin / "anima"), "launch", str(harness.REPO / "launch" / "laikago_real.launch.xml"),
                            f"pd:={mode}", f"max_round_trip_ms:={LIMIT_MS}", "--timeout", "200"], ros_env)
     driver = harness.Proc([sys.executable, str(Path(__file__).with_name("_standin_driver.py")), "--mode", mode,
-                           "--latency-ms", str(latency_ms), "--duration-s", str(duration_s), "--report", str(report)],
+                           "--latency-ms", str(latency_ms), "--duration-s", str(duration_s),
+                           "--until-standing", str(until_standing), "--report", str(report)],
                           ros_env)
     try:
-        driver.wait_line("report written", timeout=180.0)
+        driver.wait_line("report written", timeout=240.0)
         driver.wait_exit(timeout=30.0)
     finally:
         driver.stop()
@@ -55,7 +57,7 @@ def run(ros_env, venv_bin, tmp_path, mode: str, latency_ms: float, duration_s: f
 
 
 def test_driver_mode_sends_targets_and_gains_and_the_driver_closes_the_loop(ros_env, venv_bin, tmp_path) -> None:
-    r, out = run(ros_env, venv_bin, tmp_path, "driver", latency_ms=20.0, duration_s=8.0)
+    r, out = run(ros_env, venv_bin, tmp_path, "driver", latency_ms=20.0, duration_s=90.0, until_standing=0.02)
     assert r["driver_form"] > 100 and r["effort_form"] == 0, r
     np.testing.assert_array_equal(r["kp"], ROBOT.kp)  # standing: tracking gains, not damping
     np.testing.assert_array_equal(r["kd"], ROBOT.kd)
@@ -64,7 +66,7 @@ def test_driver_mode_sends_targets_and_gains_and_the_driver_closes_the_loop(ros_
 
 
 def test_node_mode_with_a_fast_driver_leaves_damping_and_stands(ros_env, venv_bin, tmp_path) -> None:
-    r, out = run(ros_env, venv_bin, tmp_path, "node", latency_ms=0.0, duration_s=12.0)
+    r, out = run(ros_env, venv_bin, tmp_path, "node", latency_ms=0.0, duration_s=90.0, until_standing=0.02)
     assert "leaving damping" in out, out[-3000:]
     print("\n" + next(x for x in out.splitlines() if "leaving damping" in x))
     assert r["effort_form"] > 100 and r["driver_form"] == 0, r

@@ -152,6 +152,8 @@ def test_bad_settings_are_named(tmp_path):
         ImitationTrainConfig(workers=3)
     with pytest.raises(ValueError, match="unknown ppo key"):
         ImitationTrainConfig.from_dict({"ppo": {"lr": 1.0}})
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['ppo.lr'\]"):
+        ImitationTrainConfig().replace(**{"ppo.lr": 1.0})
     (tmp_path / "config.yaml").write_text("motion: dog_pace\nbogus: 1\n")
     with pytest.raises(ValueError, match="bogus"):
         ImitationTrainer.resume(tmp_path)

@@ -111,16 +111,19 @@ def test_run_config_says_which_ball_state_the_model_saw() -> None:
     assert _state_note({"ball_state": "tracked"}).startswith("tracked ball state")
 
 
-def test_as_node_evaluation_plans_with_the_node_parameter_file(tmp_path: Path) -> None:
-    params = node_planner_params()  # config/pddm/pddm_planner.yaml, as the launch file loads it
+def test_as_node_evaluation_plans_with_the_node_core_config(tmp_path: Path) -> None:
+    params = node_planner_params()  # config/pddm/planner/baoding.yaml, which the node is built from
     assert set(params) == {*NODE_PLANNER_KEYS, "target_lead_rad"}
     assert PlannerConfig(**{k: params[k] for k in NODE_PLANNER_KEYS}).num_samples == params["num_samples"]  # valid planner settings
+    assert (params["num_samples"], params["horizon"], params["beta"]) == (700, 7, 0.4)
     assert target_leads(params["target_lead_rad"]) == {"ccw": 0.0, "cw": 0.52}  # ccw on PDDM's clock, cw 30 deg ahead of the balls
     other = tmp_path / "planner.yaml"
-    other.write_text("/**/pddm_planner:\n  ros__parameters:\n    num_samples: 300\n    horizon: 5\n    gamma: 10.0\n"
-                     "    beta: 0.5\n    sigma: 0.8\n    optimizer: cem\n    target_lead_rad: [0.1, 0.3]\n")
+    other.write_text("planner:\n  num_samples: 300\n  horizon: 5\n  gamma: 10.0\n  beta: 0.5\n  sigma: 0.8\n"
+                     "  optimizer: cem\ntarget_lead_rad: [0.1, 0.3]\n")
     assert node_planner_params(other) == {"optimizer": "cem", "num_samples": 300, "horizon": 5, "gamma": 10.0, "beta": 0.5, "sigma": 0.8,
-                                          "target_lead_rad": [0.1, 0.3]}
-    other.write_text("/**/pddm_planner:\n  ros__parameters:\n    num_samples: 300\n")
-    with pytest.raises(ValueError, match=r"planner\.yaml: no planner parameter\(s\) \['optimizer', 'horizon'"):
+                                          "backend": "loop", "target_lead_rad": [0.1, 0.3]}
+    other.write_text("planner:\n  num_samples: many\n")
+    with pytest.raises(ValueError, match=r"planner\.yaml.*num_samples"):
         node_planner_params(other)
+    # the trainer no longer reads the node's ROS parameter file
+    assert "ros__parameters" not in (Path(__file__).resolve().parents[2] / "config" / "pddm" / "planner" / "baoding.yaml").read_text()

@@ -24,7 +24,7 @@ from anima.controllers.triangulation import StereoCalibration
 from anima.ros_nodes._bridge_baoding import CAMERA_INFO_QOS, camera_info_msgs, image_msg
 from anima.ros_nodes._common import SENSOR_QOS, to_time_msg
 from anima.ros_nodes._diagnostics import DIAGNOSTICS_TOPIC, ERROR, OK, find_status, level_of, status_values
-from anima.ros_nodes.ball_state_estimator import ball_state_arrays, ball_state_msg
+from anima.ros_nodes._conversions import ball_state_arrays, ball_state_msg
 from anima.ros_nodes.ball_tracker import image_array
 from anima.sim_bridge.baoding_world import BaodingWorld, load_baoding_config
 

@@ -28,7 +28,7 @@ from sensor_msgs.msg import MultiDOFJointState
 from diagnostic_msgs.msg import DiagnosticArray
 from anima.ros_nodes._common import SENSOR_QOS, stamp_key
 from anima.ros_nodes._diagnostics import DIAGNOSTICS_TOPIC, find_status, status_values
-from anima.ros_nodes.ball_state_estimator import ball_state_arrays
+from anima.ros_nodes._conversions import ball_state_arrays
 
 out_path, sim_s, wall_cap_s = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 rclpy.init()

@@ -91,7 +91,7 @@ def test_multi_dof_positions_checks_lengths_and_names() -> None:
     from sensor_msgs.msg import MultiDOFJointState
 
     from anima.ros_nodes._conversions import MalformedMessage, multi_dof_positions
-    from anima.ros_nodes.ball_state_estimator import ball_state_msg
+    from anima.ros_nodes._conversions import ball_state_msg
 
     p, v = np.array([[1.0, 2, 3], [4, 5, 6]]), np.array([[0.1, 0, 0], [0, 0.2, 0]])
     msg = ball_state_msg(to_time_msg(0.0), "world", p, v)

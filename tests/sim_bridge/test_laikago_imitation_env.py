@@ -9,7 +9,7 @@ import pytest
 
 from anima.controllers.command_path import JointCommandPath
 from anima.models.imitation.observation import OBS_LAYOUT
-from anima.sim_bridge.envs.laikago_imitation import LaikagoImitationEnv, curriculum_episode_steps
+from anima.sim_bridge.envs.laikago_imitation import LaikagoImitationEnv, curriculum_episode_steps, standing_frame
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,12 @@ def test_without_reference_init_the_robot_stands_through_the_warmup(env):
     assert reward > 0.7
 
 
+def test_the_node_gets_the_same_warmup_pose_without_a_world(env):
+    frame = standing_frame()
+    assert frame == pytest.approx(env.default_frame, abs=1e-12)
+    assert frame[7:] == pytest.approx(env.world.nominal_pose()) and 0.4 < frame[2] < 0.55
+
+
 def test_reset_draws_reference_init_with_probability_0_9(env):
     starts = [env.reset(seed=s)[1]["ref_state_init"] for s in range(60)]
     assert 0.75 <= np.mean(starts) <= 1.0 and not all(starts)
@@ -67,6 +73,17 @@ def test_a_robot_on_its_back_terminates_by_contact_or_rotation(env):
         if done:
             break
     assert done and info["fell"]
+
+
+def test_an_absurd_target_is_refused_as_pd_controller_refuses_it(env):
+    env.reset(seed=6, options={"ref_state_init": False})
+    _, _, _, _, info = env.step(np.zeros(12, np.float32))
+    assert not info["target_rejected"]
+    far = np.zeros(12, np.float32)
+    far[1] = 5.0  # FR hip: default motor 0.67 + 5 -> URDF 5.07, 1.67 rad beyond its 3.4 limit
+    _, _, _, _, info = env.step(far)
+    assert info["target_rejected"]
+    assert env.path.target_positions[1] == pytest.approx(env.world.nominal_pose()[1])  # the last target held
 
 
 def test_episode_is_truncated_at_its_length(env):
