@@ -227,7 +227,8 @@ def spin_events(node: Node, max_wait_s: float = 0.1) -> None:
     batches, 9 paced Laikago runs per loop, interleaved, on the shared 2-core machine at load average
     10-16), the private loop is not measurably better: command latency p50 3.5 vs 4.6 ms and p99 22.9
     vs 24.4 ms for the EventsExecutor (medians of the runs; the EventsExecutor was lower in 4 of the 9
-    run pairs at p50 and 5 at p99), pd_controller CPU 0.38 vs 0.35 s per sim s. So the nodes spin with
+    run pairs at p50 and 5 at p99), pd_controller CPU 0.38 vs 0.35 s per sim s; on the quiet machine
+    (load 0.2-2, 2 runs each) p99 3.40 vs 3.24 ms, p50 0.77 vs 0.79 ms. So the nodes spin with
     the public executor, and the private-API loop was removed (BENCHMARKS.md). Handles what the
     nodes use: subscriptions, timers on the node clock (sim time included), services, clients.
     """
