@@ -21,6 +21,7 @@ import numpy as np
 from anima.controllers.leg_kinematics import laikago_urdf_to_motor
 from anima.models.imitation.observation import DEFAULT_MOTOR_POSE, OBS_DIM
 from anima.models.imitation.policy import ImitationPolicy
+from anima.models.imitation.evaluate import run_episode
 from anima.models.imitation.policy_runner import ImitationRunner, RunnerConfig
 
 __all__ = ["evaluate_as_node"]
@@ -37,26 +38,13 @@ def _recording(fn: Callable[[], Any]) -> Callable[[], Any]:
 def _episode(env: Any, policy: ImitationPolicy, steps: int, seed: int, warmup_s: float) -> dict[str, Any]:
     runner = ImitationRunner(policy, env.tracker.motion, RunnerConfig(env.control_dt, warmup_s=warmup_s),
                              frame=env.default_frame)
-    _, info = env.reset(seed=seed, options={"ref_state_init": False, "motion_time": -warmup_s})
-    t0, start = info["motion_time"], env.world.root_state()[0]
-    total, pose_sq, drifts, fell, n = 0.0, 0.0, [], False, 0
-    for n in range(1, steps + 1):
+
+    def act(n: int, _obs: np.ndarray) -> np.ndarray:
         imu, joints = env.world.imu.last, env.world.read_joints.last
-        targets = runner.step((n - 1) * env.control_dt, joints.position, imu.orientation_xyzw, imu.angular_velocity)
-        _, reward, terminated, truncated, info = env.step(laikago_urdf_to_motor(targets) - DEFAULT_MOTOR_POSE)
-        total += reward
-        pose_sq += info["pose_error_rad_rms"] ** 2
-        if info.get("cycle_drift_m") is not None:
-            drifts.append(info["cycle_drift_m"])
-        if terminated or truncated:
-            fell = bool(info["fell"])
-            break
-    end = env.world.root_state()[0]
-    clip = env.tracker.player.sample(np.array([max(t0, 0.0), max(info["motion_time"], 0.0)])).root_position
-    ref_dist = float(np.linalg.norm(clip[1, :2] - clip[0, :2]))
-    sim_dist = float(np.linalg.norm(end[:2] - start[:2]))
-    return {"return": total, "steps": n, "fell": fell, "pose_sq": pose_sq, "drifts": drifts,
-            "speed_ratio": sim_dist / ref_dist if ref_dist > 1e-6 else None}
+        targets = runner.step(n * env.control_dt, joints.position, imu.orientation_xyzw, imu.angular_velocity)
+        return laikago_urdf_to_motor(targets) - DEFAULT_MOTOR_POSE
+
+    return run_episode(env, act, steps, seed, {"ref_state_init": False, "motion_time": -warmup_s})
 
 
 def evaluate_as_node(policy_path: str | Path, motion: str, episodes: int, seconds: float = 20.0, seed: int = 12345,

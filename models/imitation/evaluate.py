@@ -40,12 +40,17 @@ def resolve_policy_path(policy: str, motion: str) -> Path:
     return path
 
 
-def _episode(env: Any, policy: ImitationPolicy, steps: int, seed: int) -> dict[str, Any]:
-    obs, info = env.reset(seed=seed, options={"ref_state_init": False})
+def run_episode(env: Any, act: Callable[[int, np.ndarray], np.ndarray], steps: int, seed: int,
+                reset_options: dict[str, Any]) -> dict[str, Any]:
+    """One scored episode: ``act(n, obs)`` gives the env action of step ``n`` (0-based).
+
+    Shared by the in-process evaluation and the as-node one, so both score alike.
+    """
+    obs, info = env.reset(seed=seed, options=reset_options)
     t0, start = info["motion_time"], env.world.root_state()[0]
     total, pose_sq, drifts, fell, n = 0.0, 0.0, [], False, 0
     for n in range(1, steps + 1):
-        obs, reward, terminated, truncated, info = env.step(policy.act(obs).astype(np.float32))
+        obs, reward, terminated, truncated, info = env.step(act(n - 1, obs))
         total += reward
         pose_sq += info["pose_error_rad_rms"] ** 2
         if info.get("cycle_drift_m") is not None:
@@ -59,6 +64,11 @@ def _episode(env: Any, policy: ImitationPolicy, steps: int, seed: int) -> dict[s
     sim_dist = float(np.linalg.norm(end[:2] - start[:2]))
     return {"return": total, "steps": n, "fell": fell, "pose_sq": pose_sq, "drifts": drifts,
             "speed_ratio": sim_dist / ref_dist if ref_dist > 1e-6 else None}
+
+
+def _episode(env: Any, policy: ImitationPolicy, steps: int, seed: int) -> dict[str, Any]:
+    return run_episode(env, lambda _n, obs: policy.act(obs).astype(np.float32), steps, seed,
+                       {"ref_state_init": False})
 
 
 def evaluate_policy(policy_path: str | Path, motion: str, episodes: int, seconds: float = 20.0, seed: int = 12345,
