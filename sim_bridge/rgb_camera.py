@@ -20,7 +20,7 @@ import numpy as np
 import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
-from anima.sim_bridge.stereo_camera import StereoCamera, _vec3, look_at_rotation
+from anima.sim_bridge.stereo_camera import StereoCamera, _vec3, gl_projection, look_at_rotation, random_light
 
 __all__ = ["RgbCamera", "RgbCameraConfig"]
 
@@ -117,31 +117,11 @@ class RgbCamera:
 
     def set_lighting(self, rng: np.random.Generator | None) -> None:
         """Random light direction, colour and coefficients; ``None`` restores the default light."""
-        if rng is None:
-            self._light = {}
-            return
-        d = rng.normal(size=3)
-        d[2] = abs(d[2]) + 0.5
-        self._light = {
-            "lightDirection": (d / np.linalg.norm(d)).tolist(),
-            "lightColor": rng.uniform(0.8, 1.0, 3).tolist(),
-            "lightAmbientCoeff": float(rng.uniform(0.4, 0.8)),
-            "lightDiffuseCoeff": float(rng.uniform(0.3, 0.6)),
-            "lightSpecularCoeff": float(rng.uniform(0.0, 0.2)),
-        }
+        self._light = random_light(rng)
 
     def _gl_projection(self) -> list[float]:
         c = self.config
-        K = c.K
-        W, H, n, f = c.width_px, c.height_px, c.near_m, c.far_m
-        cx_gl, cy_gl = K[0, 2], K[1, 2] + 1.0  # TINY_RENDERER pixel-centre offsets (stereo_camera.py)
-        m = np.array([
-            [2 * K[0, 0] / W, 0.0, 1.0 - 2 * cx_gl / W, 0.0],
-            [0.0, 2 * K[1, 1] / H, 2 * cy_gl / H - 1.0, 0.0],
-            [0.0, 0.0, -(f + n) / (f - n), -2 * f * n / (f - n)],
-            [0.0, 0.0, -1.0, 0.0],
-        ])
-        return m.T.reshape(-1).tolist()
+        return gl_projection(c.K, c.width_px, c.height_px, c.near_m, c.far_m)
 
     def _update_view(self) -> None:
         R = self._offset_rot @ self.world_R_optical

@@ -160,35 +160,12 @@ class StereoCamera:
 
     def set_lighting(self, rng: np.random.Generator | None) -> None:
         """Random light direction, colour and ambient/diffuse mix; ``None`` restores the default."""
-        if rng is None:
-            self._light = {}
-            return
-        d = rng.normal(size=3)
-        d[2] = abs(d[2]) + 0.5
-        self._light = {
-            "lightDirection": (d / np.linalg.norm(d)).tolist(),
-            "lightColor": rng.uniform(0.8, 1.0, 3).tolist(),
-            "lightAmbientCoeff": float(rng.uniform(0.4, 0.8)),
-            "lightDiffuseCoeff": float(rng.uniform(0.3, 0.6)),
-            "lightSpecularCoeff": float(rng.uniform(0.0, 0.2)),
-        }
+        self._light = random_light(rng)
 
     # ----------------------------------------------------------------- rendering
     def _gl_projection(self) -> list[float]:
-        """OpenGL projection (column-major 16) that reproduces K with the ROS pixel-centre convention."""
         c = self.config
-        W, H, n, f = c.width_px, c.height_px, c.near_m, c.far_m
-        # TINY_RENDERER samples pixel (col, row) at window x = col and (after its vertical flip)
-        # y = H - 1 - row; these offsets make the rendered pixel centres land on (u, v) = (col, row)
-        # (measured: sphere silhouette centroids vs. P X agree to < 0.1 px, see the tests).
-        cx_gl, cy_gl = c.K[0, 2], c.K[1, 2] + 1.0
-        m = np.array([
-            [2 * c.fx_px / W, 0.0, 1.0 - 2 * cx_gl / W, 0.0],
-            [0.0, 2 * c.fy_px / H, 2 * cy_gl / H - 1.0, 0.0],
-            [0.0, 0.0, -(f + n) / (f - n), -2 * f * n / (f - n)],
-            [0.0, 0.0, -1.0, 0.0],
-        ])
-        return m.T.reshape(-1).tolist()
+        return gl_projection(c.K, c.width_px, c.height_px, c.near_m, c.far_m)
 
     def _update_views(self) -> None:
         R = self._offset_rot @ self.world_R_left
@@ -230,3 +207,35 @@ class StereoCamera:
             x = Xh @ P.T
             out.append(x[:, :2] / x[:, 2:3])
         return out[0], out[1]
+
+
+def random_light(rng: np.random.Generator | None) -> dict[str, object]:
+    """``getCameraImage`` light keywords: random direction, colour and coefficients; ``{}`` (default) for None."""
+    if rng is None:
+        return {}
+    d = rng.normal(size=3)
+    d[2] = abs(d[2]) + 0.5
+    return {
+        "lightDirection": (d / np.linalg.norm(d)).tolist(),
+        "lightColor": rng.uniform(0.8, 1.0, 3).tolist(),
+        "lightAmbientCoeff": float(rng.uniform(0.4, 0.8)),
+        "lightDiffuseCoeff": float(rng.uniform(0.3, 0.6)),
+        "lightSpecularCoeff": float(rng.uniform(0.0, 0.2)),
+    }
+
+
+def gl_projection(K: np.ndarray, W: int, H: int, n: float, f: float) -> list[float]:
+    """OpenGL projection (column-major 16) that reproduces ``K`` with the ROS pixel-centre convention.
+
+    TINY_RENDERER samples pixel (col, row) at window x = col and (after its vertical flip)
+    y = H - 1 - row; these offsets make the rendered pixel centres land on (u, v) = (col, row)
+    (measured: sphere silhouette centroids vs. P X agree to < 0.1 px, see the tests).
+    """
+    cx_gl, cy_gl = K[0, 2], K[1, 2] + 1.0
+    m = np.array([
+        [2 * K[0, 0] / W, 0.0, 1.0 - 2 * cx_gl / W, 0.0],
+        [0.0, 2 * K[1, 1] / H, 2 * cy_gl / H - 1.0, 0.0],
+        [0.0, 0.0, -(f + n) / (f - n), -2 * f * n / (f - n)],
+        [0.0, 0.0, -1.0, 0.0],
+    ])
+    return m.T.reshape(-1).tolist()
