@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import time
 
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from anima.ros_nodes._bag_io import bag_info, message_class, parse_topics, read_messages
 from anima.ros_nodes._common import declare_params, run_node, shutdown_requested
 
+_MATCH_SETTLE_S = 0.3
+_ACK_TIMEOUT_S = 5.0
 _POLL_S = 0.01
 
 
@@ -61,6 +64,10 @@ class BagPlayerNode(Node):
         deadline = time.monotonic() + self._p["wait_for_subscribers_s"]
         while time.monotonic() < deadline and not shutdown_requested():
             if all(pub.get_subscription_count() > 0 for pub in self._pubs.values()):
+                # The writer counts a reader as soon as it matched it; the reader may match the writer a
+                # moment later, and a volatile reader drops what came before (seen: the first message
+                # lost 1 run in 8). Give the other side that moment before the first message.
+                time.sleep(_MATCH_SETTLE_S)
                 return
             time.sleep(_POLL_S)
         lonely = [t for t, pub in self._pubs.items() if pub.get_subscription_count() == 0]
@@ -83,6 +90,9 @@ class BagPlayerNode(Node):
                 time.sleep(min(left, 0.05))
             self._pubs[m.topic].publish(m.data)
             self.published += 1
+        # reliable readers acknowledge what they received; leaving before that can lose the last messages
+        for pub in self._pubs.values():
+            pub.wait_for_all_acked(Duration(seconds=_ACK_TIMEOUT_S))
 
     def close(self) -> None:
         total = sum(t.count for t in self.info.topics if t.topic in self._topics)
