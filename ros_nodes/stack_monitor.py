@@ -81,7 +81,9 @@ class StackMonitorNode(Node):
         self.get_logger().info(f"monitoring for {self._duration:g} s of sim time")
 
     def _heard(self, stream: str) -> None:
-        if self._silence is not None:
+        # the arrival clock runs from the first ground truth; a stream heard before that (its
+        # subscription matched first) would be stamped 0 and look silent once the clock starts
+        if self._silence is not None and self._wall0 is not None:
             self._silence.heard(stream, self._now_s)
 
     def _check_silence(self, t: float) -> None:
