@@ -82,3 +82,16 @@ def make_policy_file(tmp_path: Path):
         return path
 
     return make
+
+
+# Tests that start real node processes over DDS (tests/ros_nodes, tests/faults) get one rerun on
+# failure, as ROS 2's own CI retries its launch tests: discovery and start-up on 2 shared cores
+# occasionally lose a run (e.g. a node that starts 3 s late). A rerun must pass every assertion
+# again; a second failure fails the suite, and pytest's summary names every rerun.
+_RERUN_DIRS = ("ros_nodes", "faults")
+
+
+def pytest_collection_modifyitems(config, items) -> None:  # noqa: ARG001 - pytest hook signature
+    for item in items:
+        if item.path.parent.name in _RERUN_DIRS:
+            item.add_marker(pytest.mark.flaky(reruns=1))
