@@ -48,10 +48,10 @@ def _packages() -> tuple[list[str], dict[str, str]]:
 
 
 def _share_files() -> list[tuple[str, list[str]]]:
-    """``launch/``, ``config/`` and ``urdf/`` (recursively) into ``share/anima``."""
+    """package.xml, plugin.xml (the rqt panel), ``launch/``, ``config/`` and ``urdf/`` (recursively) into ``share/anima``."""
     out = [
         ("share/ament_index/resource_index/packages", ["resource/anima"]),
-        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}", ["package.xml", "plugin.xml"]),
     ]
     for top in ("launch", "config", "urdf"):
         for dirpath, _dirs, files in os.walk(os.path.join(HERE, top)):

@@ -1,4 +1,5 @@
-"""The ``anima`` command line: ``anima <command> ...``; commands are the modules of ``anima.commands``."""
+"""The ``anima`` command line: ``anima <command> ...``; commands are the modules of ``anima.commands``
+(module ``query_panel`` is command ``query-panel``)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"anima {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in sorted(_command_modules().items()):
-        cmd = sub.add_parser(name, help=getattr(module, "HELP", ""), description=getattr(module, "HELP", ""))
+        cmd = sub.add_parser(name.replace("_", "-"), help=getattr(module, "HELP", ""), description=getattr(module, "HELP", ""))
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)
     return parser

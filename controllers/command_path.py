@@ -23,7 +23,11 @@ Modes:
   finite get damping only.
 * ``TRACKING``: following targets.
 * ``TIMEOUT``: no target for more than ``command_timeout_s`` -> damping ``tau = -kd_damp qd``.
-  The next valid target restarts filter and interpolation from the measured position.
+  The next valid target restarts filter and interpolation from the measured position, and for
+  ``resume_ramp_s`` the desired position is blended from the pose measured at the resume into
+  the tracked one along a smooth step. Damping lets the robot sag; without the ramp the filter
+  (4 Hz) brought a sagged Laikago back to its stance in ~0.15 s and threw it 0.2 m into the air
+  (a policy node stalled 0.5 s while standing up: ``tests/faults/test_late_policy.py``).
 * ``ESTOP``: after :meth:`JointCommandPath.emergency_stop`: damping until :meth:`reset`;
   targets are refused.
 
@@ -44,6 +48,7 @@ import numpy as np
 from anima.controllers.filters import ButterworthLowPass
 from anima.controllers.limits import clamp_positions, clamp_torques, limit_change
 from anima.controllers.pd import damping_torque, pd_torque
+from anima.controllers.pose_schedule import smooth_step
 from anima.controllers.robot_config import RobotControlConfig
 
 
@@ -137,6 +142,7 @@ class JointCommandPath:
         self._last_target_t: float | None = None
         self._last_t: float | None = None
         self._desired = q0.copy()
+        self._ramp: tuple[float, np.ndarray] | None = None  # (resume time, measured pose) after a timeout
         self._reset_filter(np.where(np.isfinite(q0), q0, 0.0))
 
     def _reset_filter(self, x0: np.ndarray) -> None:
@@ -194,6 +200,8 @@ class JointCommandPath:
             start = self._hold if self._mode is CommandMode.WAITING else self._last_q
             start = np.where(np.isfinite(start), start, full)
             self._reset_filter(start)
+            if self._mode is CommandMode.TIMEOUT and self.config.resume_ramp_s > 0:
+                self._ramp = (t, start.copy())
         else:
             start = self._interpolate(t)
         self._seg_start = start
@@ -327,9 +335,22 @@ class JointCommandPath:
             if t - self._last_target_t > self.config.command_timeout_s:
                 self._mode = CommandMode.TIMEOUT
                 self._counts["timeouts"] += 1
+                self._ramp = None
                 return None
-            return self._interpolate(t)
+            return self._ramped(self._interpolate(t), t)
         return None
+
+    def _ramped(self, desired: np.ndarray, t: float) -> np.ndarray:
+        """``desired``, blended in from the pose measured at a resume after a timeout (smooth step)."""
+        if self._ramp is None:
+            return desired
+        t0, start = self._ramp
+        u = (t - t0) / self.config.resume_ramp_s
+        if u >= 1.0:
+            self._ramp = None
+            return desired
+        s = float(smooth_step(max(u, 0.0)))
+        return start + s * (desired - start)
 
     def _interpolate(self, t: float) -> np.ndarray:
         alpha = min(max((t - self._seg_t) / self._period, 0.0), 1.0)
@@ -344,6 +365,8 @@ class JointCommandPath:
             self._seg_start = self._interpolate(self._last_t)
             self._seg_t = t
             self._last_target_t = t
+            if self._ramp is not None:  # the ramp goes on from where it was, on the new clock
+                self._ramp = (t - (self._last_t - self._ramp[0]), self._ramp[1])
         self._last_t = t
 
     def _vector(self, x: np.ndarray, name: str) -> np.ndarray:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -24,6 +25,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 ConfigT = TypeVar("ConfigT")
+
+
+_YAML11_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def _type_name(hint: Any) -> str:
@@ -68,6 +72,8 @@ def check_value(value: Any, hint: Any, where: str) -> Any:
             return value
         raise ValueError(f"{where}: expected int, got {_describe(value)}")
     if hint is float:
+        if isinstance(value, str) and _YAML11_EXPONENT.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 (PyYAML) reads "1e-4" as a string; YAML 1.2 and users mean a float
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if math.isnan(value):  # inf is a legitimate "no limit"; NaN never is
                 raise ValueError(f"{where}: expected float, got NaN")

@@ -45,8 +45,9 @@ _SCALAR = {
 # <limit lower upper effort>. A YAML value, where given, is used instead (e.g. a subset of joints).
 _FROM_URDF = ("joint_names", "position_lower_rad", "position_upper_rad", "torque_limit_nm")
 _REQUIRED = ("robot", "joint_names", *_PER_JOINT, *_SCALAR, "action_filter_order")
-_OPTIONAL = ("urdf", "coupled_joints", "target_limit_margin_rad", "foot_links", "urdf_to_body_rpy")
+_OPTIONAL = ("urdf", "coupled_joints", "target_limit_margin_rad", "resume_ramp_s", "foot_links", "urdf_to_body_rpy")
 DEFAULT_TARGET_LIMIT_MARGIN_RAD = 0.5
+DEFAULT_RESUME_RAMP_S = 1.0
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -78,6 +79,10 @@ class RobotControlConfig:
         target_limit_margin: a target further than this beyond a joint's position limit is
             rejected as absurd (a policy or planner gone wrong); nearer ones are clamped to the
             limit, rad (YAML ``target_limit_margin_rad``, optional, default 0.5; ``.inf`` = clamp all).
+        resume_ramp_s: when targets resume after a command timeout, the desired position moves
+            from the pose measured at the resume to the tracked target along a smooth step of
+            this duration, s (YAML ``resume_ramp_s``, optional, default 1.0; 0 = jump). After a
+            timeout the robot has sagged under damping; tracking a far target at once threw it.
         damping_kd: damping gain used in timeout / e-stop (``tau = -damping_kd * qd``), N·m·s/rad.
         standing_pose, crouch_pose: URDF joint angles, rad.
         urdf: where the robot description comes from (informational).
@@ -107,6 +112,7 @@ class RobotControlConfig:
     standing_pose: np.ndarray
     crouch_pose: np.ndarray
     target_limit_margin: float = DEFAULT_TARGET_LIMIT_MARGIN_RAD
+    resume_ramp_s: float = DEFAULT_RESUME_RAMP_S
     urdf: str = ""
     coupled_joints: tuple[tuple[str, str, float], ...] = ()
     foot_links: tuple[str, ...] = ()
@@ -171,6 +177,9 @@ class RobotControlConfig:
         if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
             raise ValueError(f"{where}: target_limit_margin_rad: must be a number >= 0 (.inf = never reject), "
                              f"got {margin!r}")
+        ramp = self.resume_ramp_s
+        if isinstance(ramp, bool) or not isinstance(ramp, (int, float)) or not (math.isfinite(ramp) and ramp >= 0):
+            raise ValueError(f"{where}: resume_ramp_s: must be a finite number >= 0 (0 = no ramp), got {ramp!r}")
         if self.command_timeout_s <= 1.0 / self.target_rate_hz:
             raise ValueError(f"{where}: command_timeout_s: must exceed one target period (1/target_rate_hz)")
         if self.foot_links and 3 * len(self.foot_links) != len(self.joint_names):
@@ -216,6 +225,8 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<in-memory>") ->
         kwargs[attr] = check_value(data[key], float, f"{source}: {key}")
     if "target_limit_margin_rad" in data:
         kwargs["target_limit_margin"] = check_value(data["target_limit_margin_rad"], float, f"{source}: target_limit_margin_rad")
+    if "resume_ramp_s" in data:
+        kwargs["resume_ramp_s"] = check_value(data["resume_ramp_s"], float, f"{source}: resume_ramp_s")
     coupled = data.get("coupled_joints") or []
     if not isinstance(coupled, list):
         raise ValueError(f"{source}: coupled_joints: must be a list of [follower, leader, ratio]")

@@ -6,11 +6,18 @@ Publishes ``imu/data`` (sensor_msgs/Imu, frame ``imu_frame_id`` = body frame) at
 feet touching the ground, empty when none) at ``contacts_rate_hz``.
 
 Parameters: ``world_config`` (str, "" = the package's config/sim/laikago_world.yaml),
+``domain`` (str, "none": a target-domain file or the name of one in config/adaptation/, applied once
+at start: fixed dynamics, see ``anima.models.adaptation.domain``; refused together with ``randomize``;
+its ``latency_s`` is not applied here: the bridge's ``joint_states`` feed ``pd_controller``'s 500 Hz PD
+loop, which on a robot runs next to the motors without that delay, and a 30 ms delay inside that
+loop makes the robot jump about (measured); the in-process env delays only the policy's observations),
 ``initial_pose`` (str, "crouch": a named pose of config/robots/laikago.yaml the robot starts in),
 ``imu_frame_id`` (str, "imu_link"), ``imu_rate_hz`` (500), ``ground_truth_rate_hz`` (100), ``contacts_rate_hz`` (20).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 from builtin_interfaces.msg import Time
@@ -33,6 +40,7 @@ class LaikagoAdapter:
         spec = {
             "world_config": "",
             "initial_pose": "crouch",
+            "domain": "none",
             "imu_frame_id": "imu_link",
             "imu_rate_hz": 500.0,
             "ground_truth_rate_hz": 100.0,
@@ -41,6 +49,19 @@ class LaikagoAdapter:
         p = declare_params(node, spec)
         config = load_laikago_world_config(p["world_config"] or None)
         self.world = LaikagoWorld(client, config)
+        self.domain = None
+        if p["domain"] not in ("", "none"):
+            from anima.models.adaptation.domain import load_domain
+            from anima.sim_bridge.randomization import apply
+
+            if node.get_parameter("randomize").value:
+                raise ValueError("domain and randomize:=true exclude each other (a domain fixes the dynamics)")
+            self.domain = load_domain(p["domain"])
+            params = self.domain.params(self.world.nominal_link_masses, self.world.n_joints)
+            apply(self.world, dataclasses.replace(params, latency_s=None))  # None: the world's nominal latency
+            note = (f"; its latency_s {self.domain.latency_s:g} s is not applied over ROS (it would sit inside the "
+                    "PD loop)" if self.domain.latency_s > 0 else "")
+            node.get_logger().info(f"target domain {self.domain.name}: {self.domain.description}{note}")
         robot = load_robot_config("laikago")
         self.robot_config = robot  # the bridge's command guard takes the torque limits and damping from it
         self._initial = np.asarray(named_pose(robot, p["initial_pose"]), dtype=float)

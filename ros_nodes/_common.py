@@ -231,6 +231,12 @@ def spin_events(node: Node, max_wait_s: float = 0.1) -> None:
     (load 0.2-2, 2 runs each) p99 3.40 vs 3.24 ms, p50 0.77 vs 0.79 ms. So the nodes spin with
     the public executor, and the private-API loop was removed (BENCHMARKS.md). Handles what the
     nodes use: subscriptions, timers on the node clock (sim time included), services, clients.
+
+    The 500 Hz Laikago path no longer pays for Python messages: its JointState subscriptions are
+    ``raw`` and its publishers send bytes (``_cdr``; public API, ~20 instead of ~100 µs of message
+    work per sample). No private-API executor was brought back for the latency target: on this
+    shared machine (load 7-22 while measured, 2026-12-04) the tail is the wait for a core, and no
+    executor was measurably better (BENCHMARKS.md, "The 500 Hz path in serialized form").
     """
     from rclpy.experimental import EventsExecutor
 

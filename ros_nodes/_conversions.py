@@ -13,6 +13,7 @@ from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Imu, JointState, MultiDOFJointState
 
 from anima.controllers.spatial import quat_rotate, quat_rotate_inverse
+from anima.ros_nodes._cdr import JointStateArrays
 
 
 def _f64(values: np.ndarray) -> array.array:
@@ -48,7 +49,10 @@ def joint_state_msg(
     return msg
 
 
-def joint_arrays(msg: JointState) -> JointArrays:
+def joint_arrays(msg: JointState | JointStateArrays) -> JointArrays:
+    """Names and float arrays of a JointState, or of one read from its serialized form (``_cdr``)."""
+    if isinstance(msg, JointStateArrays):
+        return JointArrays(names=msg.names, position=msg.position, velocity=msg.velocity, effort=msg.effort)
     return JointArrays(
         names=tuple(msg.name),
         position=np.asarray(msg.position, dtype=np.float64),
@@ -68,7 +72,7 @@ class MalformedMessage(ValueError):
 JOINT_FIELDS = ("position", "velocity", "effort")
 
 
-def checked_joint_arrays(msg: JointState, topic: str, required: Sequence[str] = ("position",)) -> JointArrays:
+def checked_joint_arrays(msg: JointState | JointStateArrays, topic: str, required: Sequence[str] = ("position",)) -> JointArrays:
     """``joint_arrays`` of a JointState whose fields agree with its names.
 
     Each field in ``required`` must hold one value per name; every other field must be empty (the

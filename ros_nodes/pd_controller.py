@@ -31,17 +31,19 @@ no gate).
 from __future__ import annotations
 
 import numpy as np
+from builtin_interfaces.msg import Time
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
-from anima.controllers.command_path import JointCommand, JointCommandPath
+from anima.controllers.command_path import CommandMode, JointCommand, JointCommandPath
 from anima.controllers.limits import clamp_torques
 from anima.controllers.pd import damping_torque
 from anima.controllers.robot_config import load_robot_config
 from anima.controllers.round_trip import RoundTripConfig, RoundTripMonitor
-from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node
-from anima.ros_nodes._conversions import joint_state_msg, reorder_index
+from anima.ros_nodes._cdr import CdrError, JointStateReader, JointStateWriter
+from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, run_node
+from anima.ros_nodes._conversions import reorder_index
 
 
 class PdControllerNode(Node):
@@ -65,8 +67,11 @@ class PdControllerNode(Node):
         self._state_names: tuple[str, ...] = ()
         self._index = None
         self._now = None
+        self._mode_seen = self.core.mode
         self._cmd_pub = self.create_publisher(JointState, "joint_commands", COMMAND_QOS)
-        self.create_subscription(JointState, "joint_states", self._on_state, SENSOR_QOS)
+        # the 500 Hz path reads and writes serialized messages (``_cdr``: no Python message objects)
+        self._reader, self._writer = JointStateReader(), JointStateWriter(self._names, ("effort",))
+        self.create_subscription(JointState, "joint_states", self._on_state, SENSOR_QOS, raw=True)
         self.create_subscription(JointState, "joint_targets", self._on_targets, COMMAND_QOS)
         self.create_service(Trigger, "emergency_stop", self._on_estop)
         self.create_service(Trigger, "reset_emergency_stop", self._on_reset)
@@ -74,8 +79,13 @@ class PdControllerNode(Node):
         what = "position targets + gains (the driver closes the loop)" if self._position_mode else "torques"
         self.get_logger().info(f"robot {robot}: {len(self._names)} joints, {what} per joint_states message{gate}")
 
-    def _on_state(self, msg: JointState) -> None:
-        names = tuple(msg.name)
+    def _on_state(self, raw: bytes) -> None:
+        try:
+            msg = self._reader.read(raw)
+        except CdrError as err:
+            self.get_logger().error(str(err), throttle_duration_sec=1.0)
+            return
+        names = msg.names
         if names != self._state_names:
             try:
                 self._index = reorder_index(names, self._names)
@@ -83,19 +93,27 @@ class PdControllerNode(Node):
                 self.get_logger().error(str(err), throttle_duration_sec=1.0)
                 return
             self._state_names = names
-        self._now = from_time_msg(msg.header.stamp)
+        self._now = msg.stamp_s
         q = self._take(msg.position)
         qd = self._take(msg.velocity)
         if self._position_mode:
-            self._cmd_pub.publish(driver_command_msg(msg, self._driver_names, self.core.command(q, qd, self._now)))
-            return
-        if self._rt is None:
-            tau = self.core.compute(q, qd, self._now)
+            stamp = Time(sec=msg.sec, nanosec=msg.nanosec)
+            self._cmd_pub.publish(driver_command_msg(stamp, self._driver_names, self.core.command(q, qd, self._now)))
         else:
-            tau = self._gated_torque(self._take(msg.effort), q, qd)
-        self._cmd_pub.publish(joint_state_msg(msg.header.stamp, self._names, effort=tau))
-        if self._rt is not None:
-            self._rt.sent(self._now, tau)
+            tau = self.core.compute(q, qd, self._now) if self._rt is None else self._gated_torque(self._take(msg.effort), q, qd)
+            self._cmd_pub.publish(self._writer.write(msg.sec, msg.nanosec, tau))
+            if self._rt is not None:
+                self._rt.sent(self._now, tau)
+        if self.core.mode is not self._mode_seen:
+            self._log_mode(self.core.mode)
+
+    def _log_mode(self, mode: CommandMode) -> None:
+        """One line per transition into or out of the target timeout (rare: never per message)."""
+        before, self._mode_seen = self._mode_seen, mode
+        if mode is CommandMode.TIMEOUT:
+            self.get_logger().warn(f"joint_targets silent for more than {self.config.command_timeout_s:g} s: damping")
+        elif before is CommandMode.TIMEOUT and mode is CommandMode.TRACKING:
+            self.get_logger().info(f"joint_targets resumed: from the measured pose over {self.config.resume_ramp_s:g} s")
 
     def _gated_torque(self, applied: np.ndarray, q: np.ndarray, qd: np.ndarray) -> np.ndarray:
         """Node mode: PD only while the command round trip's p99 is within its limit, else damping."""
@@ -155,11 +173,11 @@ class PdControllerNode(Node):
 GAINS_SUFFIX = "/gains"
 
 
-def driver_command_msg(state: JointState, names: list[str], cmd: JointCommand) -> JointState:
+def driver_command_msg(stamp: Time, names: list[str], cmd: JointCommand) -> JointState:
     """``pd:=driver`` encoding: joints (target, target velocity, feed-forward), then ``<joint>/gains`` (kp, kd, 0)."""
     n = len(cmd.position)
     msg = JointState()
-    msg.header.stamp = state.header.stamp
+    msg.header.stamp = stamp
     msg.name = names
     msg.position = np.concatenate([cmd.position, cmd.kp]).tolist()
     msg.velocity = np.concatenate([cmd.velocity, cmd.kd]).tolist()

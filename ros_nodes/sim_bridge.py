@@ -19,8 +19,11 @@ Topics (relative names):
 
 Start-up: with ``hold_until_command`` the world does not step (no physics, no ``/clock``) until
 the first valid command arrives; meanwhile ``joint_states`` of the frozen robot is published
-every ``_HOLD_PERIOD_S`` of wall time, so a controller that starts late finds the robot exactly as
-it was placed (issue 20, item 6). Holding the time as well as the body (rather than fixing the
+every ``_HOLD_PERIOD_S`` of wall time, with whatever the adapter's optional ``on_hold(stamp)`` sends
+of the frozen scene (the reacher: its camera frame, which its planner answers), so a controller that
+starts late finds the robot exactly as it was placed (issue 20, item 6), and the first step is
+taken only once commands flow, i.e. once the controller's subscriptions and the bridge's are
+matched. Holding the time as well as the body (rather than fixing the
 base and stepping) keeps the legs from swinging under gravity and keeps every sim-time timeout of
 the stack from running while nothing controls the robot.
 
@@ -34,6 +37,12 @@ sample's time until the next, at any speed, as on a real-time bus; no extra dela
 ``randomize`` (bool, false: domain randomization at reset), ``gui`` (bool, false: open PyBullet's
 window; needs a display, refused at start when ``$DISPLAY`` is unset), ``video_path`` (str, "none":
 write an mp4 of the run from a fixed viewpoint at 30 fps of sim time, see ``anima.sim_bridge.video``).
+
+Service ``sim/reset`` (std_srvs/Trigger): put the robot back in its start state (the adapter's reset:
+for the Laikago the initial pose at the origin, at rest; for the planar reacher the next episode's start
+and target, named in the reply), between physics steps; sim time goes on
+(the clock never runs backwards) and the dynamics (randomized draw or domain) are kept. Used between
+adaptation episodes, where a person resets a real robot.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
+from std_srvs.srv import Trigger
 
 from anima.controllers.command_guard import CommandGuard, CommandGuardConfig, GuardMode, RejectionLog
 from anima.controllers.latency import LatencyWindow
@@ -59,13 +69,12 @@ from anima.ros_nodes._common import (
     STREAM_QOS,
     SubscriptionPoller,
     declare_params,
-    from_time_msg,
     run_node,
     shutdown_requested,
     stamp_key,
     to_time_msg,
 )
-from anima.ros_nodes._conversions import joint_state_msg
+from anima.ros_nodes._cdr import CdrError, JointStateReader, JointStateWriter
 from anima.sim_bridge.pacing import Pacer, steps_every
 from anima.sim_bridge.video import VideoRecorder, check_video_target, default_view
 
@@ -85,8 +94,7 @@ class SimBridgeNode(Node):
         self._rng = np.random.default_rng(p["seed"])
         if p["randomize"]:
             self.get_logger().info(f"domain randomization: {self.world.randomize(self._rng)}")
-        reset = getattr(self.adapter, "reset", None)
-        reset(self._rng) if reset is not None else self.world.reset(rng=self._rng)
+        self._reset_world()
         self.video = VideoRecorder(self._client, p["video_path"], default_view(self.world)) if p["video_path"] else None
         dt = self.world.physics_dt
         self._p = p
@@ -104,8 +112,12 @@ class SimBridgeNode(Node):
         self.latencies_ms = LatencyWindow()  # bounded: the latest 60 000 samples (2 min at 500 Hz)
         self._clock_pub = self.create_publisher(Clock, "/clock", CLOCK_QOS)
         self._js_pub = self.create_publisher(JointState, "joint_states", STREAM_QOS)
-        cmd_sub = self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
+        # the 500 Hz command path reads and writes serialized messages (``_cdr``: no Python message objects)
+        self._reader = JointStateReader()
+        self._js_writer = JointStateWriter(self.world.joint_names, JointStateWriter.FIELDS)
+        cmd_sub = self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS, raw=True)
         self._commands = SubscriptionPoller(self, cmd_sub)
+        self.create_service(Trigger, "sim/reset", self._on_reset)
         self.get_logger().info(
             f"world={p['world']} physics {1 / dt:.0f} Hz, joint_states every {self._js_every} steps, "
             f"rtf={p['real_time_factor']}, lockstep={p['lockstep']}, torque limits from {robot.source}"
@@ -134,8 +146,30 @@ class SimBridgeNode(Node):
             raise ValueError(f"real_time_factor must be >= 0 (0 = unpaced), got {p['real_time_factor']}")
         return p
 
-    def _on_command(self, msg: JointState) -> None:
-        reason = self.guard.offer(msg.name, msg.effort, from_time_msg(msg.header.stamp), self.world.time_s)
+    def _reset_world(self) -> str:
+        """Reset through the adapter; returns what the adapter says about the new start ("" if nothing)."""
+        reset = getattr(self.adapter, "reset", None)
+        if reset is None:
+            self.world.reset(rng=self._rng)
+            return ""
+        return reset(self._rng) or ""
+
+    def _on_reset(self, _req: Trigger.Request, resp: Trigger.Response) -> Trigger.Response:
+        """Runs in the physics loop's executor turn, so never in the middle of a step."""
+        detail = self._reset_world()
+        resp.success, resp.message = True, f"robot reset to its start state at sim time {self.world.time_s:.3f} s"
+        if detail:
+            resp.message += f": {detail}"
+        self.get_logger().info(resp.message)
+        return resp
+
+    def _on_command(self, raw: bytes) -> None:
+        try:
+            msg = self._reader.read(raw)
+        except CdrError as err:
+            reason = str(err)
+        else:
+            reason = self.guard.offer(msg.names, msg.effort, msg.stamp_s, self.world.time_s)
         if reason:
             line = self._rejections.note(reason, time.monotonic())
             if line is not None:
@@ -145,7 +179,7 @@ class SimBridgeNode(Node):
             line = self._clamps.note(f"to the limit at {list(self.guard.last_clamped)}", time.monotonic())
             if line is not None:
                 self.get_logger().warn(line)
-        key = stamp_key(msg.header.stamp)
+        key = msg.sec * 1_000_000_000 + msg.nanosec  # stamp_key
         sent = self._publish_wall.pop(key, None)
         if sent is not None:
             self.latencies_ms.add((time.perf_counter() - sent) * 1e3)
@@ -190,10 +224,14 @@ class SimBridgeNode(Node):
         log.info("holding the world (no physics steps, no /clock) until the first joint_commands")
         start = time.monotonic()
         remind = start + _HOLD_REMIND_S
+        on_hold = getattr(self.adapter, "on_hold", None)
         while not self.guard.started:
             if shutdown_requested():
                 return False
-            self._publish_joint_states(to_time_msg(self.world.time_s))
+            stamp = to_time_msg(self.world.time_s)
+            self._publish_joint_states(stamp)
+            if on_hold is not None:
+                on_hold(stamp)
             if self._commands.wait(_HOLD_PERIOD_S):
                 self._commands.take_all()
             executor.spin_once(timeout_sec=0.0)
@@ -221,7 +259,7 @@ class SimBridgeNode(Node):
         self._publish_wall[key] = time.perf_counter()
         if len(self._publish_wall) > 64:
             self._publish_wall.pop(next(iter(self._publish_wall)))
-        self._js_pub.publish(joint_state_msg(stamp, self.world.joint_names, j.position, j.velocity, j.effort))
+        self._js_pub.publish(self._js_writer.write(stamp.sec, stamp.nanosec, j.position, j.velocity, j.effort))
         self._awaiting = key if (self._p["lockstep"] and self.guard.mode is GuardMode.COMMANDED) else None
 
     def _wait_for_command(self) -> None:

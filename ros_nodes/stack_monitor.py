@@ -39,6 +39,7 @@ from anima.controllers.liveness import SilenceWatch
 from anima.controllers.robot_config import load_robot_config
 from anima.controllers.run_metrics import RunCheckConfig, RunMetrics, failed_checks, standing_judged
 from anima.models.checkpoint import write_text_atomic
+from anima.ros_nodes._cdr import CdrError, JointStateReader
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node, stamp_key
 from anima.ros_nodes._conversions import MalformedMessage, checked_joint_arrays, odometry_arrays, reorder_index
 
@@ -76,8 +77,10 @@ class StackMonitorNode(Node):
         self.create_subscription(Odometry, "sim/ground_truth/odom", self._on_truth, SENSOR_QOS)
         self.create_subscription(String, "sim/ground_truth/non_foot_contacts", self._on_contacts, SENSOR_QOS)
         if self.declare_parameter("check_commands", True).value:
-            self.create_subscription(JointState, "joint_states", self._on_joint_states, SENSOR_QOS)
-            self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS)
+            # 500 Hz each: read from their serialized form (``_cdr``), no Python messages
+            self._state_reader, self._command_reader = JointStateReader(), JointStateReader()
+            self.create_subscription(JointState, "joint_states", self._on_joint_states, SENSOR_QOS, raw=True)
+            self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS, raw=True)
         self.get_logger().info(f"monitoring for {self._duration:g} s of sim time")
 
     def _heard(self, stream: str) -> None:
@@ -135,11 +138,12 @@ class StackMonitorNode(Node):
     def _on_contacts(self, msg: String) -> None:
         self.metrics.add_contacts(self.metrics.t_last, msg.data)
 
-    def _on_joint_states(self, msg: JointState) -> None:
+    def _on_joint_states(self, raw: bytes) -> None:
         self._sim_wall = time.perf_counter()  # also while the bridge holds the world before the first command
         try:
+            msg = self._state_reader.read(raw)
             j = checked_joint_arrays(msg, "joint_states", required=("velocity",))
-        except MalformedMessage as err:
+        except (MalformedMessage, CdrError) as err:
             self.get_logger().warning(f"rejected: {err}", throttle_duration_sec=1.0)
             return
         if j.names != self._state_names:  # the index holds only for the names it was built from
@@ -149,19 +153,20 @@ class StackMonitorNode(Node):
                 self.get_logger().error(str(err), throttle_duration_sec=1.0)
                 return
             self._state_names = j.names
-        _remember(self._qd, stamp_key(msg.header.stamp), j.velocity[self._index])
+        _remember(self._qd, msg.sec * 1_000_000_000 + msg.nanosec, j.velocity[self._index])
 
-    def _on_command(self, msg: JointState) -> None:
+    def _on_command(self, raw: bytes) -> None:
         try:
+            msg = self._command_reader.read(raw)
             effort = checked_joint_arrays(msg, "joint_commands", required=("effort",)).effort
-        except MalformedMessage as err:
+        except (MalformedMessage, CdrError) as err:
             self.get_logger().warning(f"rejected: {err}", throttle_duration_sec=1.0)
             return
         self._heard("joint_commands")
-        qd = self._qd.get(stamp_key(msg.header.stamp))
-        if qd is not None and tuple(msg.name) != self._names:
+        qd = self._qd.get(msg.sec * 1_000_000_000 + msg.nanosec)  # stamp_key
+        if qd is not None and msg.names != self._names:
             qd = None  # commands are expected in the robot config's joint order
-        self.metrics.add_command(from_time_msg(msg.header.stamp), effort, qd)
+        self.metrics.add_command(msg.stamp_s, effort, qd)
 
     def _maybe_estop(self, t: float) -> None:
         at = self.metrics.config.estop_at_s

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 
+from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
@@ -32,6 +33,7 @@ from anima.controllers.base_estimator import BaseEstimator, BaseEstimatorConfig
 from anima.controllers.imu_check import GravityCheck, GravityCheckConfig, ImuVerdict
 from anima.controllers.leg_kinematics import LegKinematics
 from anima.controllers.robot_config import load_robot_config
+from anima.ros_nodes._cdr import CdrError, JointStateReader
 from anima.ros_nodes._common import SENSOR_QOS, STREAM_QOS, declare_params, from_time_msg, run_node
 from anima.ros_nodes._conversions import MalformedMessage, checked_joint_arrays, imu_arrays, odometry_msg, reorder_index
 from anima.ros_nodes._diagnostics import (DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, ERROR, OK, WARN, diagnostic_array,
@@ -68,7 +70,8 @@ class StateEstimatorNode(Node):
         self._diag_time = None
         self._report_imu_check()
         self.create_subscription(Imu, "imu/data", self._on_imu, SENSOR_QOS)
-        self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
+        self._reader = JointStateReader()  # joint_states (500 Hz) read from its serialized form (``_cdr``)
+        self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS, raw=True)
         self.get_logger().info(f"{p['robot']} base Kalman filter: imu/data + joint_states -> odom")
 
     def _on_imu(self, msg: Imu) -> None:
@@ -94,12 +97,13 @@ class StateEstimatorNode(Node):
                                    f"{check.verdict.value}: {check.reason}", values)
         self._diag_pub.publish(diagnostic_array(stamp, [status]))
 
-    def _on_joints(self, msg: JointState) -> None:
+    def _on_joints(self, raw: bytes) -> None:
         if not self._have_imu:
             return
         try:
+            msg = self._reader.read(raw)
             j = checked_joint_arrays(msg, "joint_states", required=("position", "velocity"))
-        except MalformedMessage as err:
+        except (MalformedMessage, CdrError) as err:
             self.get_logger().warning(f"rejected: {err}", throttle_duration_sec=1.0)
             return
         if j.names != self._state_names:
@@ -111,17 +115,18 @@ class StateEstimatorNode(Node):
             self._state_names = j.names
         idx = self._index
         effort = j.effort[idx] if len(j.effort) else None
-        t = from_time_msg(msg.header.stamp)
+        t = msg.stamp_s
+        stamp = Time(sec=msg.sec, nanosec=msg.nanosec)
         self.core.update_joints(t, j.position[idx], j.velocity[idx], effort)
         if self._diag_time is None or t - self._diag_time >= DIAGNOSTICS_PERIOD_S:
             self._diag_time = t
-            self._publish_diagnostics(msg.header.stamp)
+            self._publish_diagnostics(stamp)
         if self.imu_check.verdict is not ImuVerdict.PASSED:
             return  # the filter runs, but its output is not trusted until the IMU frame checked out
         s = self.core.state()
         self._pub.publish(
             odometry_msg(
-                msg.header.stamp,
+                stamp,
                 s.position,
                 s.orientation_xyzw,
                 s.linear_velocity_world,

@@ -9,6 +9,10 @@ Three measurements in one run (~45 s):
 3. ``command_latency_ms_p50/p99`` and ``pd_rate_hz_achieved``: the stack paced at real time;
    latency from the bridge publishing ``joint_states`` to it receiving the command computed
    from that sample (matched by stamp).
+4. ``path_conversion_us``: the message work one sample costs on that path (bridge writes
+   ``joint_states``, pd_controller reads it and writes ``joint_commands``, the bridge reads that),
+   in this process, as the nodes do it (serialized form, ``ros_nodes/_cdr.py``) against the
+   reference, rclpy message objects and rclpy's (de)serialization; CPU time, medians of 5 repeats.
 """
 
 from __future__ import annotations
@@ -52,10 +56,51 @@ def bare_rtf(sim_seconds: float) -> float:
     return steps * world.physics_dt / wall
 
 
+def path_conversion_us(repeats: int = 5, samples: int = 2000) -> dict[str, float]:
+    """Microseconds of message work per sample on the command path: ``cdr`` (the nodes) and
+    ``rclpy_messages`` (the reference: build messages, serialize, deserialize with rclpy)."""
+    from rclpy.serialization import deserialize_message, serialize_message
+    from sensor_msgs.msg import JointState
+
+    from anima.controllers.robot_config import load_robot_config
+    from anima.ros_nodes._cdr import JointStateReader, JointStateWriter
+    from anima.ros_nodes._common import to_time_msg
+    from anima.ros_nodes._conversions import joint_state_msg
+
+    names = load_robot_config("laikago").joint_names
+    q = np.linspace(-1.0, 1.0, len(names))
+    state_w, cmd_w = JointStateWriter(names, JointStateWriter.FIELDS), JointStateWriter(names, ("effort",))
+    state_r, cmd_r = JointStateReader(), JointStateReader()
+
+    def cdr(i: int) -> None:
+        state = state_r.read(state_w.write(i, 0, q, q, q))
+        cmd = cmd_r.read(cmd_w.write(state.sec, state.nanosec, state.position))
+        np.asarray(cmd.effort, dtype=float)
+
+    def messages(i: int) -> None:
+        stamp = to_time_msg(float(i))
+        state = deserialize_message(serialize_message(joint_state_msg(stamp, names, q, q, q)), JointState)
+        cmd = deserialize_message(serialize_message(joint_state_msg(state.header.stamp, names, effort=state.position)),
+                                  JointState)
+        np.asarray(cmd.effort, dtype=float)
+
+    out = {}
+    for name, fn in (("cdr", cdr), ("rclpy_messages", messages)):
+        runs = []
+        for _ in range(repeats):
+            t0 = time.process_time()  # CPU time of this process: robust to a loaded machine
+            for i in range(samples):
+                fn(i)
+            runs.append((time.process_time() - t0) / samples * 1e6)
+        out[name] = round(float(np.median(runs)), 1)
+    return out
+
+
 def run(args: argparse.Namespace) -> dict:
     from anima.stack_run import run_stack
 
     out: dict = {"pd_rate_hz_target": PD_RATE_HZ_TARGET}
+    out["path_conversion_us"] = path_conversion_us()
     out["rtf_bare"] = round(bare_rtf(args.bare_seconds), 3)
     common = {"duration_s": str(args.sim_seconds), "estop_at_s": "-1.0"}
     fast = run_stack("laikago_sim.launch.xml", {**common, "real_time_factor": "0.0", "check_commands": "false"}, timeout_s=120)

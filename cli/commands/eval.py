@@ -4,6 +4,9 @@
 policy ``P`` (a file, or ``shipped``) on motion ``M`` (``anima.models.imitation.evaluate``), in
 process; ``--as-node`` evaluates it under the ``imitation_policy`` node's conditions through the
 evaluator named in ``AS_NODE_EVALUATOR`` (provided with that node).
+
+``anima eval vice_raq --task push [--policy P] [--episodes N] [--json]``: a VICE-RAQ policy (default:
+the shipped one) scored by ground-truth success (``anima.models.vice_raq.eval_command``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-HELP = "evaluate a trained skill (imitation) and print its metrics"
+HELP = "evaluate a trained skill (imitation, vice_raq, solar) and print its metrics"
 
 # module:function taking (policy_path, motion, episodes, seconds, seed, log) -> dict; lives with the node.
 AS_NODE_EVALUATOR = "anima.models.imitation.as_node:evaluate_as_node"
@@ -33,6 +36,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--as-node", action="store_true", help="evaluate under the imitation_policy node's conditions")
     p.add_argument("--json", action="store_true", help="print only one JSON object")
     p.add_argument("-o", "--output", type=Path, help="also write the JSON to this file")
+    p.set_defaults(_eval=run_imitation)
+    v = sub.add_parser("vice_raq", help="Sawyer VICE-RAQ policy: success_rate, queries_used, goal_examples_used")
+    from anima.models.vice_raq import eval_command
+
+    eval_command.add_arguments(v)
+    v.set_defaults(_eval=eval_command.run)
+    from anima.models.solar import eval_command as solar_eval
+
+    so = sub.add_parser("solar", help="SOLAR policy from images: success_rate, episodes_trained")
+    solar_eval.add_arguments(so)
+    so.set_defaults(_eval=solar_eval.run)
 
 
 def _as_node_evaluator():
@@ -44,6 +58,10 @@ def _as_node_evaluator():
 
 
 def run(args: argparse.Namespace) -> int:
+    return int(args._eval(args) or 0)
+
+
+def run_imitation(args: argparse.Namespace) -> int:
     from anima.models.imitation.evaluate import evaluate_policy, resolve_policy_path
 
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print

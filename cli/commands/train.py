@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import importlib
 
-HELP = "train a skill (imitation, pddm, ...) and write checkpoints, TensorBoard logs, plots and videos"
+HELP = "train a skill (imitation, pddm, vice_raq, ...) and write checkpoints, TensorBoard logs, plots and videos"
 
 ALGORITHMS: dict[str, str] = {
     "imitation": "anima.models.imitation.command",
     "pddm": "anima.models.pddm.command",
+    "solar": "anima.models.solar.command",
+    "solar_baseline": "anima.models.solar.baseline_command",
+    "vice_raq": "anima.models.vice_raq.command",
 }
 
 

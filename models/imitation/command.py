@@ -7,6 +7,9 @@ Examples::
     anima train imitation --motion dog_pace --workers 2                    # two local worker processes
     anima train imitation --motion dog_pace --workers 8 --ray auto         # Ray actors (cluster or local)
     anima train imitation --motion dog_pace --profile training --set ppo.learning_rate=3e-5
+    anima train imitation --motion dog_pace --adaptive                     # π(a|s,z) + encoder E(z|μ), randomized dynamics
+    anima train imitation --motion dog_pace --robust                       # randomized dynamics, no z (baseline)
+    anima train imitation --motion dog_pace --adaptive --set latent.beta=1e-2
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "cluster or starts a local one on loopback; ADDRESS joins that cluster")
     parser.add_argument("--profile", choices=("paper", "training"), help="physics: paper (1 kHz, default) or training (500 Hz)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--adaptive", action="store_true", help="train across randomized dynamics with a latent code z "
+                      "(8-D) from the encoder E(z|mu) and its KL bottleneck (latent.beta); for anima adapt")
+    kind.add_argument("--robust", action="store_true", help="train across randomized dynamics without z (the robust baseline)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting, e.g. ppo.learning_rate=3e-5 or env_kwargs.randomize=true (repeatable)")
 
@@ -50,6 +57,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("workers", "ray", "profile", "seed"):
         if getattr(args, name) is not None:
             out[name] = getattr(args, name)
+    if getattr(args, "adaptive", False) or getattr(args, "robust", False):
+        env_kwargs.setdefault("randomize", True)
+    if getattr(args, "adaptive", False):
+        out.setdefault("latent.dim", 8)
     if env_kwargs:
         out["env_kwargs"] = env_kwargs
     return out

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from anima.controllers.config_loader import config_from_mapping, load_yaml_config, with_overrides
+from anima.models.imitation.latent import LatentConfig
 
-__all__ = ["ImitationTrainConfig", "PPOConfig"]
+__all__ = ["ImitationTrainConfig", "LatentConfig", "PPOConfig"]
 
 
 def _positive(owner: str, name: str, value: Any, integer: bool = False) -> None:
@@ -60,7 +61,10 @@ class PPOConfig:
 class ImitationTrainConfig:
     """One training run. ``env_kwargs`` go to :class:`LaikagoImitationEnv` (besides ``motion`` and
     ``profile``); ``ray`` None runs workers as local processes (one worker: in process), ``"auto"``
-    or an address runs them as Ray actors."""
+    or an address runs them as Ray actors. ``latent.dim`` > 0 trains an adaptive policy π(a | s, z)
+    with the encoder E(z | μ) and the KL bottleneck weighted by ``latent.beta``
+    (:mod:`anima.models.imitation.latent`); it needs ``env_kwargs.randomize`` (μ is the episode's
+    randomized dynamics). ``randomize`` without a latent is the robust baseline."""
 
     motion: str = "dog_pace"
     profile: str = "paper"
@@ -70,6 +74,7 @@ class ImitationTrainConfig:
     ray: str | None = None
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     ppo: PPOConfig = PPOConfig()
+    latent: LatentConfig = LatentConfig()
     checkpoint_every: int = 1
     keep_checkpoint_every: int = 50
     video_every: int = 100
@@ -92,6 +97,9 @@ class ImitationTrainConfig:
         if self.ppo.steps_per_batch % self.ppo.minibatch_size:
             raise ValueError(f"ppo.steps_per_batch ({self.ppo.steps_per_batch}) must be a multiple of "
                              f"ppo.minibatch_size ({self.ppo.minibatch_size})")
+        if self.latent.dim and not self.env_kwargs.get("randomize"):
+            raise ValueError("latent.dim > 0 needs env_kwargs.randomize: true (the encoder reads the episode's "
+                             "randomized dynamics)")
         reserved = sorted({"motion", "profile"} & set(self.env_kwargs))
         if reserved:
             raise ValueError(f"env_kwargs: set {reserved} with the config's own keys, not in env_kwargs")
@@ -107,48 +115,22 @@ class ImitationTrainConfig:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["ppo"]["net_arch"] = list(self.ppo.net_arch)
+        data["latent"]["encoder_net"] = list(self.latent.encoder_net)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "ImitationTrainConfig":
-        if not isinstance(data, dict):
-            raise ValueError(f"{source}: expected a mapping of training settings")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{source}: unknown key(s) {unknown}; valid: {sorted(known)}")
-        data = dict(data)
-        try:
-            if isinstance(data.get("ppo"), dict):
-                ppo_known = {f.name for f in dataclasses.fields(PPOConfig)}
-                bad = sorted(set(data["ppo"]) - ppo_known)
-                if bad:
-                    raise ValueError(f"unknown ppo key(s) {bad}; valid: {sorted(ppo_known)}")
-                data["ppo"] = PPOConfig(**data["ppo"])
-            return cls(**data)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{source}: {exc}") from exc
+        """Type-checked through the project's one config loader (unknown keys and wrong types name the key)."""
+        return config_from_mapping(cls, data, source)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "ImitationTrainConfig":
-        path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ValueError(f"{path}: cannot read training config: {exc}") from exc
-        data = {k: v for k, v in (data or {}).items() if not str(k).startswith("_")}
-        return cls.from_dict(data, str(path))
+        return load_yaml_config(cls, path, ignore_private=True)
 
     def replace(self, **changes: Any) -> "ImitationTrainConfig":
-        """A copy with ``changes``; ``ppo.<name>`` keys change one PPO field."""
-        ppo = {k.split(".", 1)[1]: v for k, v in changes.items() if k.startswith("ppo.")}
-        rest = {k: v for k, v in changes.items() if not k.startswith("ppo.")}
-        for names, given, prefix in (({f.name for f in dataclasses.fields(PPOConfig)}, ppo, "ppo."),
-                                     ({f.name for f in dataclasses.fields(self)}, rest, "")):
-            unknown = sorted(set(given) - names)
-            if unknown:
-                raise ValueError(f"unknown setting(s) {[prefix + k for k in unknown]}; valid: "
-                                 f"{sorted(prefix + n for n in names)}")
-        if ppo:
-            rest["ppo"] = dataclasses.replace(rest.get("ppo", self.ppo), **ppo)
-        return dataclasses.replace(self, **rest)
+        """A copy with ``changes``; ``ppo.<name>`` / ``latent.<name>`` keys change one nested field;
+        values type-checked."""
+        bad = sorted(k for k in changes if "." in k and not k.startswith(("ppo.", "latent.")))
+        if bad:
+            raise ValueError(f"unknown setting(s) {bad}; only ppo.<name> and latent.<name> settings are nested")
+        return config_from_mapping(type(self), with_overrides(self.to_dict(), changes), "--set")

@@ -4,12 +4,17 @@ A policy file is a torch file holding only tensors and plain data (no pickled cl
 loaded with ``torch.load(weights_only=True)``::
 
     {"spec": {"format", "robot", "motion", "obs_dim", "action_dim", "control_dt_s", "profile",
-              "net_arch", "action_std", "obs_clip"},
+              "net_arch", "action_std", "obs_clip", "latent_dim", "latent_beta", "randomized"},
      "policy": SB3 ActorCriticPolicy state dict, "obs_mean": (D,), "obs_var": (D,), ...}
 
 Training checkpoints add the optimizer state, counters and the run config; the same loader reads
 both. :class:`ImitationPolicy` runs the actor alone (the mean action, as at deployment) with plain
 torch layers, so the ``imitation_policy`` node needs no RL library.
+
+``latent_dim`` (absent in older files: 0) says whether the policy takes a latent dynamics code z
+(Peng et al., RSS 2020, Sec. VI): an adaptive policy's actor reads ``[normalised s, z]``; its z is
+:attr:`ImitationPolicy.z` (default the prior mean 0), set by adaptation with :meth:`set_z`.
+``randomized`` says whether it trained across randomized dynamics (a robust policy: true, 0).
 """
 
 from __future__ import annotations
@@ -74,8 +79,10 @@ class ImitationPolicy:
             raise ValueError(f"{source}: policy weights lack the actor layers")
         layers.append(self._linear(state["action_net.weight"], state["action_net.bias"]))
         self.net = torch.nn.Sequential(*layers).eval()
-        self.obs_dim = int(layers[0].in_features)
+        self.latent_dim = int(self.spec.get("latent_dim", 0) or 0)
+        self.obs_dim = int(layers[0].in_features) - self.latent_dim
         self.action_dim = int(layers[-1].out_features)
+        self.z = np.zeros(self.latent_dim)
         if self.obs_dim != self.spec.get("obs_dim") or self.action_dim != self.spec.get("action_dim"):
             raise ValueError(f"{source}: weights take {self.obs_dim} observations and give {self.action_dim} actions, "
                              f"but the spec says {self.spec.get('obs_dim')} and {self.spec.get('action_dim')}")
@@ -101,11 +108,23 @@ class ImitationPolicy:
         check_spec(data["spec"], path, motion, obs_dim, action_dim)
         return cls(data, str(path))
 
+    def set_z(self, z: Any) -> None:
+        """The latent code the actor uses from now on; ValueError for a policy without z or a bad z."""
+        if not self.latent_dim:
+            raise ValueError(f"{self.source}: this policy was trained without a latent dynamics code z "
+                             "(latent_dim 0); only an adaptive policy (anima train imitation --adaptive) takes z")
+        arr = np.asarray(z, dtype=np.float64).reshape(-1)
+        if arr.shape != (self.latent_dim,) or not np.isfinite(arr).all():
+            raise ValueError(f"z must be {self.latent_dim} finite values, got {list(np.ravel(z))!r}")
+        self.z = arr.copy()
+
     def act(self, obs: np.ndarray) -> np.ndarray:
-        """Mean action for one raw observation."""
+        """Mean action for one raw observation (and the current :attr:`z` of an adaptive policy)."""
         obs = np.asarray(obs, dtype=np.float64)
         if obs.shape != (self.obs_dim,):
             raise ValueError(f"observation: expected {self.obs_dim} values, got shape {obs.shape}")
         x = np.clip((obs - self.obs_mean) / self.obs_std, -self.obs_clip, self.obs_clip)
+        if self.latent_dim:
+            x = np.concatenate([x, self.z])
         with torch.no_grad():
             return self.net(torch.as_tensor(x, dtype=torch.float32)[None])[0].numpy().astype(np.float64)

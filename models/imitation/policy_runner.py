@@ -17,7 +17,9 @@ through the action filter, interpolation, per-step clip and PD. Here:
 
 Before the policy starts, the runner can bring the robot to the default standing pose
 (``rise_s``, smooth step from the first measured pose; a real robot starts lying down) and hold it
-(``settle_s``). The policy then starts as the env's non-reference-state-init episodes do: the
+(``settle_s``). The stand-up's clock advances by at most ``stand_max_step_s`` per call: a caller
+that stalls (a node starved of CPU while it starts late) resumes the stand-up where it left it
+instead of jumping ahead along the schedule to a pose far from the robot's. The policy then starts as the env's non-reference-state-init episodes do: the
 reference holds the standing pose for ``warmup_s`` and then plays the clip from its start.
 
 Cycle sync (the env moves the reference's x, y onto the robot at each cycle start) is not needed
@@ -60,16 +62,20 @@ class Policy(Protocol):
 
 @dataclass(frozen=True)
 class RunnerConfig:
-    """Seconds. ``control_dt_s``: the policy's control step (its training profile's)."""
+    """Seconds. ``control_dt_s``: the policy's control step (its training profile's);
+    ``stand_max_step_s``: the most the stand-up's clock advances in one call."""
 
     control_dt_s: float
     warmup_s: float = 0.25
     rise_s: float = 0.0
     settle_s: float = 0.0
+    stand_max_step_s: float = 0.1
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.control_dt_s) and self.control_dt_s > 0):
-            raise ValueError(f"control_dt_s must be > 0, got {self.control_dt_s}")
+        for name in ("control_dt_s", "stand_max_step_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be > 0, got {value}")
         for name in ("warmup_s", "rise_s", "settle_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -103,10 +109,18 @@ class ImitationRunner:
         self.tracker = ReferenceTracker(motion, frame)
         self.builder = ObservationBuilder(self.tracker, config.control_dt_s)
         self._t0: float | None = None  # first readings
+        self._stand_clock = 0.0  # stand-up time: advances by at most stand_max_step_s per call
+        self._last_now = 0.0
         self._policy_t0: float | None = None  # policy start (motion time -warmup_s)
         self._start_pose: np.ndarray | None = None
         self._last_motor_target: np.ndarray | None = None
         self.last_observation: np.ndarray | None = None
+
+    def restart(self) -> None:
+        """Start over from the next readings: stand-up from the measured pose, settle, warm-up, clip
+        from its start (a new episode after the robot was reset, e.g. during adaptation)."""
+        self._t0 = self._policy_t0 = self._start_pose = self._last_motor_target = None
+        self.last_observation = None
 
     @property
     def policy_started(self) -> bool:
@@ -130,10 +144,12 @@ class ImitationRunner:
         if q.shape != (12,) or not np.isfinite(q).all():
             raise ValueError(f"joint positions: expected 12 finite values, got {joints_urdf!r}")
         if self._t0 is None:
-            self._t0, self._start_pose = now_s, q.copy()
-        elapsed = now_s - self._t0
-        if self._policy_t0 is None and elapsed < self.config.rise_s + self.config.settle_s:
-            return self._stand_target(elapsed)
+            self._t0, self._start_pose, self._last_now = now_s, q.copy(), now_s
+            self._stand_clock = 0.0  # also after restart()
+        self._stand_clock += min(max(now_s - self._last_now, 0.0), self.config.stand_max_step_s)
+        self._last_now = now_s
+        if self._policy_t0 is None and self._stand_clock < self.config.rise_s + self.config.settle_s:
+            return self._stand_target(self._stand_clock)
         motor = motor_angles(q)
         imu = imu_features(quat_body, gyro_body)
         if self._policy_t0 is None:

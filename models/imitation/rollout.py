@@ -10,6 +10,11 @@ Per step (as stable-baselines3's on-policy collection does): observations normal
 running statistics and clipped to ±``obs_clip``; action = policy mean + std · N(0, 1); the env gets
 the action clipped to its bounds, the buffer the unclipped one; at a time-limit truncation the
 reward gets γ·V(final observation) so the cut is not taken for a failure.
+
+An adaptive policy (``latent_dim`` > 0, :mod:`anima.models.imitation.latent`) sees
+``[normalised s, μ, ε]``: μ is the episode's randomized dynamics (the env's reset info) and
+ε ~ N(0, I) is drawn once per episode from the worker's own generator; its features extractor
+turns them into z = mean(μ) + σ(μ) ⊙ ε, the same z for the whole episode.
 """
 
 from __future__ import annotations
@@ -25,18 +30,41 @@ import torch
 __all__ = ["LocalProcessPool", "InProcessPool", "RayPool", "RolloutWorker", "Segment", "make_pool", "build_policy"]
 
 
-def build_policy(obs_dim: int, action_dim: int, action_bound: float, net_arch: tuple[int, ...], action_std: float) -> Any:
-    """SB3's actor-critic (separate [net_arch] ReLU policy and value networks), action std fixed."""
+def latent_policy_kwargs(obs_dim: int, latent_dim: int, beta: float, encoder_net: tuple[int, ...]) -> dict[str, Any]:
+    """The extra SB3 policy arguments of an adaptive policy (none when ``latent_dim`` is 0)."""
+    if not latent_dim:
+        return {}
+    from anima.models.imitation.latent_policy import LatentFeatures
+
+    return {"features_extractor_class": LatentFeatures, "beta": beta,
+            "features_extractor_kwargs": {"state_dim": obs_dim, "z_dim": latent_dim, "encoder_net": tuple(encoder_net)}}
+
+
+def policy_input_dim(obs_dim: int, latent_dim: int) -> int:
+    """Width of what the SB3 policy takes: s, or [s, μ, ε] for an adaptive policy."""
+    from anima.models.imitation.latent import MU_DIM
+
+    return obs_dim + (MU_DIM + latent_dim if latent_dim else 0)
+
+
+def build_policy(obs_dim: int, action_dim: int, action_bound: float, net_arch: tuple[int, ...], action_std: float,
+                 latent_dim: int = 0, beta: float = 0.0, encoder_net: tuple[int, ...] = (64, 64)) -> Any:
+    """SB3's actor-critic (separate [net_arch] ReLU policy and value networks), action std fixed;
+    with ``latent_dim`` the adaptive variant (:mod:`anima.models.imitation.latent_policy`)."""
     import gymnasium as gym
     from stable_baselines3.common.policies import ActorCriticPolicy
 
-    policy = ActorCriticPolicy(
-        gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32),
+    cls = ActorCriticPolicy
+    if latent_dim:
+        from anima.models.imitation.latent_policy import LatentActorCriticPolicy as cls
+    policy = cls(
+        gym.spaces.Box(-np.inf, np.inf, (policy_input_dim(obs_dim, latent_dim),), np.float32),
         gym.spaces.Box(-action_bound, action_bound, (action_dim,), np.float32),
         lr_schedule=lambda _: 0.0,
         net_arch=dict(pi=list(net_arch), vf=list(net_arch)),
         activation_fn=torch.nn.ReLU,
         log_std_init=math.log(action_std),
+        **latent_policy_kwargs(obs_dim, latent_dim, beta, encoder_net),
     )
     policy.log_std.requires_grad_(False)
     return policy
@@ -64,7 +92,8 @@ class RolloutWorker:
     """One env + policy copy. ``collect`` continues the worker's current episode across calls."""
 
     def __init__(self, env_kwargs: dict[str, Any], seed: int, index: int, net_arch: tuple[int, ...],
-                 action_std: float, gamma: float, obs_clip: float) -> None:
+                 action_std: float, gamma: float, obs_clip: float, latent_dim: int = 0, beta: float = 0.0,
+                 encoder_net: tuple[int, ...] = (64, 64)) -> None:
         from anima.sim_bridge.envs import make_env
 
         torch.set_num_threads(1)
@@ -72,8 +101,11 @@ class RolloutWorker:
         space = self.env.action_space
         self.low, self.high = space.low.astype(np.float64), space.high.astype(np.float64)
         self.policy = build_policy(self.env.observation_space.shape[0], space.shape[0], float(space.high[0]),
-                                   tuple(net_arch), action_std)
+                                   tuple(net_arch), action_std, latent_dim, beta, encoder_net)
         self.policy.set_training_mode(False)
+        self.latent_dim = int(latent_dim)
+        self._latent_noise = np.random.default_rng([seed, index, 3])
+        self._episode_input = np.zeros(0, np.float32)  # [μ, ε] of the current episode (adaptive policies)
         self.gamma, self.obs_clip, self.action_std = float(gamma), float(obs_clip), float(action_std)
         self._episode_seeds = np.random.default_rng([seed, index, 1])
         self._noise = torch.Generator().manual_seed(int(np.random.default_rng([seed, index, 2]).integers(2**62)))
@@ -82,12 +114,17 @@ class RolloutWorker:
         self._ep_return, self._ep_len, self._ep_pose = 0.0, 0, 0.0
 
     def _reset(self) -> None:
-        self._obs, _ = self.env.reset(seed=int(self._episode_seeds.integers(2**31 - 1)))
+        self._obs, info = self.env.reset(seed=int(self._episode_seeds.integers(2**31 - 1)))
+        if self.latent_dim:
+            eps = self._latent_noise.standard_normal(self.latent_dim)
+            self._episode_input = np.concatenate([info["dynamics_mu"], eps]).astype(np.float32)
         self._episode_start = True
         self._ep_return, self._ep_len, self._ep_pose = 0.0, 0, 0.0
 
     def _normalise(self, raw: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-        return np.clip((raw - mean) / std, -self.obs_clip, self.obs_clip).astype(np.float32)
+        """The policy's input: the clipped normalised observation (with [μ, ε] for an adaptive policy)."""
+        s = np.clip((raw - mean) / std, -self.obs_clip, self.obs_clip).astype(np.float32)
+        return np.concatenate([s, self._episode_input]) if self.latent_dim else s
 
     def _value(self, obs: np.ndarray) -> float:
         with torch.no_grad():
@@ -102,7 +139,8 @@ class RolloutWorker:
         if self._obs is None:
             self._reset()
         dim, adim = self._obs.shape[0], self.low.shape[0]
-        seg = Segment(np.zeros((n_steps, dim), np.float32), np.zeros((n_steps, dim), np.float32),
+        seg = Segment(np.zeros((n_steps, policy_input_dim(dim, self.latent_dim)), np.float32),
+                      np.zeros((n_steps, dim), np.float32),
                       np.zeros((n_steps, adim), np.float32), np.zeros(n_steps), np.zeros(n_steps, bool),
                       np.zeros(n_steps), np.zeros(n_steps), 0.0, False)
         for t in range(n_steps):

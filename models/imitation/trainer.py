@@ -12,6 +12,13 @@ observation statistics, counters; written atomically, loaded with ``weights_only
 ``learning_curve.png``, ``rollout.mp4`` (the deterministic policy, every ``video_every`` iterations).
 Resuming reloads all of it; the workers restart their episodes with seeds derived from the
 iteration they resume at, and each update's minibatch order is seeded by ``(seed, iteration)``.
+
+Adaptive policies (``latent.dim`` > 0; Peng et al., RSS 2020, Sec. VI-A): the policy and the
+encoder E(z | μ) are one SB3 policy (:mod:`anima.models.imitation.latent_policy`) trained jointly by
+the same PPO update, whose loss adds β · KL(E(z | μ) ‖ N(0, I)) through the entropy slot
+(``ent_coef`` 1; the action std is fixed, so the true entropy has no gradient). ``kl_mean`` in the
+history is the batch's mean KL (nats). The spec of every file says ``latent_dim`` (0: no z) and
+whether the dynamics were randomized (``randomized``: the robust baseline has it without a latent).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from anima.models.checkpoint import write_text_atomic
 from anima.models.imitation.config import ImitationTrainConfig
 from anima.models.imitation.observation import OBS_DIM
 from anima.models.imitation.policy import FORMAT, ROBOT, load_policy_file, save_atomic
-from anima.models.imitation.rollout import Segment, make_pool
+from anima.models.imitation.rollout import Segment, latent_policy_kwargs, make_pool, policy_input_dim
 
 __all__ = ["ImitationTrainer", "policy_spec"]
 
@@ -39,7 +46,9 @@ def policy_spec(config: ImitationTrainConfig, control_dt: float, motion_name: st
     """The plain-data description stored in every checkpoint and policy file."""
     return {"format": FORMAT, "robot": ROBOT, "motion": motion_name, "obs_dim": OBS_DIM, "action_dim": 12,
             "control_dt_s": control_dt, "profile": config.profile, "net_arch": list(config.ppo.net_arch),
-            "action_std": config.ppo.action_std, "obs_clip": config.ppo.obs_clip}
+            "action_std": config.ppo.action_std, "obs_clip": config.ppo.obs_clip,
+            "latent_dim": config.latent.dim, "latent_beta": config.latent.beta,
+            "randomized": bool(config.env_kwargs.get("randomize", False))}
 
 
 class ImitationTrainer:
@@ -69,16 +78,20 @@ class ImitationTrainer:
         from stable_baselines3 import PPO
         from stable_baselines3.common.logger import configure
 
-        cfg = self.config.ppo
+        cfg, latent = self.config.ppo, self.config.latent
         torch.set_num_threads(self.config.torch_threads)
-        model = PPO("MlpPolicy", env=None, n_steps=self.config.steps_per_worker, batch_size=cfg.minibatch_size,
+        policy: Any = "MlpPolicy"
+        if latent.dim:
+            from anima.models.imitation.latent_policy import LatentActorCriticPolicy as policy
+        model = PPO(policy, env=None, n_steps=self.config.steps_per_worker, batch_size=cfg.minibatch_size,
                     n_epochs=cfg.epochs, learning_rate=cfg.learning_rate, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
-                    clip_range=cfg.clip_range, ent_coef=0.0, vf_coef=cfg.value_coef, max_grad_norm=math.inf,
+                    clip_range=cfg.clip_range, ent_coef=1.0 if latent.dim else 0.0, vf_coef=cfg.value_coef, max_grad_norm=math.inf,
                     normalize_advantage=True, device="cpu", seed=self.config.seed, _init_setup_model=False,
                     policy_kwargs=dict(net_arch=dict(pi=list(cfg.net_arch), vf=list(cfg.net_arch)),
                                        activation_fn=torch.nn.ReLU, log_std_init=math.log(cfg.action_std),
-                                       optimizer_kwargs=dict(eps=cfg.adam_eps)))
-        model.observation_space = gym.spaces.Box(-np.inf, np.inf, (OBS_DIM,), np.float32)
+                                       optimizer_kwargs=dict(eps=cfg.adam_eps),
+                                       **latent_policy_kwargs(OBS_DIM, latent.dim, latent.beta, latent.encoder_net)))
+        model.observation_space = gym.spaces.Box(-np.inf, np.inf, (policy_input_dim(OBS_DIM, latent.dim),), np.float32)
         model.action_space = gym.spaces.Box(-self.action_bound, self.action_bound, (12,), np.float32)
         model.n_envs = self.config.workers
         model._setup_model()
@@ -129,8 +142,8 @@ class ImitationTrainer:
     def load_state(self, data: dict[str, Any], source: str) -> None:
         spec = data["spec"]
         mine = self.spec()
-        for key in ("robot", "motion", "obs_dim", "action_dim", "net_arch"):
-            if spec.get(key) != mine[key]:
+        for key in ("robot", "motion", "obs_dim", "action_dim", "net_arch", "latent_dim"):
+            if spec.get(key, 0 if key == "latent_dim" else None) != mine[key]:
                 raise ValueError(f"{source}: checkpoint is for {key} {spec.get(key)!r}, this run has {mine[key]!r}")
         self.model.policy.load_state_dict(data["policy"])
         self.model.policy.log_std.requires_grad_(False)
@@ -156,7 +169,8 @@ class ImitationTrainer:
         cfg = self.config
         seed = cfg.seed * 1_000_003 + self.iterations  # a resumed run draws new episodes
         return [{"env_kwargs": cfg.env_arguments(), "seed": seed, "index": i, "net_arch": cfg.ppo.net_arch,
-                 "action_std": cfg.ppo.action_std, "gamma": cfg.ppo.gamma, "obs_clip": cfg.ppo.obs_clip}
+                 "action_std": cfg.ppo.action_std, "gamma": cfg.ppo.gamma, "obs_clip": cfg.ppo.obs_clip,
+                 "latent_dim": cfg.latent.dim, "beta": cfg.latent.beta, "encoder_net": cfg.latent.encoder_net}
                 for i in range(cfg.workers)]
 
     def run(self, total_samples: int | None = None, max_iterations: int | None = None) -> list[dict[str, Any]]:
@@ -215,7 +229,9 @@ class ImitationTrainer:
                  "normalized_return_mean": float(np.mean([e["normalized_return"] for e in episodes])) if episodes else None,
                  "pose_error_rad_rms": float(np.mean([e["pose_error_rad_rms"] for e in episodes])) if episodes else None,
                  "fall_rate": float(np.mean([e["fell"] for e in episodes])) if episodes else None,
-                 "max_episode_steps": _episode_length(cfg, self.samples), "losses": losses}
+                 "max_episode_steps": _episode_length(cfg, self.samples), "losses": losses,
+                 "kl_mean": (losses.get("entropy_loss", 0.0) / cfg.latent.beta
+                             if cfg.latent.dim and cfg.latent.beta > 0 else None)}
         self.history.append(entry)
         self._log(entry, writer)
         if self.iterations % cfg.checkpoint_every == 0:
@@ -227,7 +243,7 @@ class ImitationTrainer:
     def _log(self, e: dict[str, Any], writer: Any) -> None:
         step = e["samples"]
         for key in ("reward_per_step", "samples_per_s", "episode_length_mean", "normalized_return_mean",
-                    "pose_error_rad_rms", "fall_rate", "max_episode_steps"):
+                    "pose_error_rad_rms", "fall_rate", "max_episode_steps", "kl_mean"):
             if e[key] is not None:
                 writer.add_scalar(f"imitation/{key}", e[key], step)
         for key, value in e["losses"].items():

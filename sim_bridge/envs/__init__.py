@@ -1,7 +1,8 @@
 """Gymnasium environments built on Anima's worlds, for in-process training (no ROS).
 
 ``make_env(name, **kwargs)`` builds one by task name; heavy worlds are imported only when asked for.
-Names: ``reacher`` (planar two-link reacher, numpy physics), ``baoding`` (ShadowHand + two balls on
+Names: ``reacher`` (planar two-link reacher, numpy physics), ``reacher_pixels`` (the same arm
+observed through 64x64 images, fixed target: SOLAR's task), ``baoding`` (ShadowHand + two balls on
 ``BaodingWorld``, PyBullet), ``laikago_imitation`` (Laikago imitating a reference motion),
 ``sawyer`` (``scene=...``) and ``sawyer_<scene>`` (Sawyer arm, end-effector actions, images).
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 ENVS: dict[str, str] = {
     "reacher": "anima.sim_bridge.envs.planar_reacher:PlanarReacherEnv",
+    "reacher_pixels": "anima.sim_bridge.envs.reacher_pixels:ReacherPixelsEnv",
     "baoding": "anima.sim_bridge.envs.baoding:BaodingEnv",
     "laikago_imitation": "anima.sim_bridge.envs.laikago_imitation:LaikagoImitationEnv",
     "sawyer": "anima.sim_bridge.envs.sawyer:SawyerEnv",

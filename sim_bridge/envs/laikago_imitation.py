@@ -26,7 +26,11 @@ with the settings of the public code's paper branch (FACTS.md "Motion imitation"
   steps, linear over 3×10⁷ samples; the trainer tells the env its sample count with
   :meth:`LaikagoImitationEnv.set_curriculum_samples`).
 * Domain randomization (``randomize=True``; off by default) samples the world config's ranges
-  (``config/sim/laikago_world.yaml``) at every reset.
+  (``config/sim/laikago_world.yaml``) at every reset, from the episode's seed; ``info["dynamics_mu"]``
+  is that draw normalised to [−1, 1] over the ranges (μ of the latent encoder,
+  :func:`anima.models.imitation.latent.dynamics_vector`; zeros without randomization).
+* ``domain`` (a :class:`~anima.models.adaptation.domain.TargetDomain`, a domain file or a shipped
+  domain's name): fixed dynamics applied once, for adaptation and evaluation on a held-out domain.
 """
 
 from __future__ import annotations
@@ -40,13 +44,15 @@ import numpy as np
 
 from anima.controllers.leg_kinematics import LegKinematics, R_LOAD
 from anima.controllers.spatial import quat_rotate
+from anima.models.imitation.latent import MU_DIM, dynamics_vector
 from anima.models.imitation.observation import (DEFAULT_MOTOR_POSE, OBS_DIM, ObservationBuilder, ReferenceTracker,
                                                 body_heading, imu_features, motor_angles, urdf_heading)
 from anima.sim_bridge.laikago_world import motor_to_urdf
 from anima.models.imitation.reward import (RewardConfig, end_effector_error, imitation_reward, pose_error,
                                            root_pose_error, root_velocity_error, rotation_angle, velocity_error)
 
-__all__ = ["ACTION_BOUND", "LaikagoImitationEnv", "PHYSICS_PROFILES", "curriculum_episode_steps", "standing_frame"]
+__all__ = ["ACTION_BOUND", "LaikagoImitationEnv", "PHYSICS_PROFILES", "curriculum_episode_steps", "imitation_errors",
+           "standing_frame", "toes_world"]
 
 ACTION_BOUND = 2.0 * math.pi  # the original's UPPER_BOUND, ±6.2832 rad of residual
 # name -> (physics_dt s, substeps per control step, solver iterations)
@@ -79,6 +85,34 @@ def standing_frame(world: Any | None = None) -> np.ndarray:
     return np.concatenate([[0.0, 0.0, pos[2]], quat, world.nominal_pose()])
 
 
+def toes_world(kinematics: LegKinematics, root_pos: np.ndarray, root_quat: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    """Toe positions (..., 4, 3) in the world for roots in the file convention, joints (..., 12)."""
+    off = kinematics.base_inertial_offset_urdf
+    quat_body_rot = np.asarray(root_quat)
+    origin = root_pos - quat_rotate(quat_body_rot, np.broadcast_to(off, np.shape(root_pos)))
+    feet_urdf = kinematics.foot_positions(joints) @ R_LOAD  # body -> URDF base frame
+    q = np.broadcast_to(np.expand_dims(quat_body_rot, -2), feet_urdf.shape[:-1] + (4,))
+    return np.expand_dims(origin, -2) + quat_rotate(q, feet_urdf)
+
+
+def imitation_errors(kinematics: LegKinematics, ref: Any, root: tuple, q: np.ndarray, qd: np.ndarray,
+                     end_effector_height_scale: float) -> dict[str, float]:
+    """The five error terms of the imitation reward for the reference ``ref`` and the robot's
+    ``root`` = (position, URDF quaternion, velocity, angular velocity; file convention, world axes)
+    and joints ``q``, ``qd`` (URDF order). Shared by the env and the ROS-side episode score."""
+    pos, quat, vel, ang = root
+    toes = toes_world(kinematics, np.stack([ref.root_position, pos]), np.stack([ref.root_quat_urdf, quat]),
+                      np.stack([ref.joints, q]))
+    return {
+        "pose": pose_error(ref.joints, q),
+        "velocity": velocity_error(ref.joint_velocities, qd),
+        "end_effector": end_effector_error(toes[0], ref.root_position, urdf_heading(ref.root_quat_urdf), toes[1], pos,
+                                           urdf_heading(quat), end_effector_height_scale),
+        "root_pose": root_pose_error(ref.root_position, ref.root_quat_urdf, pos, quat),
+        "root_velocity": root_velocity_error(ref.root_linear_velocity, ref.root_angular_velocity, vel, ang),
+    }
+
+
 def curriculum_episode_steps(samples: float, start: int = 20, end: int = 600, over_samples: float = 3e7) -> int:
     """Episode length (env steps) after ``samples`` training samples: linear from ``start`` to ``end``."""
     frac = min(max(float(samples) / over_samples, 0.0), 1.0) if over_samples > 0 else 1.0
@@ -102,6 +136,7 @@ class LaikagoImitationEnv(gym.Env):
         warmup_s: float = 0.25,
         enable_cycle_sync: bool = True,
         randomize: bool = False,
+        domain: Any = None,
         reward: RewardConfig | None = None,
         render_mode: str | None = None,
     ) -> None:
@@ -120,6 +155,8 @@ class LaikagoImitationEnv(gym.Env):
             raise ValueError(f"LaikagoImitationEnv: episode_steps must be None or an int >= 1, got {episode_steps!r}")
         if not 0.0 <= ref_state_init_prob <= 1.0 or not (math.isfinite(warmup_s) and warmup_s >= 0.0):
             raise ValueError("LaikagoImitationEnv: ref_state_init_prob must be in [0, 1] and warmup_s >= 0")
+        if randomize and domain is not None:
+            raise ValueError("LaikagoImitationEnv: randomize and domain exclude each other (a domain fixes the dynamics)")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"LaikagoImitationEnv: render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.motion_path = find_motion(motion)
@@ -141,6 +178,8 @@ class LaikagoImitationEnv(gym.Env):
                                            latency_s=OBSERVATION_LATENCY_S, allowed_contact_links=TOE_LINKS + lower_legs)
         self.client = BulletClient(connection_mode=pybullet.DIRECT)
         self.world = LaikagoWorld(self.client, world_config)
+        self.domain = self._apply_domain(domain)
+        self._mu = np.zeros(MU_DIM)
         robot = load_robot_config("laikago")
         # The filter samples and the interpolation spans one control step of this profile.
         self.robot_config = dataclasses.replace(robot, target_rate_hz=1.0 / self.control_dt,
@@ -161,6 +200,17 @@ class LaikagoImitationEnv(gym.Env):
         self._steps = 0
         self._time0 = 0.0
 
+    def _apply_domain(self, domain: Any) -> Any:
+        from anima.models.adaptation.domain import TargetDomain, load_domain
+        from anima.sim_bridge.randomization import apply
+
+        if domain is None:
+            return None
+        if not isinstance(domain, TargetDomain):
+            domain = load_domain(domain)
+        apply(self.world, domain.params(self.world.nominal_link_masses, self.world.n_joints))
+        return domain
+
     # ------------------------------------------------------------------ episode length
     def set_curriculum_samples(self, samples: float) -> None:
         """Training samples so far (sets the curriculum's episode length from the next step on)."""
@@ -179,15 +229,6 @@ class LaikagoImitationEnv(gym.Env):
         return self._time0 + self._steps * self.control_dt
 
     # ------------------------------------------------------------------ state
-    def _toes_world(self, root_pos: np.ndarray, root_quat: np.ndarray, joints: np.ndarray) -> np.ndarray:
-        """Toe positions (..., 4, 3) in the world for roots in the file convention, joints (..., 12)."""
-        off = self.kinematics.base_inertial_offset_urdf
-        quat_body_rot = np.asarray(root_quat)
-        origin = root_pos - quat_rotate(quat_body_rot, np.broadcast_to(off, np.shape(root_pos)))
-        feet_urdf = self.kinematics.foot_positions(joints) @ R_LOAD  # body -> URDF base frame
-        q = np.broadcast_to(np.expand_dims(quat_body_rot, -2), feet_urdf.shape[:-1] + (4,))
-        return np.expand_dims(origin, -2) + quat_rotate(q, feet_urdf)
-
     def _observation(self, imu: Any) -> np.ndarray:
         """The builder's observation now, seen from the (measured) IMU heading, as the node sees it."""
         return self.builder.build(self.motion_time, body_heading(imu.orientation_xyzw)).astype(np.float32)
@@ -200,7 +241,7 @@ class LaikagoImitationEnv(gym.Env):
             raise ValueError(f"LaikagoImitationEnv.reset: unknown option(s) {unknown}; allowed: ref_state_init, motion_time")
         rng = self.np_random
         if self.randomize_dynamics:
-            self.world.randomize(rng)
+            self._mu = dynamics_vector(self.world.randomize(rng), self.world.config.randomization)
         self.client.restoreState(self._snapshot)
         self._drop_contact_caches()
         self.world.reset(rng=rng)
@@ -226,7 +267,8 @@ class LaikagoImitationEnv(gym.Env):
         self.path.reset(self.world.true_joints().position)
         joints, imu = self.world.read_joints(), self.world.imu()
         self.builder.reset(motor_angles(joints.position), imu_features(imu.orientation_xyzw, imu.angular_velocity))
-        return self._observation(imu), {"ref_state_init": rsi, "warmup": warmup, "motion_time": self._time0}
+        return self._observation(imu), {"ref_state_init": rsi, "warmup": warmup, "motion_time": self._time0,
+                                        "dynamics_mu": self._mu.copy()}
 
     def _drop_contact_caches(self) -> None:
         """``restoreState`` keeps Bullet's persistent ground-contact manifolds (and their warm-start
@@ -265,7 +307,9 @@ class LaikagoImitationEnv(gym.Env):
         heading = body_heading(imu.orientation_xyzw)
         ref, frames = self.tracker.state_and_frames(t, self.control_dt, heading)
         true = self.world.true_joints()
-        reward, terms, errors = self._reward(ref, root, true.position, true.velocity)
+        errors = imitation_errors(self.kinematics, ref, root, true.position, true.velocity,
+                                  self.reward_config.end_effector_height_scale)
+        reward, terms = imitation_reward(errors, self.reward_config)
         pos_err = float(np.linalg.norm(ref.root_position - root[0]))
         rot_err = rotation_angle(ref.root_quat_urdf, root[1])
         contacts = self.world.non_foot_ground_contact() if self._steps > 1 else []
@@ -280,21 +324,6 @@ class LaikagoImitationEnv(gym.Env):
                 "pose_error_rad_rms": math.sqrt(errors["pose"] / 12.0), "cycle_drift_m": drift,
                 "target_rejected": not accepted}
         return obs, reward, terminated, truncated, info
-
-    def _reward(self, ref: Any, root: tuple, q: np.ndarray, qd: np.ndarray) -> tuple[float, dict, dict]:
-        pos, quat, vel, ang = root
-        toes = self._toes_world(np.stack([ref.root_position, pos]), np.stack([ref.root_quat_urdf, quat]),
-                                np.stack([ref.joints, q]))
-        errors = {
-            "pose": pose_error(ref.joints, q),
-            "velocity": velocity_error(ref.joint_velocities, qd),
-            "end_effector": end_effector_error(toes[0], ref.root_position, urdf_heading(ref.root_quat_urdf), toes[1], pos,
-                                               urdf_heading(quat), self.reward_config.end_effector_height_scale),
-            "root_pose": root_pose_error(ref.root_position, ref.root_quat_urdf, pos, quat),
-            "root_velocity": root_velocity_error(ref.root_linear_velocity, ref.root_angular_velocity, vel, ang),
-        }
-        reward, terms = imitation_reward(errors, self.reward_config)
-        return reward, terms, errors
 
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":

@@ -56,6 +56,7 @@ def _in_workspace(install: Path, ros_env: dict[str, str], command: str, **kw) ->
 def _check_share(install: Path) -> None:
     share = install / "anima" / "share" / "anima"
     assert (share / "package.xml").is_file()
+    assert (share / "plugin.xml").is_file(), "the rqt plugin description (package.xml exports ${prefix}/plugin.xml)"
     for folder, example in (("launch", "laikago_sim.launch.xml"), ("config", "robots/laikago.yaml"),
                             ("urdf", "shadowhand.urdf")):
         assert (share / folder / example).is_file(), f"share/anima/{folder} lacks {example}"

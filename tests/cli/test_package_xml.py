@@ -32,6 +32,9 @@ PYTHON_KEYS = {
     "stable_baselines3": "python3-stable-baselines3-pip",
     "rosbags": "python3-rosbags-pip",
     "imageio": "python3-imageio",
+    "PyQt5": "python3-qt5-bindings",
+    "python_qt_binding": "python_qt_binding",
+    "rqt_gui_py": "rqt_gui_py",
 }
 
 

@@ -167,6 +167,50 @@ def test_timeout_gives_damping_then_recovers_from_measured_position() -> None:
     np.testing.assert_allclose(path.compute([0.3, 0.3], np.zeros(2), 0.31), [0.0, 0.0], atol=1e-12)
 
 
+def _timed_out_at_0_3(path: JointCommandPath) -> None:
+    """Tracking 0.5 from 0, then no target for longer than the timeout, the joints sagged to 0.3."""
+    path.reset(np.zeros(2))
+    path.set_targets(None, [0.5, 0.5], 0.0)
+    path.compute([0.3, 0.3], np.zeros(2), 0.2501)
+    assert path.mode is CommandMode.TIMEOUT
+
+
+def test_resume_after_timeout_ramps_from_the_measured_pose() -> None:
+    # Resume at t0 = 0.3 with target 0.6, measured 0.3: the filter restarts at 0.3, so the first
+    # segment ends at 0.3 + B0 * (0.6 - 0.3) (a filter at rest at x0 answers a step with x0 + b0 * step).
+    # With resume_ramp_s = 2 periods, one period in u = 0.5 and the smooth step is 0.5: desired =
+    # 0.3 + 0.5 * B0 * 0.3, torque kp * (desired - q) = 10 * 0.5 * 0.3 * B0 = 1.5 * B0; after the
+    # ramp the desired is the segment's end again: 10 * 0.3 * B0 = 3 * B0.
+    path = make_path(resume_ramp_s=2 * PERIOD)
+    _timed_out_at_0_3(path)
+    assert path.set_targets(None, [0.6, 0.6], 0.3).accepted
+    np.testing.assert_allclose(path.compute([0.3, 0.3], np.zeros(2), 0.3), [0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(path.compute([0.3, 0.3], np.zeros(2), 0.3 + PERIOD), [1.5 * B0] * 2, atol=1e-12)
+    np.testing.assert_allclose(path.compute([0.3, 0.3], np.zeros(2), 0.3 + 2 * PERIOD), [3 * B0] * 2, atol=1e-12)
+
+
+def test_resume_without_ramp_tracks_at_once() -> None:
+    # The negative case: resume_ramp_s 0 gives the full segment after one period (3 * B0, above).
+    path = make_path(resume_ramp_s=0.0)
+    _timed_out_at_0_3(path)
+    assert path.set_targets(None, [0.6, 0.6], 0.3).accepted
+    np.testing.assert_allclose(path.compute([0.3, 0.3], np.zeros(2), 0.3 + PERIOD), [3 * B0] * 2, atol=1e-12)
+
+
+def test_first_target_after_waiting_is_not_ramped() -> None:
+    # Training envs start from WAITING (reset(q0) then targets): that start keeps the env's dynamics.
+    path = make_path(resume_ramp_s=10.0)
+    path.reset(np.zeros(2))
+    path.set_targets(None, [0.1, 0.1], 0.0)
+    np.testing.assert_allclose(path.compute(np.zeros(2), np.zeros(2), PERIOD), [10 * 0.1 * B0] * 2, atol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), "slow"])
+def test_resume_ramp_must_be_a_number_at_least_zero(bad: object) -> None:
+    with pytest.raises(ValueError, match="resume_ramp_s"):
+        make_path(resume_ramp_s=bad)
+
+
 def test_estop_damps_until_reset_and_refuses_targets() -> None:
     path = make_path()
     path.reset(np.zeros(2))

@@ -122,14 +122,29 @@ def _node_specs(tmp_path: Path) -> dict[str, ProcessSpec]:
                                                                   "bag": str(tmp_path / "run.mcap")}, env)
     specs += parse_launch_file(launch / "shadowhand_baoding_sim.launch.xml", {}, env)
     specs += parse_launch_file(launch / "sawyer_sim.launch.xml", {}, env)
+    specs += parse_launch_file(launch / "reacher_solar_sim.launch.xml", {"model_path": str(_solar_policy(tmp_path))}, env)
     found: dict[str, ProcessSpec] = {}
     for spec in specs:
         found.setdefault(Path(spec.executable).name, spec)
     return found
 
 
+def _solar_policy(tmp_path: Path) -> Path:
+    """A SOLAR reacher policy file (initial encoder, zero gains) for solar_planner to load."""
+    import numpy as np
+
+    from anima.models.solar.networks import Encoder
+    from anima.models.solar.policy import SolarPolicy, make_spec
+
+    spec = make_spec("reacher", 10, 5, 0.05, "joint_torque", [-1.0, -1.0], [1.0, 1.0])
+    path = tmp_path / "solar_reacher.pt"
+    SolarPolicy(spec, Encoder(10, 64), np.zeros((5, 2, 10)), np.zeros((5, 2)), np.tile(np.eye(2), (5, 1, 1))).save(path)
+    return path
+
+
 NODE_TYPES = ["sim_bridge", "pd_controller", "state_estimator", "pose_hold", "stack_monitor", "ball_tracker",
-              "ball_state_estimator", "pddm_planner", "cartesian_controller", "recorder", "foxglove_bridge"]
+              "ball_state_estimator", "pddm_planner", "cartesian_controller", "recorder", "foxglove_bridge",
+              "solar_planner"]
 
 
 @pytest.mark.parametrize("executable", NODE_TYPES)

@@ -70,10 +70,12 @@ def test_observation_equals_the_envs_for_the_same_state(monkeypatch: pytest.Monk
         env.close()
 
 
-def _runner(rise: float = 0.0, settle: float = 0.0, warmup: float = 0.0) -> tuple[ImitationRunner, RecordingPolicy]:
+def _runner(rise: float = 0.0, settle: float = 0.0, warmup: float = 0.0,
+            max_step: float = 1.0) -> tuple[ImitationRunner, RecordingPolicy]:
     policy = RecordingPolicy()
     motion = load_motion(find_motion("dog_pace"))
-    return ImitationRunner(policy, motion, RunnerConfig(0.033, warmup_s=warmup, rise_s=rise, settle_s=settle)), policy
+    config = RunnerConfig(0.033, warmup_s=warmup, rise_s=rise, settle_s=settle, stand_max_step_s=max_step)
+    return ImitationRunner(policy, motion, config), policy
 
 
 STAND = laikago_motor_to_urdf(DEFAULT_MOTOR_POSE)
@@ -106,6 +108,39 @@ def test_stands_up_then_warms_up_then_plays() -> None:
     runner.step(1.5, STAND, LEVEL, np.zeros(3))  # policy starts: reference in its warm-up
     assert len(policy.seen) == 1 and runner.motion_time(1.5) == pytest.approx(-0.25)
     assert runner.phase(1.6) == 0.0 and runner.motion_time(1.75) == pytest.approx(0.0)
+
+
+def test_a_stall_pauses_the_stand_up_instead_of_skipping_it() -> None:
+    # Calls every 0.1 s, then none for 0.8 s (a starved node): the stand-up clock advances by at
+    # most 0.1 s per call, so after the stall it stands at 0.2 + 0.1 = 0.3 s of the 1 s rise,
+    # not at 1.0 s (the schedule's time): smooth step (1 - cos(0.3 pi)) / 2 of the way.
+    crouch = STAND + np.tile([0.0, 0.2, -0.5], 4)
+    runner, policy = _runner(rise=1.0, settle=0.5, max_step=0.1)
+    for now in (0.0, 0.1, 0.2):
+        runner.step(now, crouch, LEVEL, np.zeros(3))
+    after = runner.step(1.0, crouch, LEVEL, np.zeros(3))
+    u = 0.5 * (1.0 - math.cos(0.3 * math.pi))
+    np.testing.assert_allclose(after, crouch + u * (STAND - crouch), atol=1e-12)
+    # the negative case: without the cap the same calls land at the end of the rise
+    free, _ = _runner(rise=1.0, settle=0.5, max_step=10.0)
+    for now in (0.0, 0.1, 0.2):
+        free.step(now, crouch, LEVEL, np.zeros(3))
+    np.testing.assert_allclose(free.step(1.0, crouch, LEVEL, np.zeros(3)), STAND, atol=1e-12)
+    assert not policy.seen
+
+
+def test_restart_stands_up_again_from_the_measured_pose() -> None:
+    # After restart() the stand-up clock starts from zero again: the first target is the pose
+    # measured then, and half-way through the rise the smooth step is at 0.5.
+    crouch = STAND + np.tile([0.0, 0.2, -0.5], 4)
+    runner, policy = _runner(rise=1.0, settle=0.5, max_step=1.0)
+    for now in (0.0, 1.0, 1.5, 1.6):
+        runner.step(now, crouch, LEVEL, np.zeros(3))
+    assert runner.policy_started and policy.seen
+    runner.restart()
+    np.testing.assert_allclose(runner.step(5.0, crouch, LEVEL, np.zeros(3)), crouch)
+    np.testing.assert_allclose(runner.step(5.5, crouch, LEVEL, np.zeros(3)), 0.5 * (crouch + STAND))
+    assert not runner.policy_started
 
 
 def test_reference_heading_follows_the_robot_at_start() -> None:

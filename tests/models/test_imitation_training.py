@@ -150,10 +150,13 @@ def test_local_worker_processes_equal_in_process_workers():
 def test_bad_settings_are_named(tmp_path):
     with pytest.raises(ValueError, match="divide evenly over 3 workers"):
         ImitationTrainConfig(workers=3)
-    with pytest.raises(ValueError, match="unknown ppo key"):
+    with pytest.raises(ValueError, match=r"ppo: unknown key\(s\) \['lr'\] for PPOConfig"):
         ImitationTrainConfig.from_dict({"ppo": {"lr": 1.0}})
-    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['ppo.lr'\]"):
+    with pytest.raises(ValueError, match=r"ppo: unknown key\(s\) \['lr'\]"):
         ImitationTrainConfig().replace(**{"ppo.lr": 1.0})
+    with pytest.raises(ValueError, match="workers: expected int, got 2.5"):
+        ImitationTrainConfig().replace(workers=2.5)
+    assert ImitationTrainConfig().replace(**{"ppo.learning_rate": "1e-4"}).ppo.learning_rate == 1e-4
     (tmp_path / "config.yaml").write_text("motion: dog_pace\nbogus: 1\n")
     with pytest.raises(ValueError, match="bogus"):
         ImitationTrainer.resume(tmp_path)

@@ -1,0 +1,93 @@
+"""What a SOLAR policy needs around it on a robot: the checked model, its robot and its command mapping.
+
+``solar_planner`` (and anything else that runs a SOLAR policy on a live stream) builds one
+:class:`SolarSetup` from its parameters with :func:`load_solar_setup`: the model file is resolved
+("shipped" = the package's ``models/solar/data/<task>.pt``), loaded as data and refused, naming what
+differs, when it was trained for another task or latent size or acts differently from what the task
+commands; the planar reacher's actions become joint torques, the Sawyer's end-effector setpoints
+(forward kinematics of the URDF chain place the first setpoint, as ``SawyerEnv.reset`` does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from anima.controllers.robot_config import RobotControlConfig, load_robot_config
+from anima.controllers.sawyer_arm import load_sawyer_arm
+from anima.controllers.solar_runner import TASK_ACTION_KINDS, EeSetpoint, SolarRunnerConfig, check_policy
+from anima.models.solar.policy import DATA_DIR, SolarPolicy
+
+__all__ = ["SolarSetup", "load_solar_setup", "resolve_model_path", "SHIPPED_DIR"]
+
+SHIPPED_DIR = DATA_DIR  # models/solar/data: package data, installed with anima.models.solar
+
+
+def resolve_model_path(model_path: str, task: str) -> Path:
+    """``shipped`` -> the package's model for ``task``; a missing file is a FileNotFoundError naming it."""
+    if not model_path:
+        raise ValueError("parameter 'model_path' is required: 'shipped' or a policy file of `anima train solar`")
+    if model_path == "shipped":
+        path = SHIPPED_DIR / f"{task}.pt"
+        if not path.is_file():
+            shipped = sorted(p.stem for p in SHIPPED_DIR.glob("*.pt")) if SHIPPED_DIR.is_dir() else []
+            raise FileNotFoundError(f"model_path shipped: no shipped SOLAR model for task '{task}' ({path}); "
+                                    f"shipped: {', '.join(shipped) or 'none'}")
+        return path
+    path = Path(model_path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"model_path {model_path}: no such file (train one with `anima train solar --task {task}`)")
+    return path
+
+
+@dataclass(frozen=True, eq=False)
+class SolarSetup:
+    """A loaded policy with its robot and command mapping (``ee`` None = joint torques)."""
+
+    task: str
+    model_path: Path
+    latent_dim: int
+    policy: SolarPolicy
+    runner_config: SolarRunnerConfig
+    robot: RobotControlConfig
+    torque_per_unit: np.ndarray
+    ee: EeSetpoint | None = None
+    chain: Any = None
+    base_link: str = "base_link"
+
+
+def load_solar_setup(p: Mapping[str, Any]) -> SolarSetup:
+    """Build the setup from the node's parameters (see ``ros_nodes/solar_planner.py``)."""
+    task, latent_dim = str(p["task"]), int(p["latent_dim"])
+    if task not in TASK_ACTION_KINDS:
+        raise ValueError(f"task '{task}' is not a SOLAR task; valid tasks: {', '.join(sorted(TASK_ACTION_KINDS))}")
+    path = resolve_model_path(str(p["model_path"]), task)
+    policy = SolarPolicy.load(path, expect_task=task, expect_latent_dim=latent_dim)
+    config = SolarRunnerConfig.from_spec(policy.spec)
+    if task == "reacher":
+        robot = load_robot_config("reacher")
+        check_policy(policy.spec, task, robot.num_joints)
+        return SolarSetup(task, path, latent_dim, policy, config, robot, _torque_per_unit(config, robot))
+    check_policy(policy.spec, task, 4)
+    return _sawyer_setup(p, task, path, latent_dim, policy, config)
+
+
+def _torque_per_unit(config: SolarRunnerConfig, robot: RobotControlConfig) -> np.ndarray:
+    """N m per action unit: the reacher's actions are normalized, [-1, 1] = +-torque limit (PlanarReacherEnv)."""
+    bound = np.maximum(np.abs(config.action_low), np.abs(config.action_high))
+    if (bound > 1.0 + 1e-9).any():
+        raise ValueError(f"reacher actions must lie in [-1, 1] (normalized torque), the model's bounds are "
+                         f"{list(config.action_low)} .. {list(config.action_high)}")
+    return np.asarray(robot.torque_limit, float).copy()
+
+
+def _sawyer_setup(p: Mapping[str, Any], task: str, path: Path, latent_dim: int, policy: Any,
+                  config: SolarRunnerConfig) -> SolarSetup:
+    arm = load_sawyer_arm(str(p["base_link"]), str(p["tip_link"]))
+    lo, hi = (np.asarray(p[k], float) for k in ("workspace_min_m", "workspace_max_m"))
+    ee = EeSetpoint(float(p["max_step_m"]), lo, hi, arm.gripper_limit_m)
+    return SolarSetup(task, path, latent_dim, policy, config, load_robot_config("sawyer"), np.zeros(0), ee=ee,
+                      chain=arm.chain, base_link=arm.base_link)

@@ -1,0 +1,101 @@
+"""SOLAR training configuration: one frozen dataclass, loaded from ``config/solar/<task>.yaml``.
+
+Defaults are FACTS.md "SOLAR" (the public code's reacher-from-images values): latent 10, 64x64
+images, T = 50, 100 random rollouts (std 0.5) to pretrain, 10 iterations x 40 rollouts, VAE
+1000 epochs at lr 1e-3 (model lr 2e-5 T), batch 2 rollouts, beta 1e-4 -> 10 at 5e-5 per step,
+LQR-FLM KL step 2.0, init std 0.5, BLDS prior data strength 50. A task YAML states where it differs
+(e.g. fewer VAE epochs on a shared CPU) in its comments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from anima.controllers.config_loader import config_from_mapping, load_yaml_config, with_overrides
+from anima.models.solar.state import STATE_KINDS
+from anima.models.solar.vae import VAEConfig
+
+TASKS = ("reacher", "sawyer_reach", "sawyer_push", "sawyer_stack")
+
+
+@dataclass(frozen=True)
+class LqrConfig:
+    """LQR-FLM and its fitted models: KL step (nats per step), initial std, BLDS prior strength and
+    smoothing window (steps), action penalty of the cost."""
+
+    kl_step: float = 2.0
+    init_std: float = 0.5
+    data_strength: float = 50.0
+    prior_window: int = 2
+    action_weight: float = 1e-2
+
+    def __post_init__(self) -> None:
+        if self.kl_step <= 0 or self.init_std <= 0 or self.data_strength <= 0 or self.prior_window < 0 or self.action_weight < 0:
+            raise ValueError(f"LqrConfig: kl_step, init_std, data_strength > 0; prior_window, action_weight >= 0; got {self}")
+
+
+@dataclass(frozen=True)
+class SolarTrainConfig:
+    """Everything a run needs; written to ``<run_dir>/config.yaml``."""
+
+    task: str = "reacher"
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    horizon: int = 50
+    random_rollouts: int = 100
+    rollouts_per_iter: int = 40
+    iterations: int = 10
+    pretrain_epochs: int = 1000
+    finetune_epochs: int = 0  # VAE epochs on all data after each iteration (0: the latent space stays fixed)
+    eval_episodes: int = 20
+    video_every: int = 1
+    torch_threads: int = 1
+    state_kind: str = "latent"  # models/solar/state.py: "latent" (one frame, the paper) or "latent_history" (+ its change and the last action)
+    # the quadratic cost is fitted to -reward ("reward") or to reward^2 ("squared_reward": for rewards that are
+    # negative distances, the squared distance, which a quadratic in a position represents exactly; the
+    # paper's reacher reward is -|d|^2, this project's envs give -|d|)
+    cost_target: str = "reward"
+    cost_on: str = "latent"  # the quadratic cost is fitted on the "latent" part of the state (zero elsewhere) or the whole "state"
+    vae: VAEConfig = VAEConfig()
+    lqr: LqrConfig = LqrConfig()
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"SolarTrainConfig.task must be one of {TASKS}, got {self.task!r}")
+        for name in ("horizon", "random_rollouts", "rollouts_per_iter", "iterations", "torch_threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"SolarTrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.state_kind not in STATE_KINDS:
+            raise ValueError(f"SolarTrainConfig.state_kind must be one of {STATE_KINDS}, got {self.state_kind!r}")
+        if self.cost_target not in ("reward", "squared_reward"):
+            raise ValueError(f"SolarTrainConfig.cost_target must be 'reward' or 'squared_reward', got {self.cost_target!r}")
+        if self.cost_on not in ("latent", "state"):
+            raise ValueError(f"SolarTrainConfig.cost_on must be 'latent' or 'state', got {self.cost_on!r}")
+        for name in ("pretrain_epochs", "finetune_epochs", "eval_episodes", "video_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"SolarTrainConfig.{name} must be >= 0, got {getattr(self, name)}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "SolarTrainConfig":
+        return config_from_mapping(cls, data, source, ignore_private=True)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "SolarTrainConfig":
+        return load_yaml_config(cls, path, ignore_private=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, source: str = "override", **changes: Any) -> "SolarTrainConfig":
+        """A copy with fields or dotted nested fields (``vae.lr``, ``lqr.kl_step``) changed, type-checked."""
+        for key in changes:
+            group = key.split(".", 1)[0]
+            if "." in key and group not in ("vae", "lqr", "env_kwargs"):
+                raise ValueError(f"unknown config group {group!r} in override {key!r} (groups: vae, lqr, env_kwargs)")
+        return config_from_mapping(type(self), with_overrides(self.to_dict(), changes), source)
+
+
+__all__ = ["LqrConfig", "SolarTrainConfig", "TASKS"]

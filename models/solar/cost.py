@@ -1,0 +1,65 @@
+"""Quadratic cost model in latent space, fitted from rewards (SOLAR, Zhang, Vikram et al., ICML 2019, Sec. 4).
+
+cost(x, u) = 1/2 x^T Cxx x + cx^T x + const  (fitted: -reward ~ quadratic features of the latent x)
+           + 1/2 action_weight |u|^2          (known action penalty)
+
+Least squares on the features [vech(x x^T), x, 1] with a small ridge; Cxx is then projected onto the
+positive semi-definite cone (negative eigenvalues clipped to ``min_eig``) so LQR stays well posed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class QuadraticCost:
+    """Cxx (dx, dx), cx (dx,), const, action_weight: the LQR-FLM cost terms via :meth:`lqr_terms`."""
+
+    Cxx: np.ndarray
+    cx: np.ndarray
+    const: float
+    action_weight: float
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """State part of the cost for x (..., dx)."""
+        return 0.5 * np.einsum("...i,ij,...j->...", x, self.Cxx, x) + x @ self.cx + self.const
+
+    def lqr_terms(self, horizon: int, du: int) -> tuple[np.ndarray, np.ndarray]:
+        """C (T, dx+du, dx+du), c (T, dx+du) for ``controllers.lqr_flm``."""
+        dx = self.cx.shape[0]
+        C = np.zeros((horizon, dx + du, dx + du))
+        C[:, :dx, :dx] = self.Cxx
+        C[:, dx:, dx:] = self.action_weight * np.eye(du)
+        c = np.zeros((horizon, dx + du))
+        c[:, :dx] = self.cx
+        return C, c
+
+
+def _features(x: np.ndarray) -> np.ndarray:
+    iu = np.triu_indices(x.shape[1])
+    outer = x[:, :, None] * x[:, None, :]
+    return np.concatenate([outer[:, iu[0], iu[1]], x, np.ones((x.shape[0], 1))], axis=1)
+
+
+def fit_quadratic_cost(x: np.ndarray, reward: np.ndarray, action_weight: float = 1e-2, ridge: float = 1e-4,
+                       min_eig: float = 1e-6) -> QuadraticCost:
+    """Fit -reward (N,) ~ 1/2 x^T C x + c^T x + b from latents x (N, dx)."""
+    x, y = np.asarray(x, np.float64), -np.asarray(reward, np.float64)
+    if x.ndim != 2 or y.shape != (x.shape[0],) or not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError(f"fit_quadratic_cost: need finite latents (N, dx) and rewards (N,), got {x.shape}, {y.shape}")
+    dx = x.shape[1]
+    phi = _features(x)
+    w = np.linalg.solve(phi.T @ phi + ridge * x.shape[0] * np.eye(phi.shape[1]), phi.T @ y)
+    iu = np.triu_indices(dx)
+    M = np.zeros((dx, dx))
+    M[iu] = w[: len(iu[0])]
+    C = M + M.T  # 1/2 x^T C x = sum_{i<=j} w_ij x_i x_j  (diagonal counted twice in M + M^T)
+    evals, evecs = np.linalg.eigh(0.5 * (C + C.T))
+    C = (evecs * np.maximum(evals, min_eig)) @ evecs.T
+    return QuadraticCost(C, w[len(iu[0]):len(iu[0]) + dx], float(w[-1]), float(action_weight))
+
+
+__all__ = ["QuadraticCost", "fit_quadratic_cost"]

@@ -1,0 +1,333 @@
+"""SOLAR training loop and run directory (Zhang, Vikram et al., ICML 2019, Algorithm 1).
+
+1. ``random_rollouts`` episodes with the initial policy (zero gains, std 0.5) pretrain the
+   structured VAE (``vae.py``) for ``pretrain_epochs``.
+2. Each iteration: encode every episode's frames to latent means; fit the local time-varying
+   dynamics of the latest batch under the global BLDS prior of all episodes (``blds.py``) and the
+   quadratic latent cost from all rewards (``cost.py``); one LQR-FLM step with the KL bound
+   (``controllers/lqr_flm.py``); ``rollouts_per_iter`` episodes with the new policy (its own noise).
+   A non-finite fit stops that update and keeps the previous controller, with a message.
+
+Run directory: ``config.yaml``, ``tb/`` (TensorBoard), ``checkpoint.pt`` + ``data.npz`` (atomic;
+``--resume`` continues from them), ``policy.pt`` (the deployable ``SolarPolicy``), ``history.json``,
+``learning_curve.png``, ``videos/iter_NNN.mp4`` (a rollout) and ``videos/recon_NNN.mp4`` (frames
+beside the VAE's reconstructions), ``evaluation.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import yaml
+
+from anima.controllers.lqr_flm import LinearGaussianPolicy, LqrFlmConfig, lqr_flm_update
+from anima.models.checkpoint import load_torch, save_npz, save_torch, write_json_atomic, write_text_atomic
+from anima.models.solar.blds import fit_dynamics
+from anima.models.solar.config import SolarTrainConfig
+from anima.models.solar.cost import fit_quadratic_cost
+from anima.models.solar.policy import SolarPolicy, make_spec
+from anima.models.solar.state import StateSpec, StateTracker, embed_cost, episode_states
+from anima.models.solar.vae import StructuredVAE, train_epochs
+
+ActFn = Callable[[int, np.ndarray, np.random.Generator], np.ndarray]
+
+
+def make_task_env(config: SolarTrainConfig) -> tuple[Any, str]:
+    """The image env of ``config.task`` and its action kind."""
+    if config.task == "reacher":
+        from anima.sim_bridge.envs.reacher_pixels import ReacherPixelsConfig, ReacherPixelsEnv
+
+        return ReacherPixelsEnv(ReacherPixelsConfig(**config.env_kwargs)), "joint_torque"
+    from anima.sim_bridge.envs import make_env
+
+    kwargs = {"observation": "image", "image_size_px": config.vae.image_size, "episode_steps": config.horizon, **config.env_kwargs}
+    return make_env(config.task, **kwargs), "ee_delta"
+
+
+def control_dt(env: Any) -> float:
+    """Seconds per env step: ``env.control_dt`` (reacher) or 1 / ``config.control_rate_hz`` (Sawyer)."""
+    dt = getattr(env, "control_dt", None)
+    return float(dt) if dt is not None else 1.0 / float(env.config.control_rate_hz)
+
+
+def task_distance(info: dict[str, Any]) -> float:
+    """The task's final distance (m) from an env's info: ``distance`` (reacher) or the scene's first
+    ``*_distance_m`` metric (Sawyer: ``ee_goal_distance_m``, ``puck_goal_distance_m``, ...); NaN if none."""
+    if "distance" in info:
+        return float(info["distance"])
+    return next((float(v) for k, v in info.items() if k.endswith("_distance_m")), float("nan"))
+
+
+def collect(env: Any, act: ActFn, episodes: int, horizon: int, rng: np.random.Generator,
+            frames: list | None = None) -> dict[str, np.ndarray]:
+    """``episodes`` episodes of ``horizon`` steps; ``act(t, image, rng)`` gives the action.
+
+    Returns images (N, T+1, S, S, 3) uint8, actions (N, T, du), rewards (N, T), success (N,), distance (N,).
+    """
+    out: dict[str, list] = {"images": [], "actions": [], "rewards": [], "success": [], "distance": []}
+    for e in range(episodes):
+        obs, info = env.reset(seed=int(rng.integers(2**31)))
+        ims, acts, rews = [obs], [], []
+        for t in range(horizon):
+            u = np.asarray(act(t, obs, rng), dtype=np.float64)
+            obs, r, terminated, truncated, info = env.step(u)
+            ims.append(obs)
+            acts.append(u)
+            rews.append(r)
+            if frames is not None and e == 0:
+                frames.append(env.render())
+        out["images"].append(np.stack(ims))
+        out["actions"].append(np.stack(acts))
+        out["rewards"].append(np.asarray(rews))
+        out["success"].append(bool(info.get("success", info.get("is_success", False))))
+        out["distance"].append(task_distance(info))
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+class SolarTrainer:
+    """One SOLAR run in ``run_dir``; ``run()`` trains to ``config.iterations``; ``resume`` continues."""
+
+    def __init__(self, config: SolarTrainConfig, run_dir: str | Path, log: Callable[[str], None] = print) -> None:
+        self.config, self.run_dir, self.log = config, Path(run_dir), log
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        torch.set_num_threads(config.torch_threads)
+        torch.manual_seed(config.seed)
+        self.env, self.action_kind = make_task_env(config)
+        self.du = int(self.env.action_space.shape[0])
+        self.vae = StructuredVAE(config.vae, config.horizon, self.du)
+        self.opt = self.vae.make_optimizer()
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.state_spec = StateSpec(config.state_kind, config.vae.latent_dim, self.du, 1.0 / control_dt(self.env))
+        self.policy = LinearGaussianPolicy.initial(config.horizon, self.state_spec.dim, self.du, config.lqr.init_std)
+        self.data: dict[str, np.ndarray] = {}
+        self.history: list[dict[str, Any]] = []
+        self.vae_step, self.iteration, self.wall_s = 0, 0, 0.0
+        write_text_atomic(self.run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+        self._writer: Any = None
+        self.last_evaluation: dict[str, Any] | None = None
+
+    # ---------------------------------------------------------------- persistence
+    @classmethod
+    def resume(cls, run_dir: str | Path, log: Callable[[str], None] = print, **overrides: Any) -> "SolarTrainer":
+        run_dir = Path(run_dir)
+        config = SolarTrainConfig.from_yaml(run_dir / "config.yaml")
+        config = config.replace(**overrides) if overrides else config
+        trainer = cls(config, run_dir, log)
+        ckpt = load_torch(run_dir / "checkpoint.pt", "SOLAR checkpoint")
+        trainer.vae.load_state_dict(ckpt["vae"])
+        trainer.opt.load_state_dict(ckpt["optimizer"])
+        trainer.policy = LinearGaussianPolicy(ckpt["K"].double().numpy(), ckpt["k"].double().numpy(), ckpt["cov"].double().numpy())
+        trainer.history = list(ckpt["history"])
+        trainer.vae_step, trainer.iteration, trainer.wall_s = int(ckpt["vae_step"]), int(ckpt["iteration"]), float(ckpt["wall_s"])
+        with np.load(run_dir / "data.npz") as z:
+            trainer.data = {k: z[k] for k in z.files}
+        log(f"resumed {run_dir} at iteration {trainer.iteration}, {trainer.episodes} episodes")
+        return trainer
+
+    def save(self) -> None:
+        save_npz(self.run_dir / "data.npz", self.data)
+        save_torch({"vae": self.vae.state_dict(), "optimizer": self.opt.state_dict(),
+                    "K": torch.as_tensor(self.policy.K), "k": torch.as_tensor(self.policy.k), "cov": torch.as_tensor(self.policy.cov),
+                    "history": self.history, "vae_step": self.vae_step, "iteration": self.iteration, "wall_s": self.wall_s},
+                   self.run_dir / "checkpoint.pt")
+        self.deployable().save(self.run_dir / "policy.pt")
+        write_json_atomic(self.run_dir / "history.json", self.history, indent=1)
+
+    def deployable(self) -> SolarPolicy:
+        c = self.config
+        spec = make_spec(c.task, c.vae.latent_dim, c.horizon, control_dt(self.env), self.action_kind,
+                         self.env.action_space.low, self.env.action_space.high, c.vae.image_size,
+                         state=self.state_spec.to_dict())
+        prov = {"task": c.task, "seed": c.seed, "iteration": self.iteration, "episodes_trained": self.episodes,
+                "samples": self.episodes * c.horizon, "wall_time_s": round(self.wall_s, 1), "run_dir": str(self.run_dir),
+                "env_kwargs": dict(c.env_kwargs)}
+        return SolarPolicy(spec, copy.deepcopy(self.vae.encoder), self.policy.K, self.policy.k, self.policy.cov, prov)
+
+    @property
+    def episodes(self) -> int:
+        return int(len(self.data.get("success", [])))
+
+    # ---------------------------------------------------------------- loop
+    def _act_fn(self, policy: LinearGaussianPolicy, explore: bool) -> ActFn:
+        chol = np.linalg.cholesky(policy.cov)
+        low, high = self.env.action_space.low, self.env.action_space.high
+        tracker = StateTracker(self.state_spec)
+
+        def act(t: int, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+            if t == 0:
+                tracker.reset()
+            x = tracker.state(self.vae.encode_means(image[None])[0])
+            u = policy.K[t] @ x + policy.k[t]
+            if explore:
+                u = u + chol[t] @ rng.standard_normal(u.shape[0])
+            u = np.clip(u, low, high)
+            tracker.applied(u)
+            return u
+
+        return act
+
+    def _random_act(self, rng_std: float) -> ActFn:
+        low, high = self.env.action_space.low, self.env.action_space.high
+        return lambda t, image, rng: np.clip(rng_std * rng.standard_normal(self.du), low, high)
+
+    def _add(self, batch: dict[str, np.ndarray]) -> None:
+        self.data = batch if not self.data else {k: np.concatenate([self.data[k], batch[k]]) for k in batch}
+
+    def _scalar(self, name: str, value: float, step: int) -> None:
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(str(self.run_dir / "tb"))
+        self._writer.add_scalar(name, value, step)
+
+    def pretrain(self) -> None:
+        c = self.config
+        t0 = time.time()
+        rng = np.random.default_rng([c.seed, 0])
+        self._add(collect(self.env, self._random_act(c.lqr.init_std), c.random_rollouts, c.horizon, rng))
+        self.log(f"{c.random_rollouts} random rollouts: success {self.data['success'].mean():.2f}")
+        with torch.no_grad():  # start the reward model at the data's mean reward, not at 0
+            self.vae.cost_b.fill_(-float(self.data["rewards"].mean()))
+        epochs_done = 0
+        while epochs_done < c.pretrain_epochs:
+            n = 1
+            self.vae_step, losses = train_epochs(self.vae, self.opt, self.data["images"], self.data["actions"], self.data["rewards"],
+                                                 n, self.vae_step, rng, self.generator)
+            epochs_done += n
+            for i, parts in enumerate(losses):
+                for k, v in parts.items():
+                    self._scalar(f"vae/{k}", v, epochs_done - n + i)
+            self.log(f"VAE epoch {epochs_done}/{c.pretrain_epochs}: " + ", ".join(f"{k} {v:.4g}" for k, v in losses[-1].items()))
+        self.wall_s += time.time() - t0
+        self.history.append({"iteration": 0, "episodes_trained": self.episodes, "success_rate": float(self.data["success"].mean()),
+                             "final_distance_mean": float(np.nanmean(self.data["distance"])), "return_mean": float(self.data["rewards"].sum(1).mean()),
+                             "wall_s": round(self.wall_s, 1)})
+        self._videos(0)
+        self.save()
+
+    def _latents(self) -> np.ndarray:
+        """Latent means of every stored episode; cached while the VAE does not change."""
+        cached = getattr(self, "_latent_cache", None)
+        n = self.episodes
+        if cached is None or cached[0] != self.vae_step:
+            cached = (self.vae_step, self.vae.encode_means(self.data["images"]))
+        elif len(cached[1]) < n:
+            cached = (self.vae_step, np.concatenate([cached[1], self.vae.encode_means(self.data["images"][len(cached[1]):])]))
+        self._latent_cache = cached
+        return cached[1][:n]
+
+    def improve_policy(self) -> dict[str, float]:
+        """Fit BLDS dynamics + latent cost, then one LQR-FLM step; on non-finite fits keep the policy."""
+        c = self.config
+        latents = self._latents()
+        u = self.data["actions"]
+        states = episode_states(self.state_spec, latents, u)
+        recent = slice(-c.rollouts_per_iter, None)
+        try:
+            dyn = fit_dynamics(states[recent], u[recent], states, u, c.lqr.data_strength, c.lqr.prior_window)
+            C, cc = self._fit_cost(latents, states).lqr_terms(c.horizon, self.du)
+            t0 = time.perf_counter()
+            self.policy, info = lqr_flm_update(dyn, C, cc, self.policy, LqrFlmConfig(kl_step=c.lqr.kl_step))
+            info["update_ms"] = 1e3 * (time.perf_counter() - t0)
+            return info
+        except (ValueError, np.linalg.LinAlgError) as err:
+            self.log(f"iteration {self.iteration}: policy update stopped, keeping the previous controller: {err}")
+            return {"skipped": 1.0}
+
+    def _fit_cost(self, latents: np.ndarray, states: np.ndarray) -> Any:
+        """The quadratic cost over the controller state, fitted on the latent part or the whole state (``cost_on``)."""
+        c, rewards = self.config, self.data["rewards"].reshape(-1)
+        if c.cost_target == "squared_reward":
+            if (rewards > 0).any():
+                raise ValueError("cost_target squared_reward needs rewards <= 0 (negative distances); got a positive reward")
+            rewards = -np.square(rewards)  # cost = distance^2: exactly quadratic in a position (the paper's reacher reward)
+        if c.cost_on == "state":
+            return fit_quadratic_cost(states[:, 1:].reshape(-1, states.shape[-1]), rewards, c.lqr.action_weight)
+        cost = fit_quadratic_cost(latents[:, 1:].reshape(-1, latents.shape[-1]), rewards, c.lqr.action_weight)
+        return embed_cost(cost, self.state_spec)
+
+    def step(self) -> dict[str, Any]:
+        c = self.config
+        t0 = time.time()
+        self.iteration += 1
+        info = self.improve_policy()
+        rng = np.random.default_rng([c.seed, self.iteration])
+        batch = collect(self.env, self._act_fn(self.policy, explore=True), c.rollouts_per_iter, c.horizon, rng)
+        self._add(batch)
+        if c.finetune_epochs:
+            self.vae_step, _ = train_epochs(self.vae, self.opt, self.data["images"], self.data["actions"], self.data["rewards"],
+                                            c.finetune_epochs, self.vae_step, rng, self.generator)
+        self.wall_s += time.time() - t0
+        row = {"iteration": self.iteration, "episodes_trained": self.episodes, "success_rate": float(batch["success"].mean()),
+               "final_distance_mean": float(np.nanmean(batch["distance"])), "return_mean": float(batch["rewards"].sum(1).mean()),
+               "wall_s": round(self.wall_s, 1), **{f"lqr_{k}": float(v) for k, v in info.items()}}
+        self.history.append(row)
+        for k in ("success_rate", "final_distance_mean", "return_mean"):
+            self._scalar(f"rollouts/{k}", row[k], self.episodes)
+        self.log(f"iteration {self.iteration}: {self.episodes} episodes, success {row['success_rate']:.2f}, "
+                 f"final distance {row['final_distance_mean']:.4f}, return {row['return_mean']:.2f}, KL {info.get('kl', float('nan')):.1f}")
+        self._videos(self.iteration)
+        self.save()
+        return row
+
+    def run(self) -> list[dict[str, Any]]:
+        if not self.data:
+            self.pretrain()
+        while self.iteration < self.config.iterations:
+            self.step()
+        if self.config.eval_episodes:
+            self.last_evaluation = self.evaluate(self.config.eval_episodes)
+        self._plot()
+        if self._writer is not None:
+            self._writer.flush()
+        return self.history
+
+    def evaluate(self, episodes: int, seed: int = 12345) -> dict[str, Any]:
+        """The mean policy (no exploration noise) on fresh episodes; writes ``evaluation.json``."""
+        batch = collect(self.env, self._act_fn(self.policy, explore=False), episodes, self.config.horizon, np.random.default_rng(seed))
+        result = {"task": self.config.task, "success_rate": float(batch["success"].mean()), "episodes": episodes,
+                  "final_distance_mean": float(np.nanmean(batch["distance"])), "episodes_trained": self.episodes,
+                  "iteration": self.iteration, "seed": self.config.seed}
+        write_json_atomic(self.run_dir / "evaluation.json", result, indent=1)
+        self.log(f"evaluation ({episodes} episodes, mean policy): success {result['success_rate']:.2f}")
+        return result
+
+    # ---------------------------------------------------------------- reports
+    def _videos(self, iteration: int) -> None:
+        c = self.config
+        if not c.video_every or iteration % c.video_every:
+            return
+        from anima.models.pddm.report import write_video
+
+        vdir = self.run_dir / "videos"
+        vdir.mkdir(exist_ok=True)
+        ep = self.data["images"][-1]
+        recon = self.vae.reconstruct(ep)
+        side = [np.repeat(np.repeat(np.concatenate([a, b], 1), 3, 0), 3, 1) for a, b in zip(ep, recon)]
+        write_video(side, vdir / f"recon_{iteration:03d}.mp4", 1.0 / control_dt(self.env))
+        write_video([np.repeat(np.repeat(f, 3, 0), 3, 1) for f in ep], vdir / f"iter_{iteration:03d}.mp4", 1.0 / control_dt(self.env))
+
+    def _plot(self) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from anima.models.checkpoint import atomic_write
+
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.plot([h["episodes_trained"] for h in self.history], [h["success_rate"] for h in self.history], "o-")
+        ax.set(xlabel="episodes", ylabel="success rate (training rollouts)", ylim=(-0.05, 1.05), title=f"SOLAR {self.config.task}")
+        ax.grid(True, alpha=0.3)
+        fig.tight_layout()
+        with atomic_write(self.run_dir / "learning_curve.png", "wb") as f:
+            fig.savefig(f, dpi=100, format="png")
+        plt.close(fig)
+
+
+__all__ = ["SolarTrainer", "collect", "control_dt", "make_task_env", "task_distance"]

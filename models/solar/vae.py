@@ -1,0 +1,156 @@
+"""The SOLAR structured VAE: image encoder/decoder, a linear-Gaussian latent dynamics prior, a
+quadratic reward model, and the KL annealing schedule (Zhang, Vikram et al., ICML 2019, Sec. 3, 5).
+
+Generative model over an episode of images o_0..o_T, actions u_0..u_{T-1} and rewards r_0..r_{T-1}:
+
+    z_0 ~ N(0, I),  z_{t+1} ~ N(A_t z_t + B_t u_t + a_t, diag exp(logvar_t))      (time-varying LDS)
+    o_t ~ Bernoulli(decoder(z_t)),  r_t ~ N(-(1/2 z_{t+1}^T L L^T z_{t+1} + c^T z_{t+1} + b), reward_std^2)
+
+Inference q(z_t | o_t) = N(encoder(o_t)) per frame. The loss per frame is the negative ELBO with the
+KL weighted by beta (annealed linearly from ``beta_start`` by ``beta_rate`` per gradient step up to
+``beta_max``; FACTS: 1e-4 -> 10 at 5e-5 per step): reconstruction + beta * KL(q(z_t|o_t) || prior)
++ reward negative log-likelihood. The reward term shapes the latent space so that the cost is
+quadratic in it, which LQR-FLM needs; the LDS term so that the dynamics are linear in it.
+
+Two learning rates (FACTS): encoder/decoder ``lr`` (1e-3), the LDS and reward model ``model_lr``
+(2e-5 * T). Batches are whole episodes (``batch_rollouts`` = 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as Fn
+
+from anima.models.solar.networks import Decoder, Encoder, images_to_tensor
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """Structured VAE sizes and optimisation (FACTS.md "SOLAR" defaults)."""
+
+    latent_dim: int = 10
+    image_size: int = 64
+    lr: float = 1e-3
+    model_lr_per_step: float = 2e-5  # x horizon T
+    batch_rollouts: int = 2
+    beta_start: float = 1e-4
+    beta_max: float = 10.0
+    beta_rate: float = 5e-5
+    reward_std: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.latent_dim < 1 or self.batch_rollouts < 1 or self.lr <= 0 or self.model_lr_per_step <= 0 or self.reward_std <= 0:
+            raise ValueError(f"VAEConfig: latent_dim, batch_rollouts >= 1; lr, model_lr_per_step, reward_std > 0; got {self}")
+        if not 0 <= self.beta_start <= self.beta_max or self.beta_rate < 0:
+            raise ValueError(f"VAEConfig: need 0 <= beta_start <= beta_max and beta_rate >= 0, got {self.beta_start}, {self.beta_max}, {self.beta_rate}")
+
+
+def kl_beta(step: int, config: VAEConfig) -> float:
+    """beta at gradient step ``step``: beta_start + beta_rate * step, capped at beta_max."""
+    return float(min(config.beta_max, config.beta_start + config.beta_rate * step))
+
+
+def gaussian_kl(m_q: torch.Tensor, lv_q: torch.Tensor, m_p: torch.Tensor, lv_p: torch.Tensor) -> torch.Tensor:
+    """KL(N(m_q, e^lv_q) || N(m_p, e^lv_p)) for diagonal Gaussians, summed over the last axis."""
+    return 0.5 * (lv_p - lv_q + (lv_q.exp() + (m_q - m_p) ** 2) / lv_p.exp() - 1.0).sum(-1)
+
+
+class StructuredVAE(nn.Module):
+    """Encoder, decoder, time-varying LDS prior (T steps) and quadratic reward model."""
+
+    def __init__(self, config: VAEConfig, horizon: int, action_dim: int) -> None:
+        super().__init__()
+        self.config, self.horizon, self.action_dim = config, horizon, action_dim
+        dz = config.latent_dim
+        self.encoder = Encoder(dz, config.image_size)
+        self.decoder = Decoder(dz)
+        self.A = nn.Parameter(torch.eye(dz).repeat(horizon, 1, 1))
+        self.B = nn.Parameter(torch.zeros(horizon, dz, action_dim))
+        self.a = nn.Parameter(torch.zeros(horizon, dz))
+        self.dyn_logvar = nn.Parameter(torch.full((horizon, dz), -2.0))
+        self.cost_L = nn.Parameter(0.1 * torch.eye(dz))
+        self.cost_c = nn.Parameter(torch.zeros(dz))
+        self.cost_b = nn.Parameter(torch.zeros(()))
+
+    def model_parameters(self) -> list[nn.Parameter]:
+        return [self.A, self.B, self.a, self.dyn_logvar, self.cost_L, self.cost_c, self.cost_b]
+
+    def make_optimizer(self) -> torch.optim.Optimizer:
+        c = self.config
+        return torch.optim.Adam([{"params": list(self.encoder.parameters()) + list(self.decoder.parameters()), "lr": c.lr},
+                                 {"params": self.model_parameters(), "lr": c.model_lr_per_step * self.horizon}])
+
+    def predicted_reward(self, z: torch.Tensor) -> torch.Tensor:
+        """-(1/2 z^T L L^T z + c^T z + b) for z (..., dz)."""
+        lz = z @ self.cost_L
+        return -(0.5 * (lz**2).sum(-1) + z @ self.cost_c + self.cost_b)
+
+    def loss(self, images: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, beta: float,
+             generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """Negative ELBO per frame for episodes: images (B, T+1, S, S, 3) uint8, actions (B, T, du), rewards (B, T)."""
+        b, t1 = images.shape[:2]
+        flat = images.reshape(b * t1, *images.shape[2:])
+        mean, logvar = self.encoder(flat)
+        eps = torch.randn(mean.shape, generator=generator)
+        z = mean + (0.5 * logvar).exp() * eps
+        recon = Fn.binary_cross_entropy_with_logits(self.decoder(z), images_to_tensor(flat), reduction="none").sum((1, 2, 3)).mean()
+        mean, logvar, z = (v.reshape(b, t1, -1) for v in (mean, logvar, z))
+        t = t1 - 1
+        prior_mean = torch.einsum("tij,btj->bti", self.A[:t], z[:, :-1]) + torch.einsum("tij,btj->bti", self.B[:t], actions) + self.a[:t]
+        kl_dyn = gaussian_kl(mean[:, 1:], logvar[:, 1:], prior_mean, self.dyn_logvar[:t].expand_as(prior_mean))
+        kl0 = gaussian_kl(mean[:, 0], logvar[:, 0], torch.zeros_like(mean[:, 0]), torch.zeros_like(mean[:, 0]))
+        kl = (kl0.sum() + kl_dyn.sum()) / (b * t1)
+        reward_nll = 0.5 * ((self.predicted_reward(mean[:, 1:]) - rewards) / self.config.reward_std).pow(2).mean()
+        total = recon + beta * kl + reward_nll
+        return total, {"loss": total.item(), "recon": recon.item(), "kl": kl.item(), "reward_nll": reward_nll.item(), "beta": beta}
+
+    @torch.no_grad()
+    def encode_means(self, images: np.ndarray, batch: int = 256) -> np.ndarray:
+        """Latent means for images (..., S, S, 3) uint8 -> (..., dz) float64."""
+        lead = images.shape[:-3]
+        flat = images.reshape(-1, *images.shape[-3:])
+        out = [self.encoder(torch.from_numpy(np.ascontiguousarray(flat[i:i + batch])))[0].numpy() for i in range(0, len(flat), batch)]
+        return np.concatenate(out).astype(np.float64).reshape(*lead, -1)
+
+    @torch.no_grad()
+    def reconstruct(self, images: np.ndarray) -> np.ndarray:
+        """Decoded means (sigmoid of the logits) of the latent means: (N, S, S, 3) uint8."""
+        mean, _ = self.encoder(torch.from_numpy(np.ascontiguousarray(images)))
+        probs = torch.sigmoid(self.decoder(mean)).permute(0, 2, 3, 1)
+        return (probs.numpy() * 255).round().astype(np.uint8)
+
+
+def train_epochs(vae: StructuredVAE, opt: torch.optim.Optimizer, images: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+                 epochs: int, step: int, rng: np.random.Generator, generator: torch.Generator) -> tuple[int, list[dict[str, float]]]:
+    """``epochs`` passes over episodes (N, T+1, S, S, 3) in shuffled batches of ``batch_rollouts``.
+
+    Returns the new global step count (for the beta schedule) and the mean losses of each epoch.
+    """
+    vae.train()
+    per_epoch = []
+    bsz = vae.config.batch_rollouts
+    for _ in range(epochs):
+        sums: dict[str, float] = {}
+        order = rng.permutation(len(images))
+        batches = [order[i:i + bsz] for i in range(0, len(order), bsz)]
+        for idx in batches:
+            loss, parts = vae.loss(torch.from_numpy(images[idx]), torch.as_tensor(actions[idx], dtype=torch.float32),
+                                   torch.as_tensor(rewards[idx], dtype=torch.float32), kl_beta(step, vae.config), generator)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"VAE loss is not finite at step {step}: {parts}")
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v / len(batches)
+        per_epoch.append(sums)
+    vae.eval()
+    return step, per_epoch
+
+
+__all__ = ["StructuredVAE", "VAEConfig", "gaussian_kl", "kl_beta", "train_epochs"]

@@ -1,0 +1,88 @@
+"""The SOLAR policy file: save/load round trip, refusals naming what differs, the linear-Gaussian act."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from anima.models.checkpoint import CheckpointError
+from anima.models.solar.networks import Encoder
+from anima.models.solar.policy import FORMAT, SolarPolicy, make_spec
+
+T, DU, DZ = 5, 2, 10
+
+
+def _policy(seed: int = 0) -> SolarPolicy:
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    spec = make_spec("reacher", DZ, T, 0.05, "joint_torque", [-1, -1], [1, 1])
+    return SolarPolicy(spec, Encoder(DZ, 64), rng.normal(size=(T, DU, DZ)) * 0.1, rng.normal(size=(T, DU)) * 0.1,
+                       np.tile(0.25 * np.eye(DU), (T, 1, 1)))
+
+
+def test_save_load_round_trip_gives_the_same_latents_and_actions(tmp_path: Path) -> None:
+    p = _policy()
+    p.save(tmp_path / "p.pt")
+    q = SolarPolicy.load(tmp_path / "p.pt", expect_task="reacher", expect_latent_dim=DZ)
+    assert q.spec == p.spec and q.spec["format"] == FORMAT
+    img = np.random.default_rng(1).integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+    z = p.encode(img)
+    assert z.shape == (DZ,) and z.dtype == np.float32
+    np.testing.assert_allclose(q.encode(img), z, atol=1e-6)
+    for t in range(T):
+        np.testing.assert_allclose(q.act(t, z), p.act(t, z), atol=1e-5)
+
+
+def test_act_is_k_times_z_plus_k_clipped_and_holds_the_last_step() -> None:
+    p = _policy()
+    z = np.linspace(-1, 1, DZ)
+    expected = np.clip(p.K[2] @ z + p.k[2], -1, 1)
+    np.testing.assert_allclose(p.act(2, z), expected, atol=1e-6)
+    np.testing.assert_allclose(p.act(T + 7, z), np.clip(p.K[-1] @ z + p.k[-1], -1, 1), atol=1e-6)
+    big = p.act(0, 1e3 * np.ones(DZ))
+    assert np.all(np.abs(big) <= 1.0)
+
+
+def test_exploration_noise_has_the_policy_std() -> None:
+    p = _policy()
+    rng = np.random.default_rng(0)
+    z = np.zeros(DZ)
+    p.k[:] = 0.0  # centre the mean so clipping at +-1 barely matters for std 0.5
+    u = np.array([p.act(1, z, explore=True, rng=rng) for _ in range(4000)])
+    assert np.allclose(u.std(0), 0.5, atol=0.03)
+    assert not np.allclose(p.act(1, z), u[0])
+
+
+def test_load_refuses_another_task_or_latent_size_naming_what_differs(tmp_path: Path) -> None:
+    _policy().save(tmp_path / "p.pt")
+    with pytest.raises(CheckpointError, match=r"task is 'reacher', expected 'sawyer_push'"):
+        SolarPolicy.load(tmp_path / "p.pt", expect_task="sawyer_push")
+    with pytest.raises(CheckpointError, match=r"latent_dim is 10, expected 8"):
+        SolarPolicy.load(tmp_path / "p.pt", expect_latent_dim=8)
+
+
+def test_load_refuses_nan_gains(tmp_path: Path) -> None:
+    p = _policy()
+    p.save(tmp_path / "p.pt")
+    data = torch.load(tmp_path / "p.pt", weights_only=True)
+    data["K"][0, 0, 0] = float("nan")
+    torch.save(data, tmp_path / "nan.pt")
+    with pytest.raises(CheckpointError, match="K has 1 non-finite"):
+        SolarPolicy.load(tmp_path / "nan.pt")
+
+
+def test_load_refuses_a_file_of_another_format(tmp_path: Path) -> None:
+    torch.save({"format": "anima.vice_raq.policy"}, tmp_path / "x.pt")
+    with pytest.raises(CheckpointError, match="not a SOLAR policy"):
+        SolarPolicy.load(tmp_path / "x.pt")
+
+
+def test_encode_refuses_wrong_shape_or_dtype() -> None:
+    p = _policy()
+    with pytest.raises(ValueError, match=r"\(64, 64, 3\) uint8 RGB image, got \(48, 48, 3\) uint8"):
+        p.encode(np.zeros((48, 48, 3), np.uint8))
+    with pytest.raises(ValueError, match="float32"):
+        p.encode(np.zeros((64, 64, 3), np.float32))

@@ -1,0 +1,127 @@
+"""SOLAR training smoke run: run directory, resume, the deployable policy; a NaN fit keeps the controller."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anima.models.solar.config import SolarTrainConfig
+from anima.models.solar.policy import SolarPolicy
+from anima.models.solar.trainer import SolarTrainer
+
+TINY = dict(horizon=4, random_rollouts=3, rollouts_per_iter=2, iterations=1, pretrain_epochs=1, eval_episodes=1)
+
+
+def test_smoke_run_writes_the_run_directory_and_resumes(tmp_path: Path) -> None:
+    logs: list[str] = []
+    trainer = SolarTrainer(SolarTrainConfig(**TINY), tmp_path / "run", log=logs.append)
+    history = trainer.run()
+    run = tmp_path / "run"
+    for name in ("config.yaml", "checkpoint.pt", "data.npz", "policy.pt", "history.json", "learning_curve.png", "evaluation.json",
+                 "videos/iter_001.mp4", "videos/recon_000.mp4"):
+        assert (run / name).is_file(), name
+    assert any((run / "tb").iterdir())
+    assert [h["episodes_trained"] for h in history] == [3, 5]
+    policy = SolarPolicy.load(run / "policy.pt", expect_task="reacher", expect_latent_dim=10)
+    assert policy.spec["horizon"] == 4 and policy.spec["action_kind"] == "joint_torque"
+    assert policy.provenance["episodes_trained"] == 5
+    np.testing.assert_allclose(policy.K, trainer.policy.K, atol=1e-6)
+
+    resumed = SolarTrainer.resume(run, log=logs.append, iterations=2)
+    assert resumed.iteration == 1 and resumed.episodes == 5
+    resumed.run()
+    assert resumed.iteration == 2 and resumed.episodes == 7
+    assert SolarPolicy.load(run / "policy.pt").provenance["episodes_trained"] == 7
+
+
+def test_nan_in_fitted_dynamics_keeps_the_previous_controller_with_a_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    logs: list[str] = []
+    trainer = SolarTrainer(SolarTrainConfig(**TINY), tmp_path / "run", log=logs.append)
+    trainer.pretrain()
+    before = trainer.policy
+    monkeypatch.setattr(trainer.vae, "encode_means", lambda images, batch=256: np.full((*images.shape[:-3], 10), np.nan))
+    info = trainer.improve_policy()
+    assert info == {"skipped": 1.0}
+    assert trainer.policy is before
+    assert any("keeping the previous controller" in m and "NaN" in m for m in logs)
+
+
+def test_config_refuses_an_unknown_task_and_bad_overrides() -> None:
+    with pytest.raises(ValueError, match="task must be one of"):
+        SolarTrainConfig(task="walker")
+    with pytest.raises(ValueError, match="unknown config group 'planner'"):
+        SolarTrainConfig().replace(**{"planner.beta": 1.0})
+    assert SolarTrainConfig().replace(**{"lqr.kl_step": "1e-1"}).lqr.kl_step == pytest.approx(0.1)
+
+
+def test_sawyer_reach_smoke_run_gives_an_ee_delta_policy(tmp_path: Path) -> None:
+    config = SolarTrainConfig(task="sawyer_reach", horizon=2, random_rollouts=2, rollouts_per_iter=2, iterations=1,
+                              pretrain_epochs=1, eval_episodes=0, video_every=0)
+    history = SolarTrainer(config, tmp_path / "run", log=lambda m: None).run()
+    assert all(0.0 < h["final_distance_mean"] < 1.0 for h in history)  # the scene's ee_goal_distance_m
+    policy = SolarPolicy.load(tmp_path / "run" / "policy.pt", expect_task="sawyer_reach")
+    assert policy.spec["action_kind"] == "ee_delta" and policy.spec["action_dim"] == 4
+    assert policy.spec["control_dt_s"] == pytest.approx(0.1)
+
+
+def test_cli_trains_several_seeds_and_reports_their_spread(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from anima.main import main
+
+    tiny = ["horizon=3", "random_rollouts=2", "rollouts_per_iter=2", "iterations=1", "pretrain_epochs=1", "eval_episodes=1", "video_every=0"]
+    argv = ["train", "solar", "--task", "reacher", "--seeds", "2", "--seed", "5", "--run-dir", str(tmp_path / "runs")]
+    assert main(argv + [a for kv in tiny for a in ("--set", kv)]) == 0
+    summary = json.loads((tmp_path / "runs" / "seeds.json").read_text())
+    assert summary["seeds"] == [5, 6] and summary["episodes_trained"] == [4, 4]
+    assert summary["success_rate_min"] <= summary["success_rate_median"] <= summary["success_rate_max"]
+    assert (tmp_path / "runs" / "seed_6" / "policy.pt").is_file()
+    assert "success median" in capsys.readouterr().out
+
+
+def test_cli_refuses_a_bad_override_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    from anima.main import main
+
+    assert main(["train", "solar", "--task", "reacher", "--set", "lqr.kl_step=abc"]) == 2
+    assert "kl_step" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("cost_on", "cost_target"), [("latent", "reward"), ("state", "reward"), ("state", "squared_reward")])
+def test_a_latent_history_run_ships_a_policy_that_acts_on_that_state(tmp_path: Path, cost_on: str, cost_target: str) -> None:
+    config = SolarTrainConfig(**{**TINY, "video_every": 0}).replace(state_kind="latent_history", cost_on=cost_on,
+                                                                     cost_target=cost_target)
+    trainer = SolarTrainer(config, tmp_path / "run", log=lambda _m: None)
+    trainer.run()
+    policy = SolarPolicy.load(tmp_path / "run" / "policy.pt", expect_task="reacher", expect_latent_dim=10)
+    assert policy.state_spec.kind == "latent_history" and policy.state_spec.dim == 2 * 10 + 2
+    assert policy.state_spec.diff_scale == pytest.approx(20.0)  # 1 / the reacher's 0.05 s control period
+    assert policy.K.shape == (4, 2, 22) and np.isfinite(policy.K).all()
+    assert trainer.history[-1].get("lqr_skipped") is None  # the update ran on the 22-D state
+    resumed = SolarTrainer.resume(tmp_path / "run", log=lambda _m: None)
+    assert resumed.state_spec == trainer.state_spec and resumed.policy.K.shape == (4, 2, 22)
+
+
+def test_config_refuses_an_unknown_state_or_cost() -> None:
+    with pytest.raises(ValueError, match="state_kind must be one of"):
+        SolarTrainConfig(state_kind="filtered")
+    with pytest.raises(ValueError, match="cost_on must be 'latent' or 'state'"):
+        SolarTrainConfig(cost_on="reward")
+    with pytest.raises(ValueError, match="cost_target must be 'reward' or 'squared_reward'"):
+        SolarTrainConfig(cost_target="cubed")
+
+
+def test_the_squared_reward_cost_is_minimal_at_the_goal(tmp_path: Path) -> None:
+    """Rewards -|x - g| (a cone, which no quadratic fits well) become the cost |x - g|^2: exact, minimum at g."""
+    config = SolarTrainConfig(**{**TINY, "video_every": 0}).replace(cost_target="squared_reward", cost_on="state")
+    trainer = SolarTrainer(config, tmp_path / "run", log=lambda _m: None)
+    rng = np.random.default_rng(0)
+    goal = np.linspace(-0.5, 0.5, 10)
+    x = rng.normal(size=(40, 5, 10))
+    trainer.data = {"rewards": -np.linalg.norm(x[:, 1:] - goal, axis=-1)}
+    cost = trainer._fit_cost(x, x)
+    np.testing.assert_allclose(np.linalg.solve(cost.Cxx, -cost.cx), goal, atol=1e-2)
+    trainer.data = {"rewards": np.ones((40, 4))}
+    with pytest.raises(ValueError, match="needs rewards <= 0"):
+        trainer._fit_cost(x, x)

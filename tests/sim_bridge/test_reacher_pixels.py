@@ -1,0 +1,82 @@
+"""The reacher image: deterministic pixels that show the arm and the target where they are; the image env."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from anima.sim_bridge.envs import make_env
+from anima.sim_bridge.envs.planar_reacher import ReacherConfig
+from anima.sim_bridge.envs.reacher_pixels import TARGET_COLOR, ReacherPixelsConfig, ReacherPixelsEnv, render_reacher
+
+CFG = ReacherConfig()
+
+
+def _pixel(xy: tuple[float, float], size: int = 64) -> tuple[int, int]:
+    """(row, col) of a point: centre of the image is the base, the view spans 2.4 x reach (0.2 m)."""
+    scale = size / (2.4 * 0.2)
+    return int(size / 2 - xy[1] * scale), int(size / 2 + xy[0] * scale)
+
+
+def test_render_is_deterministic_uint8_rgb() -> None:
+    a = render_reacher(np.array([0.3, -0.7]), np.array([0.05, 0.1]), CFG)
+    b = render_reacher(np.array([0.3, -0.7]), np.array([0.05, 0.1]), CFG)
+    assert a.shape == (64, 64, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b)
+
+
+def test_target_is_red_where_it_is_and_arm_tip_where_forward_kinematics_puts_it() -> None:
+    img = render_reacher(np.array([0.0, 0.0]), np.array([-0.1, -0.1]), CFG).astype(int)
+    r, c = _pixel((-0.1, -0.1))
+    assert img[r, c, 0] > 150 and img[r, c, 1] < 100  # red target
+    # arm straight along +x: the pixel at x = 0.1 m (elbow region) is lit, the mirror point at -0.1 m is dark
+    r, c = _pixel((0.15, 0.0))
+    assert img[r, c].sum() > 150
+    r, c = _pixel((-0.15, 0.0))
+    assert img[r, c].sum() == 0
+
+
+def test_moving_a_joint_changes_the_image_and_a_moved_target_moves_the_red() -> None:
+    a = render_reacher(np.array([0.0, 0.0]), np.array([0.0, 0.12]), CFG)
+    b = render_reacher(np.array([0.05, 0.0]), np.array([0.0, 0.12]), CFG)
+    assert np.abs(a.astype(int) - b.astype(int)).sum() > 0
+    red = lambda img: np.argwhere((img[..., 0] > 150) & (img[..., 2] < 100)).mean(0)  # noqa: E731
+    c = render_reacher(np.array([0.0, 0.0]), np.array([0.0, -0.12]), CFG)
+    assert red(a)[0] < 32 < red(c)[0]  # +y is up in the image
+    assert tuple(TARGET_COLOR) == (255, 40, 40)
+
+
+@pytest.mark.parametrize("q, target, size", [(np.zeros(3), np.zeros(2), 64), (np.array([np.nan, 0]), np.zeros(2), 64), (np.zeros(2), np.zeros(2), 4)])
+def test_bad_render_input_is_refused(q: np.ndarray, target: np.ndarray, size: int) -> None:
+    with pytest.raises(ValueError, match="render_reacher"):
+        render_reacher(q, target, CFG, size)
+
+
+def test_env_passes_gymnasium_checker_and_rolls_out_50_steps() -> None:
+    env = make_env("reacher_pixels")
+    check_env(env, skip_render_check=True)
+    obs, info = env.reset(seed=3)
+    assert obs.shape == (64, 64, 3) and obs.dtype == np.uint8 and info["success"] is False
+    for t in range(50):
+        obs, reward, terminated, truncated, info = env.step(np.zeros(2))
+        assert not terminated and truncated == (t == 49)
+    assert reward < 0 and info["distance"] > 0.02 and not info["success"]
+
+
+def test_env_success_when_a_joint_pd_law_brings_the_tip_to_the_target() -> None:
+    """Inverse kinematics of the fixed target (0, 0.12): cos q2 = (x^2+y^2 - 2 l^2) / (2 l^2), elbow up."""
+    env = ReacherPixelsEnv(ReacherPixelsConfig())
+    q2 = np.arccos((0.12**2 - 2 * 0.01) / 0.02)
+    q1 = np.arctan2(0.12, 0.0) - np.arctan2(0.1 * np.sin(q2), 0.1 + 0.1 * np.cos(q2))
+    env.reset(seed=0)
+    for _ in range(50):
+        _, _, _, _, info = env.step(np.clip(3 * (np.array([q1, q2]) - env.world.q) - 0.6 * env.world.qd, -1, 1))
+    assert info["success"] and info["distance"] < 0.02
+
+
+def test_env_refuses_a_bad_action() -> None:
+    env = ReacherPixelsEnv()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action"):
+        env.step(np.array([np.nan, 0.0]))
