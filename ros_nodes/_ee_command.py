@@ -25,6 +25,14 @@ class EeCommandPublisher:
         self._ee_pub = node.create_publisher(PoseStamped, "ee_target", COMMAND_QOS)
         self._gripper_pub = node.create_publisher(JointState, "gripper_command", COMMAND_QOS)
 
+    def listened(self) -> bool:
+        """True once a subscriber (``cartesian_controller``) has matched ``ee_target``.
+
+        A setpoint published before discovery matched is lost (volatile durability), so a policy
+        waits for this before its episode starts instead of acting into the void.
+        """
+        return self._ee_pub.get_subscription_count() > 0
+
     def publish(self, stamp, position_m: np.ndarray, gripper_m: float) -> None:
         pose = PoseStamped()
         pose.header.stamp, pose.header.frame_id = stamp, self.base_link

@@ -20,6 +20,11 @@ idle/armed/running/done, WARN frames refused in the last period; values ``task``
 ``horizon``, ``episodes``, ``steps_acted`` (steps of the episode that had a frame), ``episode_start_s`` (stamp of its step-0
 frame, -1 before one), ``frames_refused``, ``last_refusal``, ``encode_ms``).
 
+An armed episode's step 0 is the first frame that arrives once its commands can act: the Sawyer's
+joint_states heard, and a subscriber matched on the command topic (a command published before
+discovery matched would be lost, and the episode would run with the robot standing still); until
+then a throttled warning says what is missing.
+
 A frame of the wrong size or encoding is refused with a throttled warning (counted), and the
 controller holds. Services ``solar/start_episode`` (the next frame is step 0; a running episode is
 abandoned) and ``solar/stop`` (hold), both std_srvs/Trigger.
@@ -122,9 +127,7 @@ class SolarPlannerNode(Node):
                 self.get_logger().warn(line)
             self._command(None, False, stamp)
             return
-        if self.setup.ee is not None and self.runner.phase is RunnerPhase.ARMED and self._q is None:
-            self.get_logger().warn("no joint_states yet: the episode starts once the hand's position is known",
-                                   throttle_duration_sec=1.0)
+        if self.runner.phase is RunnerPhase.ARMED and not self._ready_to_start():
             return
         t0, phase = time.perf_counter(), self.runner.phase
         result = self.runner.on_frame(image, from_time_msg(stamp))
@@ -142,6 +145,19 @@ class SolarPlannerNode(Node):
                 self.get_logger().info(f"episode {self.runner.episodes_started} done: {self.runner.steps_acted} of "
                                        f"{c.horizon} steps acted (the others had no frame)")
             self._publish_diagnostics()
+
+    def _ready_to_start(self) -> bool:
+        """An armed episode starts only when its commands can act: the hand's pose known and a listener matched."""
+        if self.setup.ee is not None and self._q is None:
+            self.get_logger().warn("no joint_states yet: the episode starts once the hand's position is known",
+                                   throttle_duration_sec=1.0)
+            return False
+        listened = self._ee_cmd.listened() if self.setup.ee is not None else self._cmd_pub.get_subscription_count() > 0
+        if not listened:
+            topic = "ee_target" if self.setup.ee is not None else "joint_commands"
+            self.get_logger().warn(f"nobody subscribes to {topic} yet: the episode starts once a controller listens",
+                                   throttle_duration_sec=1.0)
+        return listened
 
     # ------------------------------------------------------------ outputs
     def _command(self, action: np.ndarray | None, new_step: bool, stamp) -> None:

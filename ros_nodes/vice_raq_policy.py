@@ -115,6 +115,10 @@ class ViceRaqPolicyNode(Node):
         frame, self._frame = self._frame, None
         if not self.running or frame is None or self.ee.position is None:
             return
+        if not self._ee_cmd.listened():
+            self.get_logger().warn("nobody subscribes to ee_target yet: holding until a controller listens",
+                                   throttle_duration_sec=1.0)
+            return
         t0 = time.perf_counter()
         action = self.policy.act(frame)
         self.act_ms = (time.perf_counter() - t0) * 1e3

@@ -45,7 +45,7 @@ def _start(ros_env: dict, model: Path, *extra: str) -> subprocess.Popen:
 class FakeRobot:
     """Publishes camera frames and joint_states; records what the planner sends."""
 
-    def __init__(self, domain_id: int) -> None:
+    def __init__(self, domain_id: int, listen_ee: bool = True) -> None:
         self.ctx = rclpy.Context()
         rclpy.init(context=self.ctx, domain_id=domain_id)
         self.node = Node("fake_robot", context=self.ctx)
@@ -57,13 +57,17 @@ class FakeRobot:
         self.camera = self.node.create_publisher(Image, "camera/image_raw", SENSOR_QOS)
         self.joints = self.node.create_publisher(JointState, "joint_states", SENSOR_QOS)
         self.node.create_subscription(JointState, "joint_commands", self._on_torque, COMMAND_QOS)
-        self.node.create_subscription(PoseStamped, "ee_target", self._on_ee, COMMAND_QOS)
-        self.node.create_subscription(JointState, "gripper_command", lambda m: self.gripper.append(m.position[0]), COMMAND_QOS)
+        if listen_ee:
+            self.listen_ee()
         self.node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, self._on_diag, 10)
         self.start = self.node.create_client(Trigger, "solar/start_episode")
         self.stop = self.node.create_client(Trigger, "solar/stop")
         self.executor = rclpy.executors.SingleThreadedExecutor(context=self.ctx)
         self.executor.add_node(self.node)
+
+    def listen_ee(self) -> None:
+        self.node.create_subscription(PoseStamped, "ee_target", self._on_ee, COMMAND_QOS)
+        self.node.create_subscription(JointState, "gripper_command", lambda m: self.gripper.append(m.position[0]), COMMAND_QOS)
 
     def _on_torque(self, msg: JointState) -> None:
         assert tuple(msg.name) == REACHER.joint_names
@@ -185,6 +189,44 @@ def test_sawyer_setpoints_start_at_the_hand_and_move_by_the_actions(ros_env, tmp
     np.testing.assert_allclose(robot.ee[0], start + [0.02, 0.0, -0.01], atol=1e-9)
     np.testing.assert_allclose(robot.ee[1], start + [0.02, 0.02, -0.01], atol=1e-9)
     assert robot.gripper[0] == 0.0 and robot.gripper[1] > 0.01  # -1 closed, +1 open (the finger's upper limit)
+
+
+def test_an_episode_waits_for_a_controller_listening_on_ee_target(ros_env, tmp_path, solar_policy_file) -> None:
+    """Setpoints published before discovery matched would be lost: the episode must not start into the void."""
+    k = np.array([[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 1.0]])
+    proc = _start(ros_env, solar_policy_file(tmp_path / "s.pt", "sawyer_push", k, control_dt_s=0.1), "-p", "task:=sawyer_push",
+                  "-p", "auto_start:=true")
+    robot = FakeRobot(int(ros_env["ROS_DOMAIN_ID"]), listen_ee=False)
+    chain = SerialChain.from_urdf(share_dir() / SAWYER.urdf, "base_link", "ee")
+    start = chain.forward(SAWYER.standing_pose)[:3, 3]
+    stamp = 5.0
+
+    def send() -> None:
+        nonlocal stamp
+        robot.joints.publish(joint_state_msg(to_time_msg(stamp), SAWYER.joint_names, SAWYER.standing_pose))
+        robot.frame(stamp)
+        stamp += 0.1
+
+    try:
+        robot.spin_until(lambda: robot.status.get("phase") == "armed", proc, "the planner armed")
+        for _ in range(20):  # 2 s of frames, far more than the 2-step horizon: nobody listens, nothing starts
+            send()
+            robot._spin_for(0.1, lambda: False)
+        assert robot.status["phase"] == "armed" and robot.status["steps_acted"] == "0", robot.status
+        robot.listen_ee()
+        robot.spin_until(lambda: robot.node.count_publishers("ee_target") >= 1, proc, "the planner's ee_target publisher")
+        end = time.monotonic() + 30.0
+        while len(robot.ee) < 2:
+            assert time.monotonic() < end, f"no ee_target once a controller listened (status {robot.status})"
+            send()
+            robot._spin_for(0.2, lambda: len(robot.ee) >= 2)
+    finally:
+        robot.close()
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    np.testing.assert_allclose(robot.ee[0], start + [0.02, 0.0, 0.0], atol=1e-9)  # step 0 acted once heard
+    np.testing.assert_allclose(robot.ee[1], start + [0.02, 0.02, 0.0], atol=1e-9)
+    assert "nobody subscribes to ee_target yet" in out
 
 
 @pytest.mark.parametrize(("args", "expected"), [
