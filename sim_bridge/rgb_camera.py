@@ -35,9 +35,9 @@ class RgbCameraConfig:
 
     width_px: int = 64
     height_px: int = 64
-    horizontal_fov_deg: float = 45.0
-    position_m: tuple[float, float, float] = (1.0, 0.0, 0.75)
-    look_at_m: tuple[float, float, float] = (0.58, 0.0, 0.0)
+    horizontal_fov_deg: float = 50.0
+    position_m: tuple[float, float, float] = (1.35, 0.45, 0.75)
+    look_at_m: tuple[float, float, float] = (0.6, 0.0, 0.12)
     up_vector: tuple[float, float, float] = (0.0, 0.0, 1.0)
     near_m: float = 0.05
     far_m: float = 4.0

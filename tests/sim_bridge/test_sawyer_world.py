@@ -124,9 +124,11 @@ def test_camera_renders_the_configured_size_and_projects_the_gripper(size: int) 
     assert img.shape == (size, size, 3) and img.dtype == np.uint8
     u, v = world.camera.project_world(world.ee_position()[None])[0]
     assert 0 <= u < size and 0 <= v < size
-    # The gripper is dark grey; the table around it is light. The pixel above the grasp centre
-    # (towards the hand) must be dark.
-    assert img[int(round(v)) - 1, int(round(u))].mean() < 110
+    # The gripper is dark grey; the table and the sky behind it are light. Between the fingers the
+    # background shows, so look just above the grasp centre (towards the hand): the fingers' base is dark.
+    iu, iv = int(round(u)), int(round(v))
+    assert img[iv - 3:iv, iu - 1:iu + 2].mean(axis=2).min() < 110
+    assert img[iv + 4:iv + 8, iu - 1:iu + 2].mean(axis=2).min() > 150  # below the fingertips: no gripper
 
 
 def test_randomize_is_seeded_and_changes_colours_light_and_camera() -> None:
