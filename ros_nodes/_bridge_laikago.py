@@ -29,7 +29,7 @@ from std_msgs.msg import String
 
 from anima.controllers.pose_schedule import named_pose
 from anima.controllers.robot_config import load_robot_config
-from anima.ros_nodes._common import STREAM_QOS, declare_params
+from anima.ros_nodes._common import HIGH_RATE_STREAM_QOS, STREAM_QOS, declare_params
 from anima.ros_nodes._conversions import diagonal_covariance, imu_msg, odometry_msg
 from anima.sim_bridge.laikago_world import LaikagoWorld, load_laikago_world_config
 from anima.sim_bridge.pacing import steps_every
@@ -75,7 +75,7 @@ class LaikagoAdapter:
         )
         self._step = 0
         self._imu_frame = str(p["imu_frame_id"])
-        self._imu_pub = node.create_publisher(Imu, "imu/data", STREAM_QOS)
+        self._imu_pub = node.create_publisher(Imu, "imu/data", HIGH_RATE_STREAM_QOS)
         self._gt_pub = node.create_publisher(Odometry, "sim/ground_truth/odom", STREAM_QOS)
         self._contacts_pub = node.create_publisher(String, "sim/ground_truth/non_foot_contacts", STREAM_QOS)
 

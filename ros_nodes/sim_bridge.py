@@ -66,7 +66,7 @@ from anima.controllers.robot_config import load_robot_config
 from anima.ros_nodes._common import (
     CLOCK_QOS,
     COMMAND_QOS,
-    STREAM_QOS,
+    HIGH_RATE_STREAM_QOS,
     SubscriptionPoller,
     declare_params,
     run_node,
@@ -111,7 +111,7 @@ class SimBridgeNode(Node):
         self._publish_wall: dict[int, float] = {}
         self.latencies_ms = LatencyWindow()  # bounded: the latest 60 000 samples (2 min at 500 Hz)
         self._clock_pub = self.create_publisher(Clock, "/clock", CLOCK_QOS)
-        self._js_pub = self.create_publisher(JointState, "joint_states", STREAM_QOS)
+        self._js_pub = self.create_publisher(JointState, "joint_states", HIGH_RATE_STREAM_QOS)
         # the 500 Hz command path reads and writes serialized messages (``_cdr``: no Python message objects)
         self._reader = JointStateReader()
         self._js_writer = JointStateWriter(self.world.joint_names, JointStateWriter.FIELDS)
