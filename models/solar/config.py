@@ -58,6 +58,15 @@ class SolarTrainConfig:
     # negative distances, the squared distance, which a quadratic in a position represents exactly; the
     # paper's reacher reward is -|d|^2, this project's envs give -|d|)
     cost_target: str = "reward"
+    # the LQR cost: "vae", the quadratic reward model learned with the VAE (the paper's; positive semi-definite by
+    # construction, 1/2 z^T L L^T z + c^T z + b), or "refit", a least-squares quadratic on the latents (cost_target,
+    # cost_on) projected onto the PSD cone. On the reacher the refit's PSD projection left it worse than a constant
+    # (R^2 -6 on its own training data) while the learned model fits held-out rewards with R^2 0.99.
+    cost_model: str = "vae"
+    # which states the LQR cost charges: "next" (the reward of step t is a function of the frame after the action, so
+    # the cost of (x_t, u_t) is the expected cost of x_{t+1} under the fitted dynamics: x_1 .. x_T, the final state
+    # included) or "current" (x_0 .. x_{T-1}, the final state never costed)
+    cost_timing: str = "next"
     cost_on: str = "latent"  # the quadratic cost is fitted on the "latent" part of the state (zero elsewhere) or the whole "state"
     vae: VAEConfig = VAEConfig()
     lqr: LqrConfig = LqrConfig()
@@ -72,6 +81,10 @@ class SolarTrainConfig:
             raise ValueError(f"SolarTrainConfig.state_kind must be one of {STATE_KINDS}, got {self.state_kind!r}")
         if self.cost_target not in ("reward", "squared_reward"):
             raise ValueError(f"SolarTrainConfig.cost_target must be 'reward' or 'squared_reward', got {self.cost_target!r}")
+        if self.cost_timing not in ("next", "current"):
+            raise ValueError(f"SolarTrainConfig.cost_timing must be 'next' or 'current', got {self.cost_timing!r}")
+        if self.cost_model not in ("vae", "refit"):
+            raise ValueError(f"SolarTrainConfig.cost_model must be 'vae' or 'refit', got {self.cost_model!r}")
         if self.cost_on not in ("latent", "state"):
             raise ValueError(f"SolarTrainConfig.cost_on must be 'latent' or 'state', got {self.cost_on!r}")
         for name in ("pretrain_epochs", "finetune_epochs", "eval_episodes", "video_every"):

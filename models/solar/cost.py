@@ -38,6 +38,25 @@ class QuadraticCost:
         return C, c
 
 
+    def next_state_lqr_terms(self, F: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """C (T, dx+du, dx+du), c (T, dx+du): the cost of the state each step leads to, as a function of (x_t, u_t).
+
+        The reward of step t is a function of x_{t+1} (the frame after the action): with the fitted
+        dynamics x_{t+1} = F_t [x_t; u_t] + f_t (+ noise, whose cost is a constant), its expected state
+        cost is 1/2 xu^T F_t^T Cxx F_t xu + (F_t^T (Cxx f_t + cx))^T xu + const, plus the action penalty.
+        Unlike :meth:`lqr_terms`, which charges x_0 .. x_{T-1}, this charges x_1 .. x_T: the final state,
+        which decides success, is costed, and the uncontrollable x_0 is not.
+        """
+        horizon, dx = f.shape
+        du = F.shape[2] - dx
+        if self.cx.shape != (dx,):
+            raise ValueError(f"next_state_lqr_terms: the cost is over {self.cx.shape[0]} dims, the dynamics over {dx}")
+        FT = F.transpose(0, 2, 1)
+        C = FT @ self.Cxx @ F
+        C[:, dx:, dx:] += self.action_weight * np.eye(du)
+        c = np.einsum("tij,tj->ti", FT, f @ self.Cxx.T + self.cx)
+        return 0.5 * (C + C.transpose(0, 2, 1)), c
+
 def _features(x: np.ndarray) -> np.ndarray:
     iu = np.triu_indices(x.shape[1])
     outer = x[:, :, None] * x[:, None, :]

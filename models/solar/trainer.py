@@ -3,8 +3,8 @@
 1. ``random_rollouts`` episodes with the initial policy (zero gains, std 0.5) pretrain the
    structured VAE (``vae.py``) for ``pretrain_epochs``.
 2. Each iteration: encode every episode's frames to latent means; fit the local time-varying
-   dynamics of the latest batch under the global BLDS prior of all episodes (``blds.py``) and the
-   quadratic latent cost from all rewards (``cost.py``); one LQR-FLM step with the KL bound
+   dynamics of the latest batch under the global BLDS prior of all episodes (``blds.py``); the
+   quadratic latent cost is the VAE's learned reward model (or a least-squares refit, ``cost.py``); one LQR-FLM step with the KL bound
    (``controllers/lqr_flm.py``); ``rollouts_per_iter`` episodes with the new policy (its own noise).
    A non-finite fit stops that update and keeps the previous controller, with a message.
 
@@ -230,7 +230,8 @@ class SolarTrainer:
         recent = slice(-c.rollouts_per_iter, None)
         try:
             dyn = fit_dynamics(states[recent], u[recent], states, u, c.lqr.data_strength, c.lqr.prior_window)
-            C, cc = self._fit_cost(latents, states).lqr_terms(c.horizon, self.du)
+            cost = self._fit_cost(latents, states)
+            C, cc = cost.next_state_lqr_terms(dyn.F, dyn.f) if c.cost_timing == "next" else cost.lqr_terms(c.horizon, self.du)
             t0 = time.perf_counter()
             self.policy, info = lqr_flm_update(dyn, C, cc, self.policy, LqrFlmConfig(kl_step=c.lqr.kl_step))
             info["update_ms"] = 1e3 * (time.perf_counter() - t0)
@@ -240,8 +241,12 @@ class SolarTrainer:
             return {"skipped": 1.0}
 
     def _fit_cost(self, latents: np.ndarray, states: np.ndarray) -> Any:
-        """The quadratic cost over the controller state, fitted on the latent part or the whole state (``cost_on``)."""
-        c, rewards = self.config, self.data["rewards"].reshape(-1)
+        """The quadratic cost over the controller state: the VAE's learned reward model (``cost_model: vae``), or a
+        least-squares refit on the latent part or the whole state (``cost_model: refit``, ``cost_on``)."""
+        c = self.config
+        if c.cost_model == "vae":
+            return embed_cost(self.vae.quadratic_cost(c.lqr.action_weight), self.state_spec)
+        rewards = self.data["rewards"].reshape(-1)
         if c.cost_target == "squared_reward":
             if (rewards > 0).any():
                 raise ValueError("cost_target squared_reward needs rewards <= 0 (negative distances); got a positive reward")

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as Fn
 
+from anima.models.solar.cost import QuadraticCost
 from anima.models.solar.networks import Decoder, Encoder, images_to_tensor
 
 
@@ -88,6 +89,11 @@ class StructuredVAE(nn.Module):
         """-(1/2 z^T L L^T z + c^T z + b) for z (..., dz)."""
         lz = z @ self.cost_L
         return -(0.5 * (lz**2).sum(-1) + z @ self.cost_c + self.cost_b)
+
+    def quadratic_cost(self, action_weight: float) -> "QuadraticCost":
+        """The learned reward model as an LQR cost: 1/2 z^T L L^T z + c^T z + b (= -predicted reward)."""
+        L = self.cost_L.detach().double().numpy()
+        return QuadraticCost(L @ L.T, self.cost_c.detach().double().numpy().copy(), float(self.cost_b.detach()), float(action_weight))
 
     def loss(self, images: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, beta: float,
              generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:

@@ -1,5 +1,6 @@
 """BLDS: the NIW conjugate update against a hand computation; dynamics recovered by conditioning;
-the global prior dominates few local samples; NaN in a fit is refused naming the step."""
+the global prior dominates few local samples; NaN in a fit is refused naming the step; the cost of
+the next state as a quadratic in (x, u)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from anima.models.solar.blds import NIW, condition, fit_dynamics, global_prior, niw_posterior
-from anima.models.solar.cost import fit_quadratic_cost
+from anima.models.solar.cost import QuadraticCost, fit_quadratic_cost
 
 
 def test_niw_posterior_matches_a_hand_computed_update_in_one_dimension() -> None:
@@ -91,3 +92,20 @@ def test_quadratic_cost_fit_recovers_a_known_cost() -> None:
     assert cost.const == pytest.approx(3.0, abs=1e-4)
     Cl, cl = cost.lqr_terms(4, 1)
     assert Cl.shape == (4, 3, 3) and Cl[0, 2, 2] == pytest.approx(1e-2) and cl.shape == (4, 3)
+
+
+def test_next_state_cost_is_the_cost_of_where_the_dynamics_lead() -> None:
+    """1/2 xu^T C_t xu + c_t^T xu + const_t = cost(F_t xu + f_t) + 1/2 w |u|^2 for every xu (dx 3, du 2, T 4)."""
+    rng = np.random.default_rng(7)
+    A = rng.normal(size=(3, 3))
+    cost = QuadraticCost(A @ A.T, rng.normal(size=3), 0.7, 0.05)
+    F, f = rng.normal(size=(4, 3, 5)), rng.normal(size=(4, 3))
+    C, c = cost.next_state_lqr_terms(F, f)
+    assert C.shape == (4, 5, 5) and c.shape == (4, 5)
+    xu = rng.normal(size=(6, 5))
+    for t in range(4):
+        lhs = 0.5 * np.einsum("ni,ij,nj->n", xu, C[t], xu) + xu @ c[t]
+        rhs = cost(xu @ F[t].T + f[t]) + 0.5 * 0.05 * np.square(xu[:, 3:]).sum(1)
+        np.testing.assert_allclose(lhs - rhs, (lhs - rhs)[0], atol=1e-9)  # equal up to a constant per step
+    with pytest.raises(ValueError, match="the cost is over 3 dims, the dynamics over 4"):
+        cost.next_state_lqr_terms(np.zeros((2, 4, 6)), np.zeros((2, 4)))

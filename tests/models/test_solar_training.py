@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from anima.models.solar.config import SolarTrainConfig
 from anima.models.solar.policy import SolarPolicy
@@ -91,7 +92,7 @@ def test_cli_refuses_a_bad_override_naming_it(capsys: pytest.CaptureFixture[str]
 @pytest.mark.parametrize(("cost_on", "cost_target"), [("latent", "reward"), ("state", "reward"), ("state", "squared_reward")])
 def test_a_latent_history_run_ships_a_policy_that_acts_on_that_state(tmp_path: Path, cost_on: str, cost_target: str) -> None:
     config = SolarTrainConfig(**{**TINY, "video_every": 0}).replace(state_kind="latent_history", cost_on=cost_on,
-                                                                     cost_target=cost_target)
+                                                                     cost_target=cost_target, cost_model="refit")
     trainer = SolarTrainer(config, tmp_path / "run", log=lambda _m: None)
     trainer.run()
     policy = SolarPolicy.load(tmp_path / "run" / "policy.pt", expect_task="reacher", expect_latent_dim=10)
@@ -110,11 +111,27 @@ def test_config_refuses_an_unknown_state_or_cost() -> None:
         SolarTrainConfig(cost_on="reward")
     with pytest.raises(ValueError, match="cost_target must be 'reward' or 'squared_reward'"):
         SolarTrainConfig(cost_target="cubed")
+    with pytest.raises(ValueError, match="cost_model must be 'vae' or 'refit'"):
+        SolarTrainConfig(cost_model="mlp")
+    with pytest.raises(ValueError, match="cost_timing must be 'next' or 'current'"):
+        SolarTrainConfig(cost_timing="later")
+
+
+def test_the_default_cost_is_the_vaes_learned_reward_model_on_the_latent_part(tmp_path: Path) -> None:
+    config = SolarTrainConfig(**{**TINY, "video_every": 0}).replace(state_kind="latent_history")
+    trainer = SolarTrainer(config, tmp_path / "run", log=lambda _m: None)
+    z = np.random.default_rng(1).normal(size=(7, 10))
+    cost = trainer._fit_cost(None, None)
+    x = np.concatenate([z, np.zeros((7, 12))], axis=1)
+    with torch.no_grad():
+        expected = -trainer.vae.predicted_reward(torch.as_tensor(z, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(cost(x), expected, rtol=1e-5, atol=1e-5)
+    assert cost.Cxx.shape == (22, 22) and cost.action_weight == config.lqr.action_weight
 
 
 def test_the_squared_reward_cost_is_minimal_at_the_goal(tmp_path: Path) -> None:
     """Rewards -|x - g| (a cone, which no quadratic fits well) become the cost |x - g|^2: exact, minimum at g."""
-    config = SolarTrainConfig(**{**TINY, "video_every": 0}).replace(cost_target="squared_reward", cost_on="state")
+    config = SolarTrainConfig(**{**TINY, "video_every": 0}).replace(cost_target="squared_reward", cost_on="state", cost_model="refit")
     trainer = SolarTrainer(config, tmp_path / "run", log=lambda _m: None)
     rng = np.random.default_rng(0)
     goal = np.linspace(-0.5, 0.5, 10)
