@@ -6,6 +6,7 @@ Examples::
     anima train solar --task reacher --seeds 3 --run-dir /work/runs/solar_reacher   # seed_0..2 + seeds.json
     anima train solar --resume runs/solar_reacher/seed_0 --iterations 10
     anima train solar --task reacher --set lqr.kl_step=1.0 --set pretrain_epochs=20
+    anima train solar --task reacher --pretrained runs/solar_reacher/seed_0 --set lqr.kl_step=0.5   # reuse its VAE
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="training YAML (default: <share>/config/solar/<task>.yaml)")
     parser.add_argument("--run-dir", type=Path, help="output folder (default: runs/solar_<task>_<UTC time>)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    parser.add_argument("--pretrained", type=Path, metavar="RUN_DIR",
+                        help="start from RUN_DIR's pretrained VAE and random episodes (same task, horizon, VAE settings); "
+                             "the LQR-FLM iterations start afresh")
     parser.add_argument("--iterations", type=int, help="total LQR-FLM iterations (overrides the config)")
     parser.add_argument("--seed", type=int, help="random seed (overrides the config; with --seeds, the first seed)")
     parser.add_argument("--seeds", type=int, default=1, metavar="K", help="train K VAE seeds (seed, seed+1, ...) in RUN_DIR/seed_<s> and report their spread")
@@ -77,11 +81,15 @@ def run(args: argparse.Namespace) -> int:
         else:
             config = _load_config(args, overrides)
             run_dir = args.run_dir or Path("runs") / f"solar_{config.task}_{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}"
+            if args.pretrained is not None and args.seeds != 1:
+                raise ValueError("--pretrained takes one run's VAE: use it without --seeds")
             if args.seeds == 1:
                 trainers = [SolarTrainer(config, run_dir)]
+                if args.pretrained is not None:
+                    trainers[0].start_from_pretrained(args.pretrained)
             else:
                 trainers = [SolarTrainer(config.replace(seed=config.seed + i), run_dir / f"seed_{config.seed + i}") for i in range(args.seeds)]
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, OSError) as err:
         print(f"anima train solar: {err}")
         return 2
     results = []

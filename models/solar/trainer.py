@@ -129,6 +129,34 @@ class SolarTrainer:
         log(f"resumed {run_dir} at iteration {trainer.iteration}, {trainer.episodes} episodes")
         return trainer
 
+    def start_from_pretrained(self, source: str | Path) -> None:
+        """Take the VAE pretrained in run ``source`` and its first ``random_rollouts`` random episodes; the
+        LQR-FLM iterations then start afresh under this run's config (a sweep of controller settings without
+        pretraining again). The task, horizon and VAE settings must match; ``source`` may have iterated since."""
+        source = Path(source)
+        theirs = SolarTrainConfig.from_yaml(source / "config.yaml")
+        c = self.config
+        differ = [k for k in ("task", "horizon", "vae", "env_kwargs") if getattr(theirs, k) != getattr(c, k)]
+        if differ:
+            raise ValueError(f"--pretrained {source}: its {', '.join(differ)} differ from this run's "
+                             f"({', '.join(f'{k}={getattr(theirs, k)!r}' for k in differ)})")
+        ckpt = load_torch(source / "checkpoint.pt", "SOLAR checkpoint")
+        if theirs.finetune_epochs and int(ckpt["iteration"]) > 0:
+            raise ValueError(f"--pretrained {source}: its VAE was fine-tuned after pretraining (finetune_epochs {theirs.finetune_epochs})")
+        with np.load(source / "data.npz") as z:
+            data = {k: z[k] for k in z.files}
+        if len(data["success"]) < c.random_rollouts:
+            raise ValueError(f"--pretrained {source}: {len(data['success'])} episodes stored, random_rollouts is {c.random_rollouts}")
+        self.vae.load_state_dict(ckpt["vae"])
+        self.opt.load_state_dict(ckpt["optimizer"])
+        self.data = {k: v[:c.random_rollouts] for k, v in data.items()}
+        self.vae_step = int(ckpt["vae_step"])
+        pre = dict(ckpt["history"][0])
+        self.wall_s = float(pre.get("wall_s", 0.0))
+        self.history = [{**pre, "pretrained_from": str(source.resolve())}]
+        self.log(f"pretrained VAE and {c.random_rollouts} random episodes from {source}")
+        self.save()
+
     def save(self) -> None:
         save_npz(self.run_dir / "data.npz", self.data)
         save_torch({"vae": self.vae.state_dict(), "optimizer": self.opt.state_dict(),

@@ -142,3 +142,28 @@ def test_the_squared_reward_cost_is_minimal_at_the_goal(tmp_path: Path) -> None:
     trainer.data = {"rewards": np.ones((40, 4))}
     with pytest.raises(ValueError, match="needs rewards <= 0"):
         trainer._fit_cost(x, x)
+
+
+def test_a_run_can_start_from_another_runs_pretrained_vae(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from anima.main import main
+
+    tiny = ["horizon=3", "random_rollouts=2", "rollouts_per_iter=2", "iterations=1", "pretrain_epochs=1", "eval_episodes=0", "video_every=0"]
+    sets = [a for kv in tiny for a in ("--set", kv)]
+    assert main(["train", "solar", "--task", "reacher", "--run-dir", str(tmp_path / "a")] + sets) == 0
+    assert main(["train", "solar", "--task", "reacher", "--run-dir", str(tmp_path / "b"), "--pretrained", str(tmp_path / "a"),
+                 "--set", "lqr.kl_step=0.5"] + sets) == 0
+    out = capsys.readouterr().out
+    assert "pretrained VAE and 2 random episodes from" in out and "VAE epoch" not in out.split("run directory: " + str(tmp_path / "b"))[1]
+    a, b = (SolarTrainer.resume(tmp_path / r, log=lambda _m: None) for r in ("a", "b"))
+    assert b.config.lqr.kl_step == 0.5 and b.episodes == 4 and b.iteration == 1
+    np.testing.assert_array_equal(a.data["images"][:2], b.data["images"][:2])  # the same random episodes
+    assert b.history[0]["pretrained_from"] == str((tmp_path / "a").resolve())
+    # the VAE is the source's pretrained one (no fine-tuning afterwards): the encoders agree
+    for (name, pa), (_n, pb) in zip(a.vae.encoder.state_dict().items(), b.vae.encoder.state_dict().items()):
+        assert torch.equal(pa, pb), name
+
+    assert main(["train", "solar", "--task", "reacher", "--run-dir", str(tmp_path / "c"), "--pretrained", str(tmp_path / "a"),
+                 "--set", "vae.latent_dim=4"] + sets) == 2
+    assert "its vae differ" in capsys.readouterr().out
+    assert main(["train", "solar", "--task", "reacher", "--run-dir", str(tmp_path / "d"), "--pretrained", str(tmp_path / "nothing")] + sets) == 2
+    assert "nothing" in capsys.readouterr().out
