@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", type=Path, help="output folder (default: runs/solar_<task>_<UTC time>)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR")
     parser.add_argument("--pretrained", type=Path, metavar="RUN_DIR",
-                        help="start from RUN_DIR's pretrained VAE and random episodes (same task, horizon, VAE settings); "
+                        help="start from RUN_DIR's pretrained VAE and random episodes (same task, horizon, VAE settings, pretrain_epochs, seed); "
                              "the LQR-FLM iterations start afresh")
     parser.add_argument("--iterations", type=int, help="total LQR-FLM iterations (overrides the config)")
     parser.add_argument("--seed", type=int, help="random seed (overrides the config; with --seeds, the first seed)")

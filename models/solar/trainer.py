@@ -132,11 +132,11 @@ class SolarTrainer:
     def start_from_pretrained(self, source: str | Path) -> None:
         """Take the VAE pretrained in run ``source`` and its first ``random_rollouts`` random episodes; the
         LQR-FLM iterations then start afresh under this run's config (a sweep of controller settings without
-        pretraining again). The task, horizon and VAE settings must match; ``source`` may have iterated since."""
+        pretraining again). The task, horizon, VAE settings, pretraining epochs and seed must match (the run's config then describes its VAE); ``source`` may have iterated since."""
         source = Path(source)
         theirs = SolarTrainConfig.from_yaml(source / "config.yaml")
         c = self.config
-        differ = [k for k in ("task", "horizon", "vae", "env_kwargs") if getattr(theirs, k) != getattr(c, k)]
+        differ = [k for k in ("task", "horizon", "vae", "env_kwargs", "pretrain_epochs", "seed") if getattr(theirs, k) != getattr(c, k)]
         if differ:
             raise ValueError(f"--pretrained {source}: its {', '.join(differ)} differ from this run's "
                              f"({', '.join(f'{k}={getattr(theirs, k)!r}' for k in differ)})")
@@ -299,11 +299,18 @@ class SolarTrainer:
         row = {"iteration": self.iteration, "episodes_trained": self.episodes, "success_rate": float(batch["success"].mean()),
                "final_distance_mean": float(np.nanmean(batch["distance"])), "return_mean": float(batch["rewards"].sum(1).mean()),
                "wall_s": round(self.wall_s, 1), **{f"lqr_{k}": float(v) for k, v in info.items()}}
+        if c.iteration_eval_episodes:
+            score = self._mean_policy_score(c.iteration_eval_episodes)
+            row.update({"eval_success_rate": score["success_rate"], "eval_final_distance_mean": score["final_distance_mean"]})
         self.history.append(row)
-        for k in ("success_rate", "final_distance_mean", "return_mean"):
-            self._scalar(f"rollouts/{k}", row[k], self.episodes)
+        for k in ("success_rate", "final_distance_mean", "return_mean", "eval_success_rate", "eval_final_distance_mean"):
+            if k in row:
+                self._scalar(f"rollouts/{k}" if not k.startswith("eval_") else f"mean_policy/{k[5:]}", row[k], self.episodes)
+        mean_policy = (f", mean policy {row['eval_success_rate']:.2f} / {row['eval_final_distance_mean']:.4f}"
+                       if "eval_success_rate" in row else "")
         self.log(f"iteration {self.iteration}: {self.episodes} episodes, success {row['success_rate']:.2f}, "
-                 f"final distance {row['final_distance_mean']:.4f}, return {row['return_mean']:.2f}, KL {info.get('kl', float('nan')):.1f}")
+                 f"final distance {row['final_distance_mean']:.4f}, return {row['return_mean']:.2f}, KL {info.get('kl', float('nan')):.1f}"
+                 + mean_policy)
         self._videos(self.iteration)
         self.save()
         return row
@@ -322,13 +329,16 @@ class SolarTrainer:
 
     def evaluate(self, episodes: int, seed: int = 12345) -> dict[str, Any]:
         """The mean policy (no exploration noise) on fresh episodes; writes ``evaluation.json``."""
-        batch = collect(self.env, self._act_fn(self.policy, explore=False), episodes, self.config.horizon, np.random.default_rng(seed))
-        result = {"task": self.config.task, "success_rate": float(batch["success"].mean()), "episodes": episodes,
-                  "final_distance_mean": float(np.nanmean(batch["distance"])), "episodes_trained": self.episodes,
-                  "iteration": self.iteration, "seed": self.config.seed}
+        result = {"task": self.config.task, **self._mean_policy_score(episodes, seed), "episodes": episodes,
+                  "episodes_trained": self.episodes, "iteration": self.iteration, "seed": self.config.seed}
         write_json_atomic(self.run_dir / "evaluation.json", result, indent=1)
         self.log(f"evaluation ({episodes} episodes, mean policy): success {result['success_rate']:.2f}")
         return result
+
+    def _mean_policy_score(self, episodes: int, seed: int = 12345) -> dict[str, float]:
+        """Success rate and mean final distance of the mean policy on ``episodes`` episodes with fixed seeds."""
+        batch = collect(self.env, self._act_fn(self.policy, explore=False), episodes, self.config.horizon, np.random.default_rng(seed))
+        return {"success_rate": float(batch["success"].mean()), "final_distance_mean": float(np.nanmean(batch["distance"]))}
 
     # ---------------------------------------------------------------- reports
     def _videos(self, iteration: int) -> None:
@@ -354,8 +364,12 @@ class SolarTrainer:
         from anima.models.checkpoint import atomic_write
 
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        ax.plot([h["episodes_trained"] for h in self.history], [h["success_rate"] for h in self.history], "o-")
-        ax.set(xlabel="episodes", ylabel="success rate (training rollouts)", ylim=(-0.05, 1.05), title=f"SOLAR {self.config.task}")
+        ax.plot([h["episodes_trained"] for h in self.history], [h["success_rate"] for h in self.history], "o-", label="training rollouts")
+        evals = [(h["episodes_trained"], h["eval_success_rate"]) for h in self.history if "eval_success_rate" in h]
+        if evals:
+            ax.plot(*zip(*evals), "s-", label="mean policy")
+        ax.legend(loc="best")
+        ax.set(xlabel="episodes", ylabel="success rate", ylim=(-0.05, 1.05), title=f"SOLAR {self.config.task}")
         ax.grid(True, alpha=0.3)
         fig.tight_layout()
         with atomic_write(self.run_dir / "learning_curve.png", "wb") as f:

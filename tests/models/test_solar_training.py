@@ -167,3 +167,16 @@ def test_a_run_can_start_from_another_runs_pretrained_vae(tmp_path: Path, capsys
     assert "its vae differ" in capsys.readouterr().out
     assert main(["train", "solar", "--task", "reacher", "--run-dir", str(tmp_path / "d"), "--pretrained", str(tmp_path / "nothing")] + sets) == 2
     assert "nothing" in capsys.readouterr().out
+
+
+def test_iteration_evaluation_scores_the_mean_policy_without_adding_training_data(tmp_path: Path) -> None:
+    logs: list[str] = []
+    config = SolarTrainConfig(**{**TINY, "video_every": 0, "iteration_eval_episodes": 3, "iterations": 2})
+    trainer = SolarTrainer(config, tmp_path / "run", log=logs.append)
+    history = trainer.run()
+    assert trainer.episodes == 3 + 2 * 2  # the evaluation episodes are not training data
+    for row in history[1:]:
+        assert 0.0 <= row["eval_success_rate"] <= 1.0 and row["eval_final_distance_mean"] > 0
+    assert sum(line.startswith("iteration") and "mean policy" in line for line in logs) == 2
+    # the evaluation of the final policy on the same fixed seeds gives the last iteration's numbers
+    assert trainer.evaluate(3)["final_distance_mean"] == pytest.approx(history[-1]["eval_final_distance_mean"])
