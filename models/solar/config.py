@@ -71,6 +71,9 @@ class SolarTrainConfig:
     # the cost of (x_t, u_t) is the expected cost of x_{t+1} under the fitted dynamics: x_1 .. x_T, the final state
     # included) or "current" (x_0 .. x_{T-1}, the final state never costed)
     cost_timing: str = "next"
+    # the state cost of the last step is multiplied by this (guided policy search's wp_final_multiplier): success is
+    # judged on the final state, while a sum of distances over the episode also rewards getting near early
+    final_cost_multiplier: float = 1.0
     cost_on: str = "latent"  # the quadratic cost is fitted on the "latent" part of the state (zero elsewhere) or the whole "state"
     vae: VAEConfig = VAEConfig()
     lqr: LqrConfig = LqrConfig()
@@ -85,6 +88,8 @@ class SolarTrainConfig:
             raise ValueError(f"SolarTrainConfig.state_kind must be one of {STATE_KINDS}, got {self.state_kind!r}")
         if self.cost_target not in ("reward", "squared_reward"):
             raise ValueError(f"SolarTrainConfig.cost_target must be 'reward' or 'squared_reward', got {self.cost_target!r}")
+        if not (self.final_cost_multiplier >= 0 and self.final_cost_multiplier < float("inf")):
+            raise ValueError(f"SolarTrainConfig.final_cost_multiplier must be finite and >= 0, got {self.final_cost_multiplier}")
         if self.cost_timing not in ("next", "current"):
             raise ValueError(f"SolarTrainConfig.cost_timing must be 'next' or 'current', got {self.cost_timing!r}")
         if self.cost_model not in ("vae", "refit"):

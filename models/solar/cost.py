@@ -27,35 +27,47 @@ class QuadraticCost:
         """State part of the cost for x (..., dx)."""
         return 0.5 * np.einsum("...i,ij,...j->...", x, self.Cxx, x) + x @ self.cx + self.const
 
-    def lqr_terms(self, horizon: int, du: int) -> tuple[np.ndarray, np.ndarray]:
-        """C (T, dx+du, dx+du), c (T, dx+du) for ``controllers.lqr_flm``."""
+    def lqr_terms(self, horizon: int, du: int, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """C (T, dx+du, dx+du), c (T, dx+du) for ``controllers.lqr_flm``; ``weights`` (T,) scale each step's state cost."""
         dx = self.cx.shape[0]
+        w = _step_weights(weights, horizon)
         C = np.zeros((horizon, dx + du, dx + du))
-        C[:, :dx, :dx] = self.Cxx
+        C[:, :dx, :dx] = w[:, None, None] * self.Cxx
         C[:, dx:, dx:] = self.action_weight * np.eye(du)
         c = np.zeros((horizon, dx + du))
-        c[:, :dx] = self.cx
+        c[:, :dx] = w[:, None] * self.cx
         return C, c
 
 
-    def next_state_lqr_terms(self, F: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def next_state_lqr_terms(self, F: np.ndarray, f: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """C (T, dx+du, dx+du), c (T, dx+du): the cost of the state each step leads to, as a function of (x_t, u_t).
 
         The reward of step t is a function of x_{t+1} (the frame after the action): with the fitted
         dynamics x_{t+1} = F_t [x_t; u_t] + f_t (+ noise, whose cost is a constant), its expected state
         cost is 1/2 xu^T F_t^T Cxx F_t xu + (F_t^T (Cxx f_t + cx))^T xu + const, plus the action penalty.
         Unlike :meth:`lqr_terms`, which charges x_0 .. x_{T-1}, this charges x_1 .. x_T: the final state,
-        which decides success, is costed, and the uncontrollable x_0 is not.
+        which decides success, is costed, and the uncontrollable x_0 is not. ``weights`` (T,) scale the
+        state cost of each step (not the action penalty).
         """
         horizon, dx = f.shape
         du = F.shape[2] - dx
         if self.cx.shape != (dx,):
             raise ValueError(f"next_state_lqr_terms: the cost is over {self.cx.shape[0]} dims, the dynamics over {dx}")
+        w = _step_weights(weights, horizon)
         FT = F.transpose(0, 2, 1)
-        C = FT @ self.Cxx @ F
+        C = w[:, None, None] * (FT @ self.Cxx @ F)
         C[:, dx:, dx:] += self.action_weight * np.eye(du)
-        c = np.einsum("tij,tj->ti", FT, f @ self.Cxx.T + self.cx)
+        c = w[:, None] * np.einsum("tij,tj->ti", FT, f @ self.Cxx.T + self.cx)
         return 0.5 * (C + C.transpose(0, 2, 1)), c
+
+def _step_weights(weights: np.ndarray | None, horizon: int) -> np.ndarray:
+    if weights is None:
+        return np.ones(horizon)
+    w = np.asarray(weights, np.float64)
+    if w.shape != (horizon,) or not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"cost step weights: need {horizon} finite values >= 0, got shape {w.shape}")
+    return w
+
 
 def _features(x: np.ndarray) -> np.ndarray:
     iu = np.triu_indices(x.shape[1])

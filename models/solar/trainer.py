@@ -9,7 +9,8 @@
    A non-finite fit stops that update and keeps the previous controller, with a message.
 
 Run directory: ``config.yaml``, ``tb/`` (TensorBoard), ``checkpoint.pt`` + ``data.npz`` (atomic;
-``--resume`` continues from them), ``policy.pt`` (the deployable ``SolarPolicy``), ``history.json``,
+``--resume`` continues from them), ``policy.pt`` (the deployable ``SolarPolicy``), ``best_policy.pt`` (the
+iteration whose mean policy scored best, with ``iteration_eval_episodes``), ``history.json``,
 ``learning_curve.png``, ``videos/iter_NNN.mp4`` (a rollout) and ``videos/recon_NNN.mp4`` (frames
 beside the VAE's reconstructions), ``evaluation.json``.
 """
@@ -110,6 +111,7 @@ class SolarTrainer:
         write_text_atomic(self.run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
         self._writer: Any = None
         self.last_evaluation: dict[str, Any] | None = None
+        self.best: dict[str, Any] | None = None  # the iteration whose mean policy scored best (iteration_eval_episodes)
 
     # ---------------------------------------------------------------- persistence
     @classmethod
@@ -124,6 +126,7 @@ class SolarTrainer:
         trainer.policy = LinearGaussianPolicy(ckpt["K"].double().numpy(), ckpt["k"].double().numpy(), ckpt["cov"].double().numpy())
         trainer.history = list(ckpt["history"])
         trainer.vae_step, trainer.iteration, trainer.wall_s = int(ckpt["vae_step"]), int(ckpt["iteration"]), float(ckpt["wall_s"])
+        trainer.best = dict(ckpt.get("best") or {}) or None
         with np.load(run_dir / "data.npz") as z:
             trainer.data = {k: z[k] for k in z.files}
         log(f"resumed {run_dir} at iteration {trainer.iteration}, {trainer.episodes} episodes")
@@ -161,7 +164,8 @@ class SolarTrainer:
         save_npz(self.run_dir / "data.npz", self.data)
         save_torch({"vae": self.vae.state_dict(), "optimizer": self.opt.state_dict(),
                     "K": torch.as_tensor(self.policy.K), "k": torch.as_tensor(self.policy.k), "cov": torch.as_tensor(self.policy.cov),
-                    "history": self.history, "vae_step": self.vae_step, "iteration": self.iteration, "wall_s": self.wall_s},
+                    "history": self.history, "vae_step": self.vae_step, "iteration": self.iteration, "wall_s": self.wall_s,
+                    "best": self.best or {}},
                    self.run_dir / "checkpoint.pt")
         self.deployable().save(self.run_dir / "policy.pt")
         write_json_atomic(self.run_dir / "history.json", self.history, indent=1)
@@ -259,7 +263,10 @@ class SolarTrainer:
         try:
             dyn = fit_dynamics(states[recent], u[recent], states, u, c.lqr.data_strength, c.lqr.prior_window)
             cost = self._fit_cost(latents, states)
-            C, cc = cost.next_state_lqr_terms(dyn.F, dyn.f) if c.cost_timing == "next" else cost.lqr_terms(c.horizon, self.du)
+            weights = np.ones(c.horizon)
+            weights[-1] = c.final_cost_multiplier
+            C, cc = (cost.next_state_lqr_terms(dyn.F, dyn.f, weights) if c.cost_timing == "next"
+                     else cost.lqr_terms(c.horizon, self.du, weights))
             t0 = time.perf_counter()
             self.policy, info = lqr_flm_update(dyn, C, cc, self.policy, LqrFlmConfig(kl_step=c.lqr.kl_step))
             info["update_ms"] = 1e3 * (time.perf_counter() - t0)
@@ -302,6 +309,7 @@ class SolarTrainer:
         if c.iteration_eval_episodes:
             score = self._mean_policy_score(c.iteration_eval_episodes)
             row.update({"eval_success_rate": score["success_rate"], "eval_final_distance_mean": score["final_distance_mean"]})
+            self._keep_if_best(row)
         self.history.append(row)
         for k in ("success_rate", "final_distance_mean", "return_mean", "eval_success_rate", "eval_final_distance_mean"):
             if k in row:
@@ -331,9 +339,20 @@ class SolarTrainer:
         """The mean policy (no exploration noise) on fresh episodes; writes ``evaluation.json``."""
         result = {"task": self.config.task, **self._mean_policy_score(episodes, seed), "episodes": episodes,
                   "episodes_trained": self.episodes, "iteration": self.iteration, "seed": self.config.seed}
+        if self.best is not None:
+            result["best"] = dict(self.best)  # best_policy.pt: its iteration and mean-policy score during training
         write_json_atomic(self.run_dir / "evaluation.json", result, indent=1)
         self.log(f"evaluation ({episodes} episodes, mean policy): success {result['success_rate']:.2f}")
         return result
+
+    def _keep_if_best(self, row: dict[str, Any]) -> None:
+        """Write ``best_policy.pt`` when this iteration's mean policy beats every earlier one (success, then distance)."""
+        key = (row["eval_success_rate"], -row["eval_final_distance_mean"])
+        if self.best is not None and key <= (self.best["eval_success_rate"], -self.best["eval_final_distance_mean"]):
+            return
+        self.best = {k: row[k] for k in ("iteration", "episodes_trained", "eval_success_rate", "eval_final_distance_mean")}
+        self.deployable().save(self.run_dir / "best_policy.pt")
+        self.log(f"iteration {self.iteration}: best mean policy so far, saved best_policy.pt")
 
     def _mean_policy_score(self, episodes: int, seed: int = 12345) -> dict[str, float]:
         """Success rate and mean final distance of the mean policy on ``episodes`` episodes with fixed seeds."""

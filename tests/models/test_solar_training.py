@@ -177,6 +177,37 @@ def test_iteration_evaluation_scores_the_mean_policy_without_adding_training_dat
     assert trainer.episodes == 3 + 2 * 2  # the evaluation episodes are not training data
     for row in history[1:]:
         assert 0.0 <= row["eval_success_rate"] <= 1.0 and row["eval_final_distance_mean"] > 0
-    assert sum(line.startswith("iteration") and "mean policy" in line for line in logs) == 2
+    assert sum(line.startswith("iteration") and ", mean policy " in line for line in logs) == 2
     # the evaluation of the final policy on the same fixed seeds gives the last iteration's numbers
     assert trainer.evaluate(3)["final_distance_mean"] == pytest.approx(history[-1]["eval_final_distance_mean"])
+
+
+def test_the_best_mean_policy_is_kept_and_can_be_shipped_with_its_own_evaluation(tmp_path: Path) -> None:
+    import yaml
+
+    from anima.models.solar.ship import ship
+
+    config = SolarTrainConfig(**{**TINY, "video_every": 0, "iteration_eval_episodes": 2, "iterations": 3})
+    trainer = SolarTrainer(config, tmp_path / "run", log=lambda _m: None)
+    history = trainer.run()
+    scores = [(h["eval_success_rate"], -h["eval_final_distance_mean"]) for h in history[1:]]
+    best_iteration = 1 + scores.index(max(scores))  # the first of equal scores is kept
+    assert trainer.best["iteration"] == best_iteration
+    best = SolarPolicy.load(tmp_path / "run" / "best_policy.pt", expect_task="reacher")
+    assert best.provenance["iteration"] == best_iteration
+    assert SolarTrainer.resume(tmp_path / "run", log=lambda _m: None).best == trainer.best
+    assert json_load(tmp_path / "run" / "evaluation.json")["best"]["iteration"] == best_iteration
+
+    prov = ship(tmp_path / "run", "reacher", "anima train solar (test)", dest=tmp_path / "data", policy_file="best_policy.pt",
+                evaluate_episodes=2)
+    assert prov["policy_file"] == "best_policy.pt" and prov["iteration"] == best_iteration
+    assert prov["evaluation"]["episodes"] == 2 and prov["evaluation"]["seed"] != 12345
+    assert [e for e, _s in prov["mean_policy_success_by_episodes"]] == [h["episodes_trained"] for h in history[1:]]
+    assert yaml.safe_load((tmp_path / "data" / "reacher.provenance.yaml").read_text()) == prov
+    assert SolarPolicy.load(tmp_path / "data" / "reacher.pt").provenance["iteration"] == best_iteration
+
+
+def json_load(path: Path) -> dict:
+    import json
+
+    return json.loads(path.read_text())
