@@ -58,13 +58,20 @@ def _load_config(args: argparse.Namespace, overrides: dict[str, Any]) -> Any:
 
 
 def seed_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Median and spread of the seeds' final success (mean-policy evaluation) and episodes."""
+    """Median and spread of the seeds' final success (mean-policy evaluation) and episodes; with per-iteration
+    evaluation, also of each seed's best mean policy (``best_policy.pt``) and the episodes it had trained on."""
     import numpy as np
 
     rates = np.array([r["success_rate"] for r in results], dtype=float)
-    return {"seeds": [r["seed"] for r in results], "success_rate": rates.tolist(), "success_rate_median": float(np.median(rates)),
-            "success_rate_min": float(rates.min()), "success_rate_max": float(rates.max()),
-            "episodes_trained": [r["episodes_trained"] for r in results]}
+    out = {"seeds": [r["seed"] for r in results], "success_rate": rates.tolist(), "success_rate_median": float(np.median(rates)),
+           "success_rate_min": float(rates.min()), "success_rate_max": float(rates.max()),
+           "episodes_trained": [r["episodes_trained"] for r in results]}
+    if all("best" in r for r in results):
+        best = np.array([r["best"]["eval_success_rate"] for r in results], dtype=float)
+        out.update({"best_success_rate": best.tolist(), "best_success_rate_median": float(np.median(best)),
+                    "best_success_rate_min": float(best.min()), "best_success_rate_max": float(best.max()),
+                    "best_episodes_trained": [r["best"]["episodes_trained"] for r in results]})
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,4 +110,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"seeds {summary['seeds']}: success median {summary['success_rate_median']:.2f} "
               f"(min {summary['success_rate_min']:.2f}, max {summary['success_rate_max']:.2f})")
     print(f"done: success {results[-1]['success_rate']:.2f} after {results[-1]['episodes_trained']} episodes; policy {trainers[-1].run_dir / 'policy.pt'}")
+    best = results[-1].get("best")
+    if best:
+        print(f"best mean policy: success {best['eval_success_rate']:.2f} after {best['episodes_trained']} episodes "
+              f"(iteration {best['iteration']}); policy {trainers[-1].run_dir / 'best_policy.pt'}")
     return 0

@@ -1,5 +1,5 @@
 """The shipped SOLAR reacher model: it loads as data, carries its provenance, and brings the fingertip
-closer to the target than doing nothing from the same starts."""
+to the target (within the 2 cm tolerance in most episodes) from starts where doing nothing stays far."""
 
 from __future__ import annotations
 
@@ -27,4 +27,5 @@ def test_shipped_reacher_model_reduces_the_distance_to_the_target() -> None:
     env = ReacherPixelsEnv()
     solar = collect(env, lambda t, image, rng: policy.act(t, policy.encode(image)), 6, 50, np.random.default_rng(7))
     idle = collect(env, lambda t, image, rng: np.zeros(2), 6, 50, np.random.default_rng(7))
-    assert solar["distance"].mean() < 0.5 * idle["distance"].mean()
+    assert solar["distance"].mean() < 0.2 * idle["distance"].mean()
+    assert solar["success"].mean() >= 0.5  # the shipped model's own 50-episode evaluation: 0.92 (provenance YAML)

@@ -80,6 +80,18 @@ def test_cli_trains_several_seeds_and_reports_their_spread(tmp_path: Path, capsy
     assert summary["success_rate_min"] <= summary["success_rate_median"] <= summary["success_rate_max"]
     assert (tmp_path / "runs" / "seed_6" / "policy.pt").is_file()
     assert "success median" in capsys.readouterr().out
+    assert summary["best_episodes_trained"] == [4, 4]  # reacher.yaml evaluates the mean policy after every iteration
+
+
+def test_seed_summary_reports_the_best_mean_policies_too() -> None:
+    from anima.models.solar.command import seed_summary
+
+    runs = [{"seed": s, "success_rate": r, "episodes_trained": 380, "best": {"eval_success_rate": b, "episodes_trained": e}}
+            for s, r, b, e in ((0, 0.0, 0.85, 140), (1, 0.1, 0.5, 220), (2, 0.0, 0.95, 180))]
+    summary = seed_summary(runs)
+    assert summary["success_rate_median"] == 0.0 and summary["best_success_rate_median"] == 0.85
+    assert (summary["best_success_rate_min"], summary["best_success_rate_max"]) == (0.5, 0.95)
+    assert summary["best_episodes_trained"] == [140, 220, 180]
 
 
 def test_cli_refuses_a_bad_override_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
