@@ -4,8 +4,8 @@
    structured VAE (``vae.py``) for ``pretrain_epochs``.
 2. Each iteration: encode every episode's frames to latent means; fit the local time-varying
    dynamics of the latest batch under the global BLDS prior of all episodes (``blds.py``); the
-   quadratic latent cost is the VAE's learned reward model (or a least-squares refit, ``cost.py``); one LQR-FLM step with the KL bound
-   (``controllers/lqr_flm.py``); ``rollouts_per_iter`` episodes with the new policy (its own noise).
+   quadratic latent cost is the VAE's learned reward model (or a least-squares refit, ``cost.py``);
+   one LQR-FLM step with the KL bound (``controllers/lqr_flm.py``); ``rollouts_per_iter`` episodes with the new policy (its own noise).
    A non-finite fit stops that update and keeps the previous controller, with a message.
 
 Run directory: ``config.yaml``, ``tb/`` (TensorBoard), ``checkpoint.pt`` + ``data.npz`` (atomic;
@@ -135,7 +135,8 @@ class SolarTrainer:
     def start_from_pretrained(self, source: str | Path) -> None:
         """Take the VAE pretrained in run ``source`` and its first ``random_rollouts`` random episodes; the
         LQR-FLM iterations then start afresh under this run's config (a sweep of controller settings without
-        pretraining again). The task, horizon, VAE settings, pretraining epochs and seed must match (the run's config then describes its VAE); ``source`` may have iterated since."""
+        pretraining again). The task, horizon, VAE settings, pretraining epochs and seed must match, so that
+        this run's config describes its VAE; ``source`` may have iterated since (without fine-tuning)."""
         source = Path(source)
         theirs = SolarTrainConfig.from_yaml(source / "config.yaml")
         c = self.config
