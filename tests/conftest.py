@@ -95,3 +95,20 @@ def pytest_collection_modifyitems(config, items) -> None:  # noqa: ARG001 - pyte
     for item in items:
         if item.path.parent.name in _RERUN_DIRS:
             item.add_marker(pytest.mark.flaky(reruns=1))
+
+
+# The first attempt's failure of every rerun test, printed at the end of the run, so that a flake
+# that passed on rerun in CI can still be diagnosed from the log (pytest-rerunfailures keeps only
+# the name in the summary).
+_RERUN_FAILURES: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.outcome == "rerun":
+        _RERUN_FAILURES.append((report.nodeid, report.longreprtext[-4000:]))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for nodeid, text in _RERUN_FAILURES:
+        terminalreporter.write_sep("-", f"first attempt of rerun test {nodeid}")
+        terminalreporter.write_line(text)
