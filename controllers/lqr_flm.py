@@ -238,5 +238,37 @@ def lqr_flm_update(dyn: LinearGaussianDynamics, C: np.ndarray, c: np.ndarray, pr
     return new, {"eta": eta, "kl": kl, "kl_bound": bound, "dual_iterations": float(it)}
 
 
-__all__ = ["LinearGaussianDynamics", "LinearGaussianPolicy", "LqrFlmConfig", "NotPositiveDefinite", "expected_cost",
+@dataclass(frozen=True)
+class StepAdjustConfig:
+    """Guided policy search's step-size rule: the multiplier on the KL step moves by the ratio of the
+    improvement the previous fit predicted to the one the new samples show, within [min_mult, max_mult]."""
+
+    min_mult: float = 0.01
+    max_mult: float = 10.0
+    min_change: float = 0.1
+    max_change: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_mult <= 1 <= self.max_mult or not 0 < self.min_change <= 1 <= self.max_change:
+            raise ValueError(f"StepAdjustConfig: 0 < min_mult <= 1 <= max_mult and 0 < min_change <= 1 <= max_change; got {self}")
+
+
+def adjust_step_multiplier(previous_obj: float, predicted_obj: float, actual_obj: float, mult: float,
+                           config: StepAdjustConfig = StepAdjustConfig()) -> tuple[float, dict[str, float]]:
+    """The next KL-step multiplier from the last update (Levine et al., JMLR 2016, guided policy search's
+    step adjustment): ``previous_obj`` the expected cost of the old policy under the fit it was improved on,
+    ``predicted_obj`` the new policy's under that same fit, ``actual_obj`` the new policy's under the fit to
+    its own samples. The change is predicted / (2 (predicted - actual)) improvement, clipped to
+    [min_change, max_change]: 1 when the samples show half of what was predicted, more when the fit was
+    right, below 1/2 when the policy got worse than the one it replaced."""
+    for name, v in (("previous_obj", previous_obj), ("predicted_obj", predicted_obj), ("actual_obj", actual_obj), ("mult", mult)):
+        if not np.isfinite(v):
+            raise ValueError(f"adjust_step_multiplier: {name} is {v}")
+    predicted, actual = previous_obj - predicted_obj, previous_obj - actual_obj
+    change = float(np.clip(predicted / (2.0 * max(1e-4, predicted - actual)), config.min_change, config.max_change))
+    new = float(np.clip(change * mult, config.min_mult, config.max_mult))
+    return new, {"predicted_improvement": float(predicted), "actual_improvement": float(actual), "step_change": change, "step_mult": new}
+
+
+__all__ = ["LinearGaussianDynamics", "LinearGaussianPolicy", "LqrFlmConfig", "NotPositiveDefinite", "StepAdjustConfig", "adjust_step_multiplier", "expected_cost",
            "forward_marginals", "kl_regularised_cost", "lqr_backward", "lqr_flm_update", "trajectory_kl"]

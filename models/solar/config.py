@@ -31,6 +31,10 @@ class LqrConfig:
     data_strength: float = 50.0
     prior_window: int = 2
     action_weight: float = 1e-2
+    # guided policy search's step adjustment (controllers/lqr_flm.py: adjust_step_multiplier): each iteration the
+    # KL step is kl_step * a multiplier that follows the improvement the last fit predicted against the one the
+    # new samples show (within [0.01, 10]); off: every iteration takes the full kl_step
+    step_adjust: bool = False
 
     def __post_init__(self) -> None:
         if self.kl_step <= 0 or self.init_std <= 0 or self.data_strength <= 0 or self.prior_window < 0 or self.action_weight < 0:

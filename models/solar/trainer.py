@@ -18,6 +18,7 @@ beside the VAE's reconstructions), ``evaluation.json``.
 from __future__ import annotations
 
 import copy
+import json
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -26,7 +27,8 @@ import numpy as np
 import torch
 import yaml
 
-from anima.controllers.lqr_flm import LinearGaussianPolicy, LqrFlmConfig, lqr_flm_update
+from anima.controllers.lqr_flm import (LinearGaussianDynamics, LinearGaussianPolicy, LqrFlmConfig, adjust_step_multiplier, expected_cost,
+                                       lqr_flm_update)
 from anima.models.checkpoint import load_torch, save_npz, save_torch, write_json_atomic, write_text_atomic
 from anima.models.solar.blds import fit_dynamics
 from anima.models.solar.config import SolarTrainConfig
@@ -36,6 +38,7 @@ from anima.models.solar.state import StateSpec, StateTracker, embed_cost, episod
 from anima.models.solar.vae import StructuredVAE, train_epochs
 
 ActFn = Callable[[int, np.ndarray, np.random.Generator], np.ndarray]
+PRETRAIN_CHECKPOINT_EVERY = 10  # VAE epochs between checkpoints while pretraining (~2 min on one core)
 
 
 def make_task_env(config: SolarTrainConfig) -> tuple[Any, str]:
@@ -105,9 +108,15 @@ class SolarTrainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.state_spec = StateSpec(config.state_kind, config.vae.latent_dim, self.du, 1.0 / control_dt(self.env))
         self.policy = LinearGaussianPolicy.initial(config.horizon, self.state_spec.dim, self.du, config.lqr.init_std)
+        # step adjustment (lqr.step_adjust): the policy the last update started from, and the KL-step multiplier
+        self.previous_policy: LinearGaussianPolicy | None = None
+        self.step_mult = 1.0
         self.data: dict[str, np.ndarray] = {}
         self.history: list[dict[str, Any]] = []
         self.vae_step, self.iteration, self.wall_s = 0, 0, 0.0
+        # VAE pretraining: epochs done, and the random stream that shuffles its batches (kept across a resume)
+        self.pretrain_epochs_done = 0
+        self._pretrain_rng: np.random.Generator | None = None
         write_text_atomic(self.run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
         self._writer: Any = None
         self.last_evaluation: dict[str, Any] | None = None
@@ -117,16 +126,24 @@ class SolarTrainer:
     @classmethod
     def resume(cls, run_dir: str | Path, log: Callable[[str], None] = print, **overrides: Any) -> "SolarTrainer":
         run_dir = Path(run_dir)
-        config = SolarTrainConfig.from_yaml(run_dir / "config.yaml")
-        config = config.replace(**overrides) if overrides else config
-        trainer = cls(config, run_dir, log)
+        stored = SolarTrainConfig.from_yaml(run_dir / "config.yaml")
+        config = stored.replace(**overrides) if overrides else stored
         ckpt = load_torch(run_dir / "checkpoint.pt", "SOLAR checkpoint")
+        if int(ckpt["iteration"]) > 0 and config.pretrain_epochs != stored.pretrain_epochs:
+            raise ValueError(f"--resume {run_dir}: pretrain_epochs {stored.pretrain_epochs} -> {config.pretrain_epochs} after "
+                             f"{int(ckpt['iteration'])} LQR-FLM iteration(s); the VAE can be pretrained further only before the first")
+        trainer = cls(config, run_dir, log)
         trainer.vae.load_state_dict(ckpt["vae"])
         trainer.opt.load_state_dict(ckpt["optimizer"])
         trainer.policy = LinearGaussianPolicy(ckpt["K"].double().numpy(), ckpt["k"].double().numpy(), ckpt["cov"].double().numpy())
         trainer.history = list(ckpt["history"])
         trainer.vae_step, trainer.iteration, trainer.wall_s = int(ckpt["vae_step"]), int(ckpt["iteration"]), float(ckpt["wall_s"])
         trainer.best = dict(ckpt.get("best") or {}) or None
+        trainer.step_mult = float(ckpt.get("step_mult", 1.0))
+        trainer._restore_pretraining(ckpt, stored)
+        if "previous_K" in ckpt:
+            trainer.previous_policy = LinearGaussianPolicy(ckpt["previous_K"].double().numpy(), ckpt["previous_k"].double().numpy(),
+                                                           ckpt["previous_cov"].double().numpy())
         with np.load(run_dir / "data.npz") as z:
             trainer.data = {k: z[k] for k in z.files}
         log(f"resumed {run_dir} at iteration {trainer.iteration}, {trainer.episodes} episodes")
@@ -140,11 +157,15 @@ class SolarTrainer:
         source = Path(source)
         theirs = SolarTrainConfig.from_yaml(source / "config.yaml")
         c = self.config
-        differ = [k for k in ("task", "horizon", "vae", "env_kwargs", "pretrain_epochs", "seed") if getattr(theirs, k) != getattr(c, k)]
+        differ = [k for k in ("task", "horizon", "vae", "env_kwargs", "seed") if getattr(theirs, k) != getattr(c, k)]
         if differ:
             raise ValueError(f"--pretrained {source}: its {', '.join(differ)} differ from this run's "
                              f"({', '.join(f'{k}={getattr(theirs, k)!r}' for k in differ)})")
         ckpt = load_torch(source / "checkpoint.pt", "SOLAR checkpoint")
+        theirs_done = int(ckpt.get("pretrain_epochs_done", theirs.pretrain_epochs))
+        if theirs_done > c.pretrain_epochs or (theirs_done < theirs.pretrain_epochs and int(ckpt["iteration"]) > 0):
+            raise ValueError(f"--pretrained {source}: its VAE was pretrained {theirs_done} epochs, this run asks for "
+                             f"pretrain_epochs={c.pretrain_epochs} (equal, or more to pretrain further from it)")
         if theirs.finetune_epochs and int(ckpt["iteration"]) > 0:
             raise ValueError(f"--pretrained {source}: its VAE was fine-tuned after pretraining (finetune_epochs {theirs.finetune_epochs})")
         with np.load(source / "data.npz") as z:
@@ -155,21 +176,48 @@ class SolarTrainer:
         self.opt.load_state_dict(ckpt["optimizer"])
         self.data = {k: v[:c.random_rollouts] for k, v in data.items()}
         self.vae_step = int(ckpt["vae_step"])
-        pre = dict(ckpt["history"][0])
-        self.wall_s = float(pre.get("wall_s", 0.0))
-        self.history = [{**pre, "pretrained_from": str(source.resolve())}]
-        self.log(f"pretrained VAE and {c.random_rollouts} random episodes from {source}")
+        self._restore_pretraining(ckpt, theirs)
+        if ckpt["history"]:
+            pre = dict(ckpt["history"][0])
+            self.wall_s = float(pre.get("wall_s", 0.0))
+            self.history = [{**pre, "pretrained_from": str(source.resolve())}]
+        else:  # the source stopped during its pretraining
+            self.wall_s = float(ckpt["wall_s"])
+        more = c.pretrain_epochs - self.pretrain_epochs_done
+        self.log(f"pretrained VAE and {c.random_rollouts} random episodes from {source} ({self.pretrain_epochs_done} VAE epochs"
+                 + (f"; pretraining {more} epochs more)" if more else ")"))
         self.save()
 
-    def save(self) -> None:
-        save_npz(self.run_dir / "data.npz", self.data)
+    def _restore_pretraining(self, ckpt: dict[str, Any], stored: SolarTrainConfig) -> None:
+        """Pretraining epochs done and its batch stream from a checkpoint. Checkpoints written before these were
+        stored hold a finished pretraining (``stored.pretrain_epochs``); a stream not stored restarts from
+        (seed, 0, epochs done), so a pretraining continued that way is not bit-identical to one run."""
+        self.pretrain_epochs_done = int(ckpt.get("pretrain_epochs_done", stored.pretrain_epochs))
+        state = ckpt.get("pretrain_rng")
+        if state:
+            self._pretrain_rng = np.random.default_rng()
+            self._pretrain_rng.bit_generator.state = json.loads(state)
+        else:
+            self._pretrain_rng = np.random.default_rng([self.config.seed, 0, self.pretrain_epochs_done])
+        if "torch_generator" in ckpt:
+            self.generator.set_state(ckpt["torch_generator"])
+
+    def save(self, data: bool = True) -> None:
+        if data:
+            save_npz(self.run_dir / "data.npz", self.data)
         save_torch({"vae": self.vae.state_dict(), "optimizer": self.opt.state_dict(),
                     "K": torch.as_tensor(self.policy.K), "k": torch.as_tensor(self.policy.k), "cov": torch.as_tensor(self.policy.cov),
                     "history": self.history, "vae_step": self.vae_step, "iteration": self.iteration, "wall_s": self.wall_s,
-                    "best": self.best or {}},
+                    "best": self.best or {}, "step_mult": self.step_mult, **self._previous_policy_tensors(),
+                    "pretrain_epochs_done": self.pretrain_epochs_done, "torch_generator": self.generator.get_state(),
+                    "pretrain_rng": json.dumps(self._pretrain_rng.bit_generator.state) if self._pretrain_rng is not None else ""},
                    self.run_dir / "checkpoint.pt")
         self.deployable().save(self.run_dir / "policy.pt")
         write_json_atomic(self.run_dir / "history.json", self.history, indent=1)
+
+    def _previous_policy_tensors(self) -> dict[str, torch.Tensor]:
+        p = self.previous_policy
+        return {} if p is None else {"previous_K": torch.as_tensor(p.K), "previous_k": torch.as_tensor(p.k), "previous_cov": torch.as_tensor(p.cov)}
 
     def deployable(self) -> SolarPolicy:
         c = self.config
@@ -219,27 +267,37 @@ class SolarTrainer:
         self._writer.add_scalar(name, value, step)
 
     def pretrain(self) -> None:
+        """The random rollouts (unless stored), then VAE epochs up to ``pretrain_epochs``; a checkpoint every
+        ``PRETRAIN_CHECKPOINT_EVERY`` epochs, so ``--resume`` continues an interrupted pretraining (or extends a
+        finished one before the first LQR-FLM iteration)."""
         c = self.config
         t0 = time.time()
-        rng = np.random.default_rng([c.seed, 0])
-        self._add(collect(self.env, self._random_act(c.lqr.init_std), c.random_rollouts, c.horizon, rng))
-        self.log(f"{c.random_rollouts} random rollouts: success {self.data['success'].mean():.2f}")
-        with torch.no_grad():  # start the reward model at the data's mean reward, not at 0
-            self.vae.cost_b.fill_(-float(self.data["rewards"].mean()))
-        epochs_done = 0
-        while epochs_done < c.pretrain_epochs:
-            n = 1
+        if not self.data:
+            rng = np.random.default_rng([c.seed, 0])
+            self._add(collect(self.env, self._random_act(c.lqr.init_std), c.random_rollouts, c.horizon, rng))
+            self.log(f"{c.random_rollouts} random rollouts: success {self.data['success'].mean():.2f}")
+            with torch.no_grad():  # start the reward model at the data's mean reward, not at 0
+                self.vae.cost_b.fill_(-float(self.data["rewards"].mean()))
+            self._pretrain_rng, self.pretrain_epochs_done = rng, 0
+            self.save()
+        rng = self._pretrain_rng if self._pretrain_rng is not None else np.random.default_rng([c.seed, 0, self.pretrain_epochs_done])
+        self._pretrain_rng = rng
+        while self.pretrain_epochs_done < c.pretrain_epochs:
             self.vae_step, losses = train_epochs(self.vae, self.opt, self.data["images"], self.data["actions"], self.data["rewards"],
-                                                 n, self.vae_step, rng, self.generator)
-            epochs_done += n
-            for i, parts in enumerate(losses):
-                for k, v in parts.items():
-                    self._scalar(f"vae/{k}", v, epochs_done - n + i)
-            self.log(f"VAE epoch {epochs_done}/{c.pretrain_epochs}: " + ", ".join(f"{k} {v:.4g}" for k, v in losses[-1].items()))
+                                                 1, self.vae_step, rng, self.generator)
+            self.pretrain_epochs_done += 1
+            for k, v in losses[-1].items():
+                self._scalar(f"vae/{k}", v, self.pretrain_epochs_done - 1)
+            self.log(f"VAE epoch {self.pretrain_epochs_done}/{c.pretrain_epochs}: " + ", ".join(f"{k} {v:.4g}" for k, v in losses[-1].items()))
+            if self.pretrain_epochs_done % PRETRAIN_CHECKPOINT_EVERY == 0 and self.pretrain_epochs_done < c.pretrain_epochs:
+                self.wall_s += time.time() - t0
+                t0 = time.time()
+                self.save(data=False)
         self.wall_s += time.time() - t0
-        self.history.append({"iteration": 0, "episodes_trained": self.episodes, "success_rate": float(self.data["success"].mean()),
-                             "final_distance_mean": float(np.nanmean(self.data["distance"])), "return_mean": float(self.data["rewards"].sum(1).mean()),
-                             "wall_s": round(self.wall_s, 1)})
+        row = {"iteration": 0, "episodes_trained": self.episodes, "success_rate": float(self.data["success"].mean()),
+               "final_distance_mean": float(np.nanmean(self.data["distance"])), "return_mean": float(self.data["rewards"].sum(1).mean()),
+               "pretrain_epochs": self.pretrain_epochs_done, "wall_s": round(self.wall_s, 1)}
+        self.history = [{**(self.history[0] if self.history else {}), **row}]
         self._videos(0)
         self.save()
 
@@ -260,20 +318,35 @@ class SolarTrainer:
         latents = self._latents()
         u = self.data["actions"]
         states = episode_states(self.state_spec, latents, u)
-        recent = slice(-c.rollouts_per_iter, None)
+        n = c.rollouts_per_iter
         try:
-            dyn = fit_dynamics(states[recent], u[recent], states, u, c.lqr.data_strength, c.lqr.prior_window)
+            dyn = fit_dynamics(states[-n:], u[-n:], states, u, c.lqr.data_strength, c.lqr.prior_window)
             cost = self._fit_cost(latents, states)
             weights = np.ones(c.horizon)
             weights[-1] = c.final_cost_multiplier
-            C, cc = (cost.next_state_lqr_terms(dyn.F, dyn.f, weights) if c.cost_timing == "next"
-                     else cost.lqr_terms(c.horizon, self.du, weights))
+
+            def terms(d: LinearGaussianDynamics) -> tuple[np.ndarray, np.ndarray]:
+                return (cost.next_state_lqr_terms(d.F, d.f, weights) if c.cost_timing == "next"
+                        else cost.lqr_terms(c.horizon, self.du, weights))
+
+            C, cc = terms(dyn)
+            info: dict[str, float] = {}
+            if c.lqr.step_adjust and self.previous_policy is not None and self.episodes >= c.random_rollouts + n:
+                # the fit the last update used: the batch before the latest, under the prior of the episodes up to it
+                prev_dyn = fit_dynamics(states[-2 * n:-n], u[-2 * n:-n], states[:-n], u[:-n], c.lqr.data_strength, c.lqr.prior_window)
+                Cp, cp = terms(prev_dyn)
+                self.step_mult, info = adjust_step_multiplier(expected_cost(prev_dyn, self.previous_policy, Cp, cp),
+                                                              expected_cost(prev_dyn, self.policy, Cp, cp),
+                                                              expected_cost(dyn, self.policy, C, cc), self.step_mult)
             t0 = time.perf_counter()
-            self.policy, info = lqr_flm_update(dyn, C, cc, self.policy, LqrFlmConfig(kl_step=c.lqr.kl_step))
-            info["update_ms"] = 1e3 * (time.perf_counter() - t0)
-            return info
+            new, update = lqr_flm_update(dyn, C, cc, self.policy, LqrFlmConfig(kl_step=c.lqr.kl_step * self.step_mult))
+            self.previous_policy, self.policy = self.policy, new
+            if c.lqr.step_adjust:
+                info["step_mult"] = self.step_mult
+            return {**info, **update, "update_ms": 1e3 * (time.perf_counter() - t0)}
         except (ValueError, np.linalg.LinAlgError) as err:
             self.log(f"iteration {self.iteration}: policy update stopped, keeping the previous controller: {err}")
+            self.previous_policy = None  # the next batch comes from the same policy: no step to judge
             return {"skipped": 1.0}
 
     def _fit_cost(self, latents: np.ndarray, states: np.ndarray) -> Any:
@@ -319,13 +392,14 @@ class SolarTrainer:
                        if "eval_success_rate" in row else "")
         self.log(f"iteration {self.iteration}: {self.episodes} episodes, success {row['success_rate']:.2f}, "
                  f"final distance {row['final_distance_mean']:.4f}, return {row['return_mean']:.2f}, KL {info.get('kl', float('nan')):.1f}"
+                 + (f" (step x{info['step_mult']:.3g})" if "step_mult" in info else "")
                  + mean_policy)
         self._videos(self.iteration)
         self.save()
         return row
 
     def run(self) -> list[dict[str, Any]]:
-        if not self.data:
+        if not self.data or (self.iteration == 0 and self.pretrain_epochs_done < self.config.pretrain_epochs):
             self.pretrain()
         while self.iteration < self.config.iterations:
             self.step()

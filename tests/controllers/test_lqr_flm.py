@@ -111,3 +111,25 @@ def test_kl_regularised_cost_adds_eta_times_minus_log_previous_policy() -> None:
         nll = -multivariate_normal(prev.K[0] @ x + prev.k[0], prev.cov[0]).logpdf(u)
         diffs.append(0.5 * xu @ Ct[0] @ xu + ct[0] @ xu - nll)
     np.testing.assert_allclose(diffs, diffs[0], atol=1e-9)
+
+
+def test_step_multiplier_follows_predicted_against_actual_improvement() -> None:
+    from anima.controllers.lqr_flm import StepAdjustConfig, adjust_step_multiplier
+
+    # the samples show half of the predicted improvement: the step stays (GPS's rule, change = 1)
+    mult, info = adjust_step_multiplier(10.0, 6.0, 8.0, 1.0)
+    assert mult == pytest.approx(1.0) and info["predicted_improvement"] == 4.0 and info["actual_improvement"] == 2.0
+    # the fit was right: the step grows, at most by max_change
+    assert adjust_step_multiplier(10.0, 6.0, 6.0, 1.0)[0] == pytest.approx(5.0)
+    # the policy got worse than the one it replaced: the step shrinks below half (4 / (2 * 6)), at most to
+    # min_change, never below min_mult
+    assert adjust_step_multiplier(10.0, 6.0, 12.0, 1.0)[0] == pytest.approx(1.0 / 3.0)
+    assert adjust_step_multiplier(10.0, 6.0, 46.0, 1.0)[0] == pytest.approx(0.1)
+    assert adjust_step_multiplier(10.0, 6.0, 46.0, 0.05)[0] == pytest.approx(0.01)
+    assert adjust_step_multiplier(10.0, 6.0, 6.0, 8.0)[0] == pytest.approx(10.0)
+    # a third of the predicted improvement: change = 4 / (2 * (4 - 4/3)) = 0.75
+    assert adjust_step_multiplier(10.0, 6.0, 10.0 - 4.0 / 3.0, 2.0)[0] == pytest.approx(1.5)
+    with pytest.raises(ValueError, match="actual_obj is nan"):
+        adjust_step_multiplier(10.0, 6.0, float("nan"), 1.0)
+    with pytest.raises(ValueError, match="StepAdjustConfig"):
+        StepAdjustConfig(min_mult=2.0)

@@ -223,3 +223,85 @@ def json_load(path: Path) -> dict:
     import json
 
     return json.loads(path.read_text())
+
+
+def test_step_adjustment_scales_the_kl_bound_and_survives_a_resume(tmp_path: Path) -> None:
+    config = SolarTrainConfig(**{**TINY, "iterations": 2}).replace(**{"lqr.step_adjust": True})
+    trainer = SolarTrainer(config, tmp_path / "run", log=lambda m: None)
+    trainer.run()
+    first, second = trainer.history[1], trainer.history[2]
+    assert first["lqr_step_mult"] == 1.0 and "lqr_predicted_improvement" not in first  # nothing to judge yet
+    mult = second["lqr_step_mult"]
+    assert 0.01 <= mult <= 10.0 and "lqr_actual_improvement" in second
+    assert second["lqr_kl_bound"] == pytest.approx(config.lqr.kl_step * mult * config.horizon)
+    assert trainer.previous_policy is not None
+    resumed = SolarTrainer.resume(tmp_path / "run", log=lambda m: None, iterations=3)
+    assert resumed.step_mult == pytest.approx(mult)
+    np.testing.assert_allclose(resumed.previous_policy.K, trainer.previous_policy.K)
+    resumed.run()
+    assert "lqr_predicted_improvement" in resumed.history[3]
+
+
+def _vae_state(trainer: SolarTrainer) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in trainer.vae.state_dict().items()}
+
+
+def test_an_interrupted_pretraining_resumes_where_its_checkpoint_left_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pretraining writes a checkpoint every PRETRAIN_CHECKPOINT_EVERY epochs; --resume continues it, and the
+    VAE is the one an uninterrupted pretraining gives (the batch streams are kept)."""
+    import anima.models.solar.trainer as trainer_module
+
+    config = SolarTrainConfig(**{**TINY, "pretrain_epochs": 12})
+    whole = SolarTrainer(config, tmp_path / "whole", log=lambda m: None)
+    whole.pretrain()
+
+    real, calls = trainer_module.train_epochs, []
+
+    def dies_in_epoch_12(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 12:
+            raise KeyboardInterrupt("session ended")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "train_epochs", dies_in_epoch_12)
+    cut = SolarTrainer(config, tmp_path / "cut", log=lambda m: None)
+    with pytest.raises(KeyboardInterrupt):
+        cut.pretrain()
+    monkeypatch.setattr(trainer_module, "train_epochs", real)
+    resumed = SolarTrainer.resume(tmp_path / "cut", log=lambda m: None)
+    assert resumed.pretrain_epochs_done == trainer_module.PRETRAIN_CHECKPOINT_EVERY == 10 and resumed.history == []
+    resumed.run()
+    assert resumed.pretrain_epochs_done == 12 and resumed.history[0]["pretrain_epochs"] == 12
+    for k, v in _vae_state(whole).items():
+        torch.testing.assert_close(resumed.vae.state_dict()[k], v, msg=k)
+
+
+def test_a_finished_pretraining_can_be_extended_before_the_first_iteration_only(tmp_path: Path) -> None:
+    config = SolarTrainConfig(**{**TINY, "pretrain_epochs": 3})
+    whole = SolarTrainer(config.replace(pretrain_epochs=5), tmp_path / "whole", log=lambda m: None)
+    whole.pretrain()
+    short = SolarTrainer(config, tmp_path / "short", log=lambda m: None)
+    short.pretrain()
+    longer = SolarTrainer.resume(tmp_path / "short", log=lambda m: None, pretrain_epochs=5)
+    longer.run()
+    assert longer.history[0]["pretrain_epochs"] == 5 and longer.iteration == 1
+    for k, v in _vae_state(whole).items():
+        torch.testing.assert_close(longer.vae.state_dict()[k], v, msg=k)
+    with pytest.raises(ValueError, match="pretrained further only before the first"):
+        SolarTrainer.resume(tmp_path / "short", log=lambda m: None, pretrain_epochs=8)
+
+
+def test_pretrained_takes_a_vae_with_fewer_epochs_and_pretrains_it_further(tmp_path: Path) -> None:
+    source = SolarTrainer(SolarTrainConfig(**{**TINY, "pretrain_epochs": 2}), tmp_path / "source", log=lambda m: None)
+    source.run()
+    logs: list[str] = []
+    more = SolarTrainer(SolarTrainConfig(**{**TINY, "pretrain_epochs": 4}), tmp_path / "more", log=logs.append)
+    more.start_from_pretrained(tmp_path / "source")
+    assert more.pretrain_epochs_done == 2 and any("pretraining 2 epochs more" in m for m in logs)
+    step = more.vae_step
+    more.run()
+    assert more.pretrain_epochs_done == 4 and more.vae_step > step and more.history[0]["pretrain_epochs"] == 4
+    assert "pretrained_from" in more.history[0]
+    fewer = SolarTrainer(SolarTrainConfig(**{**TINY, "pretrain_epochs": 1}), tmp_path / "fewer", log=lambda m: None)
+    with pytest.raises(ValueError, match="pretrained 2 epochs, this run asks for pretrain_epochs=1"):
+        fewer.start_from_pretrained(tmp_path / "source")
