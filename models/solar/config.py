@@ -59,6 +59,11 @@ class SolarTrainConfig:
     # deployable controller; training rollouts carry the policy's exploration noise, which costs a reacher most of
     # its 2-cm successes (0.30 of the noisy rollouts against 0.82 of the mean policy's, same controller)
     iteration_eval_episodes: int = 0
+    # before each LQR-FLM update that has episodes beyond the random ones: Adam steps on the VAE's reward model alone
+    # (its quadratic cost; the encoder stays, so the latent space and the controller do too) over every episode so
+    # far. The random episodes never come near the goal, and the pretrained reward model ranked frames at the goal
+    # worse than frames 13 cm away (BENCHMARKS.md "SOLAR"): without the refit, later iterations walk away from it.
+    reward_refit_steps: int = 0
     video_every: int = 1
     torch_threads: int = 1
     state_kind: str = "latent"  # models/solar/state.py: "latent" (one frame, the paper) or "latent_history" (+ its change and the last action)
@@ -100,7 +105,7 @@ class SolarTrainConfig:
             raise ValueError(f"SolarTrainConfig.cost_model must be 'vae' or 'refit', got {self.cost_model!r}")
         if self.cost_on not in ("latent", "state"):
             raise ValueError(f"SolarTrainConfig.cost_on must be 'latent' or 'state', got {self.cost_on!r}")
-        for name in ("pretrain_epochs", "finetune_epochs", "eval_episodes", "iteration_eval_episodes", "video_every"):
+        for name in ("pretrain_epochs", "finetune_epochs", "eval_episodes", "iteration_eval_episodes", "video_every", "reward_refit_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"SolarTrainConfig.{name} must be >= 0, got {getattr(self, name)}")
 

@@ -319,7 +319,11 @@ class SolarTrainer:
         u = self.data["actions"]
         states = episode_states(self.state_spec, latents, u)
         n = c.rollouts_per_iter
+        refit: dict[str, float] = {}
         try:
+            if c.reward_refit_steps and c.cost_model == "vae" and self.episodes > c.random_rollouts:
+                refit = self.vae.fit_reward_model(latents[:, 1:].reshape(-1, latents.shape[-1]), self.data["rewards"].reshape(-1),
+                                                  c.reward_refit_steps)
             dyn = fit_dynamics(states[-n:], u[-n:], states, u, c.lqr.data_strength, c.lqr.prior_window)
             cost = self._fit_cost(latents, states)
             weights = np.ones(c.horizon)
@@ -343,7 +347,7 @@ class SolarTrainer:
             self.previous_policy, self.policy = self.policy, new
             if c.lqr.step_adjust:
                 info["step_mult"] = self.step_mult
-            return {**info, **update, "update_ms": 1e3 * (time.perf_counter() - t0)}
+            return {**refit, **info, **update, "update_ms": 1e3 * (time.perf_counter() - t0)}
         except (ValueError, np.linalg.LinAlgError) as err:
             self.log(f"iteration {self.iteration}: policy update stopped, keeping the previous controller: {err}")
             self.previous_policy = None  # the next batch comes from the same policy: no step to judge

@@ -305,3 +305,20 @@ def test_pretrained_takes_a_vae_with_fewer_epochs_and_pretrains_it_further(tmp_p
     fewer = SolarTrainer(SolarTrainConfig(**{**TINY, "pretrain_epochs": 1}), tmp_path / "fewer", log=lambda m: None)
     with pytest.raises(ValueError, match="pretrained 2 epochs, this run asks for pretrain_epochs=1"):
         fewer.start_from_pretrained(tmp_path / "source")
+
+
+def test_reward_refit_runs_on_every_update_after_the_random_episodes_only(tmp_path: Path) -> None:
+    config = SolarTrainConfig(**{**TINY, "iterations": 2, "reward_refit_steps": 50})
+    trainer = SolarTrainer(config, tmp_path / "run", log=lambda m: None)
+    trainer.pretrain()
+    encoder = {k: v.clone() for k, v in trainer.vae.encoder.state_dict().items()}
+    L = trainer.vae.cost_L.detach().clone()
+    trainer.step()
+    assert "lqr_reward_rmse_before" not in trainer.history[1]  # the first update: nothing beyond the random episodes
+    assert torch.equal(trainer.vae.cost_L.detach(), L)
+    trainer.step()
+    row = trainer.history[2]
+    assert row["lqr_reward_rmse_after"] <= row["lqr_reward_rmse_before"]
+    assert not torch.equal(trainer.vae.cost_L.detach(), L)
+    for k, v in trainer.vae.encoder.state_dict().items():
+        assert torch.equal(v, encoder[k]), k
