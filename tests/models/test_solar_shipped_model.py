@@ -29,3 +29,31 @@ def test_shipped_reacher_model_reduces_the_distance_to_the_target() -> None:
     idle = collect(env, lambda t, image, rng: np.zeros(2), 6, 50, np.random.default_rng(7))
     assert solar["distance"].mean() < 0.2 * idle["distance"].mean()
     assert solar["success"].mean() >= 0.5  # the shipped model's own 50-episode evaluation: 0.92 (provenance YAML)
+
+
+SAWYER = shipped_policy_path("sawyer_reach")
+
+
+def test_shipped_sawyer_reach_model_loads_with_its_provenance() -> None:
+    policy = SolarPolicy.load(SAWYER, expect_task="sawyer_reach", expect_latent_dim=10)
+    assert policy.spec["image_size"] == 64 and policy.spec["horizon"] == 50 and policy.spec["action_kind"] == "ee_delta"
+    prov = yaml.safe_load(SAWYER.with_name("sawyer_reach.provenance.yaml").read_text())
+    for key in ("command", "seed", "episodes_trained", "samples", "wall_time_s", "evaluation"):
+        assert prov[key] is not None, key
+    assert prov["episodes_trained"] <= 600 and policy.provenance["episodes_trained"] == prov["episodes_trained"]
+    assert prov["evaluation"]["success_rate"] >= 0.7
+
+
+def test_shipped_sawyer_reach_model_brings_the_hand_within_the_goal_tolerance() -> None:
+    """The reach scene starts every episode at the same rest pose (20 cm from the goal), so the mean policy's
+    episode is one deterministic trajectory: it ends 2.77 cm from the goal (tolerance 3 cm) per its provenance."""
+    from anima.models.solar.trainer import make_task_env
+    from anima.models.solar.config import SolarTrainConfig
+
+    policy = SolarPolicy.load(SAWYER, expect_task="sawyer_reach")
+    env, _ = make_task_env(SolarTrainConfig(task="sawyer_reach"))
+    solar = collect(env, lambda t, image, rng: policy.act(t, policy.encode(image)), 1, 50, np.random.default_rng(3))
+    idle = collect(env, lambda t, image, rng: np.zeros(4), 1, 50, np.random.default_rng(3))
+    print(f"Sawyer reach, shipped SOLAR model: ends {solar['distance'][0] * 100:.2f} cm from the goal (idle: {idle['distance'][0] * 100:.1f} cm)")
+    assert idle["distance"][0] > 0.15
+    assert solar["success"].all() and solar["distance"][0] < 0.03
