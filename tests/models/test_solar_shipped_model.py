@@ -1,9 +1,11 @@
-"""The shipped SOLAR reacher model: it loads as data, carries its provenance, and brings the fingertip
-to the target (within the 2 cm tolerance in most episodes) from starts where doing nothing stays far."""
+"""The shipped SOLAR models: each loads as data and carries its provenance; the reacher brings the fingertip
+to the target (within the 2 cm tolerance in most episodes) from starts where doing nothing stays far, and the
+Sawyer reach model brings the hand within the 3 cm tolerance."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import yaml
 
 from anima.models.solar.policy import SolarPolicy, shipped_policy_path
@@ -13,13 +15,19 @@ from anima.sim_bridge.envs.reacher_pixels import ReacherPixelsEnv
 PATH = shipped_policy_path("reacher")
 
 
-def test_shipped_reacher_model_loads_with_its_provenance() -> None:
-    policy = SolarPolicy.load(PATH, expect_task="reacher", expect_latent_dim=10)
-    assert policy.spec["image_size"] == 64 and policy.spec["horizon"] == 50 and policy.spec["action_kind"] == "joint_torque"
-    prov = yaml.safe_load(PATH.with_name("reacher.provenance.yaml").read_text())
+@pytest.mark.parametrize(("task", "action_kind", "max_episodes", "min_success"),
+                         [("reacher", "joint_torque", 400, 0.8), ("sawyer_reach", "ee_delta", 600, 0.7)])
+def test_shipped_model_loads_with_its_provenance(task: str, action_kind: str, max_episodes: int, min_success: float) -> None:
+    """Each shipped model: the spec of its task, a provenance YAML, trained within the issue's episode budget, and
+    its own evaluation (on seeds unlike the selection's) at the issue's success target."""
+    path = shipped_policy_path(task)
+    policy = SolarPolicy.load(path, expect_task=task, expect_latent_dim=10)
+    assert policy.spec["image_size"] == 64 and policy.spec["horizon"] == 50 and policy.spec["action_kind"] == action_kind
+    prov = yaml.safe_load(path.with_name(f"{task}.provenance.yaml").read_text())
     for key in ("command", "seed", "episodes_trained", "samples", "wall_time_s", "evaluation"):
         assert prov[key] is not None, key
-    assert prov["episodes_trained"] <= 400 and policy.provenance["episodes_trained"] == prov["episodes_trained"]
+    assert prov["episodes_trained"] <= max_episodes and policy.provenance["episodes_trained"] == prov["episodes_trained"]
+    assert prov["evaluation"]["episodes"] >= 50 and prov["evaluation"]["success_rate"] >= min_success
 
 
 def test_shipped_reacher_model_reduces_the_distance_to_the_target() -> None:
@@ -32,16 +40,6 @@ def test_shipped_reacher_model_reduces_the_distance_to_the_target() -> None:
 
 
 SAWYER = shipped_policy_path("sawyer_reach")
-
-
-def test_shipped_sawyer_reach_model_loads_with_its_provenance() -> None:
-    policy = SolarPolicy.load(SAWYER, expect_task="sawyer_reach", expect_latent_dim=10)
-    assert policy.spec["image_size"] == 64 and policy.spec["horizon"] == 50 and policy.spec["action_kind"] == "ee_delta"
-    prov = yaml.safe_load(SAWYER.with_name("sawyer_reach.provenance.yaml").read_text())
-    for key in ("command", "seed", "episodes_trained", "samples", "wall_time_s", "evaluation"):
-        assert prov[key] is not None, key
-    assert prov["episodes_trained"] <= 600 and policy.provenance["episodes_trained"] == prov["episodes_trained"]
-    assert prov["evaluation"]["success_rate"] >= 0.7
 
 
 def test_shipped_sawyer_reach_model_brings_the_hand_within_the_goal_tolerance() -> None:
