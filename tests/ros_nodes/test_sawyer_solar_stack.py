@@ -4,7 +4,8 @@
 bridge, pd_controller, cartesian_controller; + solar_planner) runs in this test's own ROS_DOMAIN_ID.
 The policy is built by the test (``conftest.solar_policy_file``): ``u_t = (1, 0, 0, 1)`` for 10 steps,
 i.e. +2 cm along x per 0.1 s step with the fingers open, as ``SawyerEnv.step`` reads an action; the
-episode starts at the first frame. The test watches ``ee_pose`` (forward kinematics of the measured
+test starts the episode (``auto_start:=false``, ``solar/start_episode``) once it hears the hand, so the
+start pose is measured before the first step. The test watches ``ee_pose`` (forward kinematics of the measured
 joints) and the planner's ``/diagnostics``: after the episode the hand is 2 cm further along x for
 every step that acted (all 10, or 9 when the machine lost a frame).
 
@@ -24,6 +25,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
+from std_srvs.srv import Trigger
 
 from anima.models.solar.policy import shipped_policy_path
 from anima.ros_nodes._common import SENSOR_QOS
@@ -39,7 +41,8 @@ def _run_episode(ros_env, venv_bin, task: str, model: str) -> tuple[list[tuple[f
     the planner's last controller status, and the launch's output."""
     launch = subprocess.Popen(
         [str(venv_bin / "anima"), "launch", str(REPO / "launch" / "sawyer_solar_sim.launch.xml"), f"task:={task}",
-         f"model_path:={model}", "--timeout", "300"], env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         f"model_path:={model}", "auto_start:=false", "--timeout", "300"], env=ros_env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=int(ros_env["ROS_DOMAIN_ID"]))
     node = Node("sawyer_watcher", context=ctx)
@@ -57,6 +60,7 @@ def _run_episode(ros_env, venv_bin, task: str, model: str) -> tuple[list[tuple[f
 
     node.create_subscription(PoseStamped, "ee_pose", on_pose, SENSOR_QOS)
     node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, on_diag, 10)
+    start_client = node.create_client(Trigger, "solar/start_episode")
     executor = rclpy.executors.SingleThreadedExecutor(context=ctx)
     executor.add_node(node)
 
@@ -68,7 +72,15 @@ def _run_episode(ros_env, venv_bin, task: str, model: str) -> tuple[list[tuple[f
             executor.spin_once(timeout_sec=0.05)
 
     try:
-        spin_until(lambda: bool(poses), "ee_pose")
+        # the episode starts on this test's call, once it hears the hand: a first pose heard after an episode
+        # started at the first camera frame (DDS discovery under load) would miss the steps already taken
+        spin_until(lambda: bool(poses) and start_client.service_is_ready(), "ee_pose and solar/start_episode")
+        n_before = len(poses)
+        spin_until(lambda: len(poses) > n_before, "a fresh ee_pose")
+        future = start_client.call_async(Trigger.Request())
+        spin_until(future.done, "the answer of solar/start_episode")
+        assert future.result().success, future.result().message
+        start = poses[-1]
         spin_until(lambda: status.get("phase") == "done", "the episode to end")
         t_done = poses[-1][0]
         spin_until(lambda: poses[-1][0] > t_done + 1.0, "1 s of sim time after the episode")  # the hand settles
@@ -77,7 +89,7 @@ def _run_episode(ros_env, venv_bin, task: str, model: str) -> tuple[list[tuple[f
         rclpy.shutdown(context=ctx)
         launch.terminate()
         log, _ = launch.communicate(timeout=60)
-    return poses, status, log
+    return [start] + [p for p in poses if p[0] > start[0]], status, log
 
 
 def test_the_planners_actions_move_the_hand_by_their_deltas(ros_env, venv_bin, tmp_path, solar_policy_file) -> None:
