@@ -121,6 +121,9 @@ class SolarTrainer:
         self._writer: Any = None
         self.last_evaluation: dict[str, Any] | None = None
         self.best: dict[str, Any] | None = None  # the iteration whose mean policy scored best (iteration_eval_episodes)
+        # the reward model as pretraining left it: ``reward_refit_steps`` changes the VAE's reward model after the first
+        # iteration, and ``--pretrained`` must start from the pretrained VAE, not from one refitted on another run's episodes
+        self.pretrained_reward: dict[str, torch.Tensor] | None = None
 
     # ---------------------------------------------------------------- persistence
     @classmethod
@@ -140,6 +143,7 @@ class SolarTrainer:
         trainer.vae_step, trainer.iteration, trainer.wall_s = int(ckpt["vae_step"]), int(ckpt["iteration"]), float(ckpt["wall_s"])
         trainer.best = dict(ckpt.get("best") or {}) or None
         trainer.step_mult = float(ckpt.get("step_mult", 1.0))
+        trainer.pretrained_reward = dict(ckpt.get("pretrained_reward") or {}) or None
         trainer._restore_pretraining(ckpt, stored)
         if "previous_K" in ckpt:
             trainer.previous_policy = LinearGaussianPolicy(ckpt["previous_K"].double().numpy(), ckpt["previous_k"].double().numpy(),
@@ -172,7 +176,21 @@ class SolarTrainer:
             data = {k: z[k] for k in z.files}
         if len(data["success"]) < c.random_rollouts:
             raise ValueError(f"--pretrained {source}: {len(data['success'])} episodes stored, random_rollouts is {c.random_rollouts}")
+        snapshot = dict(ckpt.get("pretrained_reward") or {})
+        expected = self._reward_model_state()
+        if snapshot and (set(snapshot) != set(expected) or any(tuple(snapshot[k].shape) != tuple(v.shape) for k, v in expected.items())):
+            raise ValueError(f"--pretrained {source}: its stored pretrained reward model holds "
+                             f"{ {k: tuple(v.shape) for k, v in snapshot.items()} }, expected { {k: tuple(v.shape) for k, v in expected.items()} }")
+        if int(ckpt["iteration"]) > 0 and theirs.reward_refit_steps and theirs.cost_model == "vae" and not snapshot:
+            raise ValueError(f"--pretrained {source}: its reward model was refitted on its own episodes (reward_refit_steps "
+                             f"{theirs.reward_refit_steps}) and its checkpoint predates the stored pretrained reward model; "
+                             "use a run that has not iterated, or one written by this version")
         self.vae.load_state_dict(ckpt["vae"])
+        if snapshot:  # the reward model as the source's pretraining left it (its iterations may have refitted it)
+            with torch.no_grad():
+                for name, value in snapshot.items():
+                    getattr(self.vae, name).copy_(value)
+        self.pretrained_reward = self._reward_model_state()  # (pretraining further, if asked, replaces it)
         self.opt.load_state_dict(ckpt["optimizer"])
         self.data = {k: v[:c.random_rollouts] for k, v in data.items()}
         self.vae_step = int(ckpt["vae_step"])
@@ -210,10 +228,14 @@ class SolarTrainer:
                     "history": self.history, "vae_step": self.vae_step, "iteration": self.iteration, "wall_s": self.wall_s,
                     "best": self.best or {}, "step_mult": self.step_mult, **self._previous_policy_tensors(),
                     "pretrain_epochs_done": self.pretrain_epochs_done, "torch_generator": self.generator.get_state(),
+                    "pretrained_reward": self.pretrained_reward or {},
                     "pretrain_rng": json.dumps(self._pretrain_rng.bit_generator.state) if self._pretrain_rng is not None else ""},
                    self.run_dir / "checkpoint.pt")
         self.deployable().save(self.run_dir / "policy.pt")
         write_json_atomic(self.run_dir / "history.json", self.history, indent=1)
+
+    def _reward_model_state(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self.vae, name).detach().clone() for name in ("cost_L", "cost_c", "cost_b")}
 
     def _previous_policy_tensors(self) -> dict[str, torch.Tensor]:
         p = self.previous_policy
@@ -294,6 +316,7 @@ class SolarTrainer:
                 t0 = time.time()
                 self.save(data=False)
         self.wall_s += time.time() - t0
+        self.pretrained_reward = self._reward_model_state()
         row = {"iteration": 0, "episodes_trained": self.episodes, "success_rate": float(self.data["success"].mean()),
                "final_distance_mean": float(np.nanmean(self.data["distance"])), "return_mean": float(self.data["rewards"].sum(1).mean()),
                "pretrain_epochs": self.pretrain_epochs_done, "wall_s": round(self.wall_s, 1)}

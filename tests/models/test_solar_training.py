@@ -322,3 +322,21 @@ def test_reward_refit_runs_on_every_update_after_the_random_episodes_only(tmp_pa
     assert not torch.equal(trainer.vae.cost_L.detach(), L)
     for k, v in trainer.vae.encoder.state_dict().items():
         assert torch.equal(v, encoder[k]), k
+
+
+def test_pretrained_starts_from_the_sources_pretrained_reward_model_not_its_refitted_one(tmp_path: Path) -> None:
+    source = SolarTrainer(SolarTrainConfig(**{**TINY, "iterations": 2, "reward_refit_steps": 50}), tmp_path / "source", log=lambda m: None)
+    source.pretrain()
+    pretrained = {k: v.clone() for k, v in source._reward_model_state().items()}
+    source.run()
+    assert not torch.equal(source.vae.cost_L.detach(), pretrained["cost_L"])  # its second update refitted the reward model
+    again = SolarTrainer(SolarTrainConfig(**TINY), tmp_path / "again", log=lambda m: None)
+    again.start_from_pretrained(tmp_path / "source")
+    for name, value in pretrained.items():
+        assert torch.equal(getattr(again.vae, name).detach(), value), name
+    # a source written before the snapshot was stored, refitted since: refused rather than silently taken
+    ckpt = torch.load(tmp_path / "source" / "checkpoint.pt", weights_only=True)
+    ckpt.pop("pretrained_reward")
+    torch.save(ckpt, tmp_path / "source" / "checkpoint.pt")
+    with pytest.raises(ValueError, match="reward model was refitted on its own episodes"):
+        SolarTrainer(SolarTrainConfig(**TINY), tmp_path / "old", log=lambda m: None).start_from_pretrained(tmp_path / "source")
