@@ -11,12 +11,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+SETTLE_FROM = ("start", "first_target")
+
+
 @dataclass(frozen=True)
 class RunCheckConfig:
     settle_s: float = 2.5  # after this, the robot must be up and the estimator converged
     height_band_m: tuple[float, float] = (0.30, 0.60)
     estop_at_s: float = -1.0  # < 0: no e-stop in this run
     damping_kd: tuple[float, ...] = ()
+    # "start": settle_s counts from the run's start (sim time 0); "first_target": from the first
+    # joint_targets (the moment a pose or policy node first commands the robot). A policy node that
+    # loads for seconds on a busy machine starts its stand-up late while pd_controller holds the
+    # crouch; counted from the start, the standing window caught it half way up (a CI flake).
+    settle_from: str = "start"
 
     def __post_init__(self) -> None:
         lo, hi = self.height_band_m
@@ -24,6 +32,8 @@ class RunCheckConfig:
             raise ValueError(f"height_band_m must be 0 <= low < high, got {self.height_band_m}")
         if self.settle_s < 0:
             raise ValueError(f"settle_s must be >= 0, got {self.settle_s}")
+        if self.settle_from not in SETTLE_FROM:
+            raise ValueError(f"settle_from must be one of {SETTLE_FROM}, got {self.settle_from!r}")
 
 
 @dataclass
@@ -40,6 +50,19 @@ class RunMetrics:
     t_first: float | None = None
     t_last: float = 0.0
     estop_accepted: bool = False
+    t_commanded: float | None = None  # sim time of the first joint_targets
+
+    def add_target(self, t: float) -> None:
+        """A joint_targets message heard at sim time ``t`` (the first one anchors ``settle_from: first_target``)."""
+        self._seen("joint_targets", t)
+        if self.t_commanded is None:
+            self.t_commanded = float(t)
+
+    def settle_time(self) -> float | None:
+        """Sim time from which the robot must stand; None while nothing has commanded it (first_target)."""
+        if self.config.settle_from == "start":
+            return self.config.settle_s
+        return None if self.t_commanded is None else self.t_commanded + self.config.settle_s
 
     def _seen(self, topic: str, t: float) -> None:
         self.counts[topic] = self.counts.get(topic, 0) + 1
@@ -78,14 +101,19 @@ class RunMetrics:
     def report(self) -> dict:
         c = self.config
         t_end = c.estop_at_s if c.estop_at_s >= 0 else self.t_last
-        stand_z = self._window(self.heights, c.settle_s, t_end)
-        err = self._window(self.vel_err, c.settle_s, t_end)  # standing / cycling, before any e-stop
+        settle = self.settle_time()
+        t_settle = float("inf") if settle is None else settle  # never commanded: an empty standing window
+        stand_z = self._window(self.heights, t_settle, t_end)
+        err = self._window(self.vel_err, t_settle, t_end)  # standing / cycling, before any e-stop
         err_all = self._window(self.vel_err, 0.5, t_end)  # including the rise from the crouch
         span = max(self.t_last - (self.t_first or 0.0), 1e-9)
         lo, hi = c.height_band_m
-        contacts_after = [(t, s) for t, s in self.contact_times if c.settle_s <= t <= t_end]
+        contacts_after = [(t, s) for t, s in self.contact_times if t_settle <= t <= t_end]
         out = {
             "sim_time_s": round(self.t_last, 4),
+            "settle_from": c.settle_from,
+            "standing_from_s": _round(settle) if settle is not None else None,
+            "first_target_s": _round(self.t_commanded) if self.t_commanded is not None else None,
             "stood": bool(stand_z.size > 0 and stand_z.min() >= lo and stand_z.max() <= hi and not contacts_after),
             "base_height_m_min": _round(stand_z.min()) if stand_z.size else None,
             "base_height_m_max": _round(stand_z.max()) if stand_z.size else None,
@@ -93,7 +121,7 @@ class RunMetrics:
             "base_height_m_min_all": _round(min(z for _, z in self.heights)) if self.heights else None,
             "base_height_m_max_all": _round(max(z for _, z in self.heights)) if self.heights else None,
             "non_foot_contacts_after_settle": sorted({s for _, s in contacts_after}),
-            **self._travel(c.settle_s, t_end),
+            **self._travel(t_settle, t_end),
             "estimator_velocity_rmse_mps": _round(np.sqrt(err.mean())) if err.size else None,
             "estimator_velocity_rmse_mps_from_0_5s": _round(np.sqrt(err_all.mean())) if err_all.size else None,
             "estimator_velocity_samples": int(err.size),
@@ -121,10 +149,13 @@ class RunMetrics:
 
 
 def standing_judged(report: dict, config: RunCheckConfig) -> bool:
-    """Whether the run reached its standing window [settle_s, end or e-stop]: a run that ended (or
-    pressed the e-stop) before ``settle_s`` cannot be judged on standing."""
+    """Whether the run reached its standing window [settle time, end or e-stop]: a run that ended (or
+    pressed the e-stop) before the settle time cannot be judged on standing. The settle time is
+    ``settle_s`` from the start, or (``settle_from: first_target``) from the first joint_targets; a
+    run that nothing commanded is judged (and fails: see :func:`failed_checks`)."""
     end = config.estop_at_s if config.estop_at_s >= 0 else float(report.get("sim_time_s") or 0.0)
-    return end > config.settle_s
+    settle = report.get("standing_from_s") if config.settle_from == "first_target" else config.settle_s
+    return settle is None or end > settle
 
 
 def failed_checks(report: dict, config: RunCheckConfig | None = None) -> list[str]:
@@ -134,7 +165,10 @@ def failed_checks(report: dict, config: RunCheckConfig | None = None) -> list[st
     :func:`standing_judged`, when ``config`` is given), and an e-stop that was asked for must have
     been accepted."""
     failures = [str(report["failure"])] if report.get("failure") else []
-    if not report.get("stood") and (config is None or standing_judged(report, config)):
+    never_commanded = config is not None and config.settle_from == "first_target" and report.get("first_target_s") is None
+    if never_commanded:
+        failures.append(f"no joint_targets heard in {report.get('sim_time_s')} s of sim time: nothing commanded the robot")
+    elif not report.get("stood") and (config is None or standing_judged(report, config)):
         failures.append(f"robot did not stand (base height {report.get('base_height_m_min')}..{report.get('base_height_m_max')} m, "
                         f"non-foot contacts {report.get('non_foot_contacts_after_settle') or 'none'})")
     if "estop_accepted" in report and report["estop_accepted"] is not True:

@@ -15,9 +15,12 @@ launch files give it ``on_exit="shutdown"``, so its exit ends the run under ``ro
 ``anima.controllers.run_metrics``, ``anima.controllers.liveness``.
 
 Topics: subscribes ``odom``, ``sim/ground_truth/odom`` (nav_msgs/Odometry),
-``sim/ground_truth/non_foot_contacts`` (std_msgs/String), and, when ``check_commands``,
+``sim/ground_truth/non_foot_contacts`` (std_msgs/String), ``joint_targets`` (its arrival only), and, when ``check_commands``,
 ``joint_states`` and ``joint_commands``. Calls ``emergency_stop`` (std_srvs/Trigger).
-Parameters: ``duration_s`` (float, 10.0 sim s; 0 = never end), ``settle_s`` (2.5),
+Parameters: ``duration_s`` (float, 10.0 sim s; 0 = never end), ``settle_s`` (2.5), ``settle_from``
+("start": both count from sim time 0; "first_target": from the first ``joint_targets``, so a policy
+node that takes seconds to load is judged from when it commands the robot; no targets by
+``duration_s`` is a failure),
 ``height_band_m`` (float[2], [0.30, 0.60]), ``silence_limit_s`` (float, 0.5 sim s; 0 = off), ``stall_wall_s`` (float, 10 wall s; 0 = off), ``estop_at_s`` (float, -1 = off), ``robot``
 ("laikago", for the damping gains), ``check_commands`` (bool, true), ``report_path`` (str, "" or "none" = log only).
 """
@@ -50,13 +53,14 @@ class StackMonitorNode(Node):
         robot = load_robot_config(self.declare_parameter("robot", "laikago").value)
         self._names = tuple(robot.joint_names)
         p = declare_params(self, {"duration_s": 10.0, "settle_s": 2.5, "estop_at_s": -1.0, "report_path": "",
-                                  "silence_limit_s": 0.5, "stall_wall_s": 10.0})
+                                  "silence_limit_s": 0.5, "stall_wall_s": 10.0, "settle_from": "start"})
         self._duration, self._report_path = p["duration_s"], p["report_path"]
         config = RunCheckConfig(
             settle_s=p["settle_s"],
             height_band_m=tuple(self.declare_parameter("height_band_m", [0.30, 0.60]).value),
             estop_at_s=p["estop_at_s"],
             damping_kd=tuple(robot.damping_kd),
+            settle_from=str(p["settle_from"]),
         )
         self.metrics = RunMetrics(config)
         self._silence = SilenceWatch(p["silence_limit_s"]) if p["silence_limit_s"] > 0 else None
@@ -76,12 +80,15 @@ class StackMonitorNode(Node):
         self.create_subscription(Odometry, "odom", self._on_estimate, SENSOR_QOS)
         self.create_subscription(Odometry, "sim/ground_truth/odom", self._on_truth, SENSOR_QOS)
         self.create_subscription(String, "sim/ground_truth/non_foot_contacts", self._on_contacts, SENSOR_QOS)
+        # the first joint_targets anchors the standing window (settle_from: first_target); only its arrival counts
+        self.create_subscription(JointState, "joint_targets", self._on_target, COMMAND_QOS, raw=True)
         if self.declare_parameter("check_commands", True).value:
             # 500 Hz each: read from their serialized form (``_cdr``), no Python messages
             self._state_reader, self._command_reader = JointStateReader(), JointStateReader()
             self.create_subscription(JointState, "joint_states", self._on_joint_states, SENSOR_QOS, raw=True)
             self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS, raw=True)
-        self.get_logger().info(f"monitoring for {self._duration:g} s of sim time")
+        anchor = " from the first joint_targets" if config.settle_from == "first_target" else ""
+        self.get_logger().info(f"monitoring for {self._duration:g} s of sim time{anchor}")
 
     def _heard(self, stream: str) -> None:
         # the arrival clock runs from the first ground truth; a stream heard before that (its
@@ -132,8 +139,21 @@ class StackMonitorNode(Node):
         self._sim_wall = time.perf_counter()
         self._check_silence(t)
         self._maybe_estop(t)
-        if self._duration > 0 and t >= self._duration:
+        if self._duration > 0 and t >= self._end_s():
             self._finish(t)
+
+    def _end_s(self) -> float:
+        """When the run ends: ``duration_s`` of sim time, counted from the first joint_targets with
+        ``settle_from: first_target`` (a run that nothing commanded by ``duration_s`` ends then, and fails)."""
+        first = self.metrics.t_commanded
+        if self.metrics.config.settle_from == "first_target" and first is not None:
+            return first + self._duration
+        return self._duration
+
+    def _on_target(self, _raw: bytes) -> None:
+        if self.metrics.t_commanded is None:
+            self.get_logger().info(f"first joint_targets at {self._now_s:.2f} s of sim time")
+        self.metrics.add_target(self._now_s)
 
     def _on_contacts(self, msg: String) -> None:
         self.metrics.add_contacts(self.metrics.t_last, msg.data)
@@ -190,7 +210,7 @@ class StackMonitorNode(Node):
         report["real_time_factor"] = round((t - self._sim0) / wall, 3) if wall > 0 else None
         failures = failed_checks(report, self.metrics.config)
         if not standing_judged(report, self.metrics.config):
-            report["checks_skipped"] = ["stood: the run ended or the e-stop came before settle_s"]
+            report["checks_skipped"] = ["stood: the run ended or the e-stop came before its standing window"]
         report["passed"], report["failures"] = not failures, failures
         text = json.dumps(report, sort_keys=True)
         self.get_logger().info(f"report {text}")

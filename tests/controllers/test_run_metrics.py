@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anima.controllers.run_metrics import RunCheckConfig, RunMetrics
+from anima.controllers.run_metrics import RunCheckConfig, RunMetrics, failed_checks, standing_judged
 
 
 def _metrics(**kw) -> RunMetrics:
@@ -93,3 +93,46 @@ def test_whole_run_height_range_includes_the_start_up() -> None:
     r = m.report()
     assert r["stood"] is True
     assert (r["base_height_m_min_all"], r["base_height_m_max_all"]) == (0.1, 0.9)
+
+
+def _late_stand_up(m: RunMetrics, first_target_s: float) -> None:
+    """Crouched (0.355 m, a lower leg on the ground) until the first target, standing (0.45 m) 1.5 s after it."""
+    for k in range(1, 801):
+        t = k * 0.01
+        if t >= first_target_s and m.t_commanded is None:
+            m.add_target(t)
+        m.add_ground_truth(t, 0.45 if t >= first_target_s + 1.5 else 0.355)
+        if t < first_target_s + 1.0:
+            m.add_contacts(t, "RL_lower_leg")
+
+
+def test_the_standing_window_can_start_at_the_first_joint_targets() -> None:
+    # the CI flake: the policy node commanded the robot 1.8 s after the start; counted from the
+    # start, the window (from 2.5 s) caught the stand-up; counted from the first target, it does not
+    start = RunMetrics(RunCheckConfig(settle_s=2.5, height_band_m=(0.3, 0.6)))
+    _late_stand_up(start, 1.8)
+    assert start.report()["stood"] is False
+    first = RunMetrics(RunCheckConfig(settle_s=2.5, height_band_m=(0.3, 0.6), settle_from="first_target"))
+    _late_stand_up(first, 1.8)
+    r = first.report()
+    assert r["stood"] is True and r["first_target_s"] == pytest.approx(1.8) and r["standing_from_s"] == pytest.approx(4.3)
+    assert r["base_height_m_min"] == pytest.approx(0.45) and r["non_foot_contacts_after_settle"] == []
+    assert failed_checks(r, first.config) == []
+    # a robot that never stands after being commanded still fails
+    slumped = RunMetrics(RunCheckConfig(settle_s=2.5, height_band_m=(0.3, 0.6), settle_from="first_target"))
+    _late_stand_up(slumped, 1.8)
+    slumped.add_ground_truth(7.0, 0.2)
+    assert slumped.report()["stood"] is False and failed_checks(slumped.report(), slumped.config)
+
+
+def test_a_run_that_nothing_commanded_fails_with_first_target_settling() -> None:
+    config = RunCheckConfig(settle_s=2.5, height_band_m=(0.3, 0.6), settle_from="first_target")
+    m = RunMetrics(config)
+    for k in range(1, 601):
+        m.add_ground_truth(k * 0.01, 0.355)
+    r = m.report()
+    assert r["stood"] is False and r["first_target_s"] is None
+    assert standing_judged(r, config)
+    assert failed_checks(r, config) == ["no joint_targets heard in 6.0 s of sim time: nothing commanded the robot"]
+    with pytest.raises(ValueError, match="settle_from must be one of"):
+        RunCheckConfig(settle_from="later")

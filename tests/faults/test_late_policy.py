@@ -52,7 +52,8 @@ def test_policy_late_and_stalled_while_standing_up_robot_is_not_thrown(ros_env, 
                                "policy": str(policy), "motion": "pace"}, ros_env)
     by_name = {s.name: s for s in specs}
     window = tmp_path / "stand_window.yaml"  # a later --params-file overrides the launch file's settle_s
-    window.write_text(f"/**/stack_monitor:\n  ros__parameters:\n    settle_s: {RUN_S - STAND_WINDOW_S}\n")
+    window.write_text(f"/**/stack_monitor:\n  ros__parameters:\n    settle_s: {RUN_S - STAND_WINDOW_S}\n"
+                      "    settle_from: start\n")  # the window at the run's end, on the sim clock
     argv = {name: spec.argv for name, spec in by_name.items()}
     argv["stack_monitor"] += ["--params-file", str(window)]
     late = by_name["imitation_policy"]

@@ -42,6 +42,9 @@ def test_policy_node_stands_the_robot_and_runs_the_policy(ros_env, venv_bin, tmp
     assert "imitation_policy" in log and "for dog_pace at 30.30 Hz" in log, log[-3000:]
     assert r["stood"], f"robot did not stand: {r}"
     assert r["non_foot_contacts_after_settle"] == []
+    # judged from 2.5 s after the policy node first commanded the robot, however long it took to load
+    # (a CI run judged from sim time 2.5 s caught a node that had started 1.8 s late half way up)
+    assert r["standing_from_s"] == pytest.approx(r["first_target_s"] + 2.5, abs=1e-6), r
     dx, dy = r["base_displacement_xy_m"]
     assert r["base_displacement_duration_s"] >= 3.0 and abs(dx) < 0.15 and abs(dy) < 0.15, r
 
