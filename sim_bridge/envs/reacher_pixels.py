@@ -16,7 +16,7 @@ poses it, not with a new random target every episode as ``PlanarReacherEnv`` (fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import cv2
@@ -85,6 +85,14 @@ class ReacherPixelsConfig:
     image_size: int = 64
 
     def __post_init__(self) -> None:
+        if isinstance(self.reacher, dict):  # from a YAML config's env_kwargs: {reacher: {max_torque: 0.1}}
+            unknown = sorted(set(self.reacher) - {f.name for f in fields(ReacherConfig)})
+            if unknown:
+                raise ValueError(f"ReacherPixelsConfig.reacher: unknown field(s) {unknown} (ReacherConfig has "
+                                 f"{[f.name for f in fields(ReacherConfig)]})")
+            object.__setattr__(self, "reacher", ReacherConfig(**{"episode_steps": 50, **self.reacher}))
+        if not isinstance(self.reacher, ReacherConfig):
+            raise ValueError(f"ReacherPixelsConfig.reacher must be a ReacherConfig or a mapping of its fields, got {self.reacher!r}")
         reach = sum(self.reacher.link_lengths)
         if len(self.target_xy) != 2 or float(np.hypot(*self.target_xy)) > reach:
             raise ValueError(f"ReacherPixelsConfig.target_xy must be 2 values within reach {reach} m, got {self.target_xy}")

@@ -80,3 +80,14 @@ def test_env_refuses_a_bad_action() -> None:
     env.reset(seed=0)
     with pytest.raises(ValueError, match="action"):
         env.step(np.array([np.nan, 0.0]))
+
+
+def test_the_arm_config_can_come_from_a_training_configs_mapping() -> None:
+    # SOLAR's env_kwargs are YAML: {reacher: {max_torque: 0.1}} sets the arm, the 50-step episode kept
+    config = ReacherPixelsConfig(reacher={"max_torque": 0.1})
+    assert config.reacher == ReacherConfig(max_torque=0.1, episode_steps=50)
+    assert ReacherPixelsEnv(config).config.reacher.max_torque == 0.1
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['max_torqe'\]"):
+        ReacherPixelsConfig(reacher={"max_torqe": 0.1})
+    with pytest.raises(ValueError, match="ReacherPixelsConfig.reacher must be"):
+        ReacherPixelsConfig(reacher=0.1)
