@@ -257,9 +257,5 @@ def spin_events(node: Node, max_wait_s: float = 0.1) -> None:
         while node.context.ok() and not _STOP.is_set():
             executor.spin_once(timeout_sec=max_wait_s)
     finally:
-        # Release the executor's hold on the node's entities (and its timer thread) before
-        # run_node destroys the node: a fresh-clone CI run once saw pose_hold spend > 4 s of its
-        # 5-s stop grace inside destroy_node (the rcl node's destruction) under load.
         executor.remove_node(node)
-        executor.shutdown(timeout_sec=1.0)
         executor.shutdown()
