@@ -19,7 +19,7 @@ import numpy as np
 from anima.controllers.robot_config import RobotControlConfig, load_robot_config
 from anima.controllers.sawyer_arm import load_sawyer_arm
 from anima.controllers.solar_runner import TASK_ACTION_KINDS, EeSetpoint, SolarRunnerConfig, check_policy
-from anima.models.solar.policy import DATA_DIR, SolarPolicy
+from anima.models.solar.policy import DATA_DIR, SolarPolicy, torque_limit_of
 
 __all__ = ["SolarSetup", "load_solar_setup", "resolve_model_path", "SHIPPED_DIR"]
 
@@ -70,17 +70,24 @@ def load_solar_setup(p: Mapping[str, Any]) -> SolarSetup:
     if task == "reacher":
         robot = load_robot_config("reacher")
         check_policy(policy.spec, task, robot.num_joints)
-        return SolarSetup(task, path, latent_dim, policy, config, robot, _torque_per_unit(config, robot))
+        return SolarSetup(task, path, latent_dim, policy, config, robot, _torque_per_unit(path, policy, config, robot))
     check_policy(policy.spec, task, 4)
     return _sawyer_setup(p, task, path, latent_dim, policy, config)
 
 
-def _torque_per_unit(config: SolarRunnerConfig, robot: RobotControlConfig) -> np.ndarray:
-    """N m per action unit: the reacher's actions are normalized, [-1, 1] = +-torque limit (PlanarReacherEnv)."""
+def _torque_per_unit(path: Path, policy: SolarPolicy, config: SolarRunnerConfig, robot: RobotControlConfig) -> np.ndarray:
+    """N m per action unit: the reacher's actions are normalized, [-1, 1] = +-torque limit (PlanarReacherEnv).
+
+    The unit is the arm the model was trained on (its spec's ``torque_limit_nm``); a robot whose torque limit
+    differs would scale every action wrong, so the model is refused naming both."""
     bound = np.maximum(np.abs(config.action_low), np.abs(config.action_high))
     if (bound > 1.0 + 1e-9).any():
         raise ValueError(f"reacher actions must lie in [-1, 1] (normalized torque), the model's bounds are "
                          f"{list(config.action_low)} .. {list(config.action_high)}")
+    trained = torque_limit_of(policy.spec)
+    if not np.allclose(robot.torque_limit, trained, rtol=1e-9, atol=0.0):
+        raise ValueError(f"model_path {path}: refused: trained on an arm of {trained:g} N m per action unit, the robot's "
+                         f"torque_limit_nm is {robot.torque_limit.tolist()} ({robot.source}); train or ship a model for this arm")
     return np.asarray(robot.torque_limit, float).copy()
 
 

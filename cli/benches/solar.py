@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     torch.manual_seed(0)
     t_len, dz = 50, 10
-    policy = SolarPolicy(make_spec("reacher", dz, t_len, 0.05, "joint_torque", [-1, -1], [1, 1]), Encoder(dz, 64),
+    policy = SolarPolicy(make_spec("reacher", dz, t_len, 0.05, "joint_torque", [-1, -1], [1, 1], torque_limit_nm=0.1), Encoder(dz, 64),
                          np.zeros((t_len, 2, dz)), np.zeros((t_len, 2)), np.tile(0.25 * np.eye(2), (t_len, 1, 1)))
     cfg = ReacherConfig()
     frames = [render_reacher(rng.uniform(-3, 3, 2), np.array([0.0, 0.12]), cfg) for _ in range(50)]

@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def evaluate(task: str, policy_path: Path | None, episodes: int, seed: int) -> dict[str, Any]:
     """Success of ``policy_path`` (or the shipped policy) on ``task``; ValueError naming a bad input."""
     from anima.models.solar.config import SolarTrainConfig
-    from anima.models.solar.policy import SolarPolicy, shipped_policy_path
+    from anima.models.solar.policy import SolarPolicy, policy_env_kwargs, shipped_policy_path
     from anima.models.solar.trainer import collect, make_task_env
 
     if episodes < 1:
@@ -39,8 +39,7 @@ def evaluate(task: str, policy_path: Path | None, episodes: int, seed: int) -> d
     if policy_path is None and not path.is_file():
         raise ValueError(f"no shipped SOLAR policy for {task!r} ({path}); train one and pass --policy RUN_DIR/policy.pt")
     policy = SolarPolicy.load(path, expect_task=task)
-    env_kwargs = dict(policy.provenance.get("env_kwargs") or {})
-    env, _ = make_task_env(SolarTrainConfig(task=task, env_kwargs=env_kwargs))
+    env, _ = make_task_env(SolarTrainConfig(task=task, env_kwargs=policy_env_kwargs(policy)))
     actor = policy.actor()
     batch = collect(env, lambda t, image, rng: actor(t, image), episodes, policy.horizon, np.random.default_rng(seed))
     return {"task": task, "policy": str(path), "episodes": episodes, "success_rate": float(batch["success"].mean()),

@@ -12,14 +12,17 @@ data, never code)::
      "spec": {"format": "anima.solar.policy/1", "task": "reacher", "latent_dim": 10, "image_size": 64,
               "image_encoding": "rgb8", "control_dt_s": 0.05, "horizon": 50,
               "action_kind": "joint_torque" | "ee_delta", "action_dim": 2,
-              "action_low": [-1, -1], "action_high": [1, 1],
+              "action_low": [-1, -1], "action_high": [1, 1], "torque_limit_nm": 0.1,
               "state": {"kind": "latent" | "latent_history", "diff_scale": 20.0}},
      "encoder": <Encoder state_dict>,
      "K": (T, action_dim, state_dim) float32, "k": (T, action_dim), "cov": (T, action_dim, action_dim),
      "provenance": {...}}
 
-Actions: ``joint_torque`` (reacher) are normalized torques in [-1, 1] (x ``ReacherConfig.max_torque``
-N m); ``ee_delta`` (Sawyer) are the Sawyer env's end-effector moves (``sim_bridge/envs/sawyer.py``).
+Actions: ``joint_torque`` (reacher) are normalized torques in [-1, 1], one unit = ``torque_limit_nm``
+(the ``max_torque`` of the arm the policy was trained on; ``load`` gives a file written before the key,
+2026-12-06, the arm its provenance's ``env_kwargs`` recorded, else the 0.02 N m arm of those runs,
+:data:`LEGACY_REACHER_TORQUE_NM`); ``ee_delta`` (Sawyer) are the
+Sawyer env's end-effector moves (``sim_bridge/envs/sawyer.py``).
 
 Use::
 
@@ -49,11 +52,13 @@ from anima.models.checkpoint import CheckpointError, load_torch, require_finite,
 from anima.models.solar.networks import Encoder
 from anima.models.solar.state import StateSpec, StateTracker
 
-__all__ = ["ACTION_KINDS", "DATA_DIR", "FORMAT", "SolarPolicy", "make_spec", "shipped_policy_path", "state_spec_of"]
+__all__ = ["ACTION_KINDS", "DATA_DIR", "FORMAT", "LEGACY_REACHER_TORQUE_NM", "SolarPolicy", "make_spec",
+           "policy_env_kwargs", "shipped_policy_path", "state_spec_of", "torque_limit_of"]
 
 FORMAT = "anima.solar.policy/1"
 ACTION_KINDS = ("joint_torque", "ee_delta")
 DATA_DIR = Path(__file__).resolve().parent / "data"
+LEGACY_REACHER_TORQUE_NM = 0.02  # the reacher arm of every joint_torque file without torque_limit_nm (before 2026-12-06)
 
 
 def shipped_policy_path(task: str) -> Path:
@@ -63,15 +68,37 @@ def shipped_policy_path(task: str) -> Path:
 
 def make_spec(task: str, latent_dim: int, horizon: int, control_dt_s: float, action_kind: str,
               action_low: list[float] | np.ndarray, action_high: list[float] | np.ndarray, image_size: int = 64,
-              state: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A validated spec dict (see the module docstring); ``state`` defaults to the single-frame latent."""
+              state: dict[str, Any] | None = None, torque_limit_nm: float | None = None) -> dict[str, Any]:
+    """A validated spec dict (see the module docstring); ``state`` defaults to the single-frame latent.
+
+    ``torque_limit_nm`` (N m per action unit) is required for ``joint_torque`` actions and refused for others."""
     low, high = [float(v) for v in np.ravel(action_low)], [float(v) for v in np.ravel(action_high)]
     spec = {"format": FORMAT, "task": str(task), "latent_dim": int(latent_dim), "image_size": int(image_size),
             "image_encoding": "rgb8", "control_dt_s": float(control_dt_s), "horizon": int(horizon),
             "action_kind": str(action_kind), "action_dim": len(low), "action_low": low, "action_high": high,
             "state": dict(state) if state is not None else {"kind": "latent", "diff_scale": 1.0}}
+    if (torque_limit_nm is None) == (action_kind == "joint_torque"):
+        raise ValueError(f"spec: torque_limit_nm (N m per action unit) is required for joint_torque actions and only for "
+                         f"them; action_kind {action_kind!r}, torque_limit_nm {torque_limit_nm!r}")
+    if torque_limit_nm is not None:
+        spec["torque_limit_nm"] = float(torque_limit_nm)
     _check_spec(spec, "spec")
     return spec
+
+
+def policy_env_kwargs(policy: "SolarPolicy") -> dict[str, Any]:
+    """The env_kwargs of the task env the policy was trained on (its provenance), the reacher's arm from the spec."""
+    kwargs = dict(policy.provenance.get("env_kwargs") or {})
+    if policy.spec["action_kind"] == "joint_torque":
+        kwargs["reacher"] = {**dict(kwargs.get("reacher") or {}), "max_torque": torque_limit_of(policy.spec)}
+    return kwargs
+
+
+def torque_limit_of(spec: dict[str, Any]) -> float:
+    """N m per action unit of a ``joint_torque`` spec (:data:`LEGACY_REACHER_TORQUE_NM` for files without the key)."""
+    if spec.get("action_kind") != "joint_torque":
+        raise ValueError(f"spec: action_kind {spec.get('action_kind')!r} has no torque limit (joint_torque only)")
+    return float(spec.get("torque_limit_nm", LEGACY_REACHER_TORQUE_NM))
 
 
 def state_spec_of(spec: dict[str, Any]) -> StateSpec:
@@ -82,6 +109,17 @@ def state_spec_of(spec: dict[str, Any]) -> StateSpec:
     return StateSpec(str(state.get("kind")), int(spec["latent_dim"]), int(spec["action_dim"]), float(state.get("diff_scale", 1.0)))
 
 
+def _with_recorded_torque(spec: dict[str, Any], provenance: Any) -> dict[str, Any]:
+    """A joint_torque spec of a file written before ``torque_limit_nm``: the arm its training recorded
+    (provenance ``env_kwargs.reacher.max_torque``), else :data:`LEGACY_REACHER_TORQUE_NM` (the arm of those runs)."""
+    if spec.get("action_kind") != "joint_torque" or "torque_limit_nm" in spec:
+        return spec
+    env_kwargs = provenance.get("env_kwargs") if isinstance(provenance, dict) else None
+    reacher = env_kwargs.get("reacher") if isinstance(env_kwargs, dict) else None
+    recorded = reacher.get("max_torque") if isinstance(reacher, dict) else None
+    return {**spec, "torque_limit_nm": LEGACY_REACHER_TORQUE_NM if recorded is None else recorded}
+
+
 def _check_spec(spec: dict[str, Any], where: str) -> None:
     if spec.get("action_kind") not in ACTION_KINDS:
         raise ValueError(f"{where}: action_kind must be one of {ACTION_KINDS}, got {spec.get('action_kind')!r}")
@@ -89,6 +127,12 @@ def _check_spec(spec: dict[str, Any], where: str) -> None:
         raise ValueError(f"{where}: latent_dim and horizon must be >= 1, control_dt_s > 0, image_size a multiple of 8; got {spec}")
     if len(spec["action_low"]) != len(spec["action_high"]) or not all(lo < hi for lo, hi in zip(spec["action_low"], spec["action_high"])):
         raise ValueError(f"{where}: action_low must be below action_high elementwise, got {spec['action_low']}, {spec['action_high']}")
+    if "torque_limit_nm" in spec:
+        tau = spec["torque_limit_nm"]
+        if (spec["action_kind"] != "joint_torque" or isinstance(tau, bool) or not isinstance(tau, (int, float))
+                or not np.isfinite(tau) or tau <= 0):
+            raise ValueError(f"{where}: torque_limit_nm must be a finite value > 0 (N m) of a joint_torque spec, got {tau!r} "
+                             f"for action_kind {spec['action_kind']!r}")
     try:
         state_spec_of(spec)
     except (TypeError, ValueError) as err:
@@ -196,7 +240,9 @@ class SolarPolicy:
                                   **{f"encoder.{n}": v for n, v in data["encoder"].items()}})
             encoder = Encoder(int(spec["latent_dim"]), int(spec["image_size"]))
             encoder.load_state_dict(data["encoder"])
-            return cls(spec, encoder, data["K"].numpy(), data["k"].numpy(), data["cov"].numpy(), data.get("provenance"))
+            provenance = data.get("provenance")
+            return cls(_with_recorded_torque(spec, provenance), encoder, data["K"].numpy(), data["k"].numpy(),
+                       data["cov"].numpy(), provenance)
         except CheckpointError:
             raise
         except (KeyError, TypeError, ValueError, RuntimeError, np.linalg.LinAlgError) as exc:

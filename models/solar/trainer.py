@@ -245,11 +245,15 @@ class SolarTrainer:
         c = self.config
         spec = make_spec(c.task, c.vae.latent_dim, c.horizon, control_dt(self.env), self.action_kind,
                          self.env.action_space.low, self.env.action_space.high, c.vae.image_size,
-                         state=self.state_spec.to_dict())
+                         state=self.state_spec.to_dict(), torque_limit_nm=self._torque_limit_nm())
         prov = {"task": c.task, "seed": c.seed, "iteration": self.iteration, "episodes_trained": self.episodes,
                 "samples": self.episodes * c.horizon, "wall_time_s": round(self.wall_s, 1), "run_dir": str(self.run_dir),
                 "env_kwargs": dict(c.env_kwargs)}
         return SolarPolicy(spec, copy.deepcopy(self.vae.encoder), self.policy.K, self.policy.k, self.policy.cov, prov)
+
+    def _torque_limit_nm(self) -> float | None:
+        """N m per action unit of the reacher's normalized torques (the arm trained on); None for the Sawyer."""
+        return float(self.env.config.reacher.max_torque) if self.action_kind == "joint_torque" else None
 
     @property
     def episodes(self) -> int:

@@ -17,10 +17,12 @@ SAWYER_PARAMS = {"max_step_m": 0.02, "workspace_min_m": [0.35, -0.35, 0.02], "wo
                  "base_link": "base_link", "tip_link": "ee"}
 
 
-def _policy(path: Path, task: str, kind: str, du: int, low: float = -1.0, high: float = 1.0, seed: int = 0) -> Path:
+def _policy(path: Path, task: str, kind: str, du: int, low: float = -1.0, high: float = 1.0, seed: int = 0,
+            torque: float = 0.1) -> Path:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    spec = make_spec(task, 10, 3, 0.05, kind, [low] * du, [high] * du)
+    spec = make_spec(task, 10, 3, 0.05, kind, [low] * du, [high] * du,
+                     torque_limit_nm=torque if kind == "joint_torque" else None)
     SolarPolicy(spec, Encoder(10, 64), rng.normal(size=(3, du, 10)), rng.normal(size=(3, du)),
                 np.tile(np.eye(du), (3, 1, 1))).save(path)
     return path
@@ -32,8 +34,28 @@ def _params(path: Path, task: str = "reacher", latent_dim: int = 10) -> dict:
 
 def test_reacher_setup_scales_normalized_actions_to_the_torque_limit(tmp_path) -> None:
     setup = load_solar_setup(_params(_policy(tmp_path / "r.pt", "reacher", "joint_torque", 2)))
-    np.testing.assert_array_equal(setup.torque_per_unit, [0.02, 0.02])  # config/robots/reacher.yaml = max_torque
+    np.testing.assert_array_equal(setup.torque_per_unit, [0.1, 0.1])  # config/robots/reacher.yaml = the model's arm
     assert setup.ee is None and setup.runner_config.horizon == 3 and setup.runner_config.image_size == 64
+
+
+def test_a_reacher_model_trained_on_another_arm_is_refused_naming_both_torques(tmp_path) -> None:
+    path = _policy(tmp_path / "weak.pt", "reacher", "joint_torque", 2, torque=0.02)
+    with pytest.raises(ValueError, match=r"weak.pt: refused: trained on an arm of 0.02 N m per action unit, the robot's "
+                                         r"torque_limit_nm is \[0.1, 0.1\]"):
+        load_solar_setup(_params(path))
+
+
+def test_a_reacher_model_written_before_the_spec_recorded_the_torque_gets_its_runs_arm(tmp_path) -> None:
+    """Files without spec torque_limit_nm: the arm their provenance recorded, else the 0.02 N m arm of those runs."""
+    path = _policy(tmp_path / "old.pt", "reacher", "joint_torque", 2)
+    data = torch.load(path, weights_only=True)
+    del data["spec"]["torque_limit_nm"]
+    torch.save(data, path)
+    with pytest.raises(ValueError, match="trained on an arm of 0.02 N m per action unit"):
+        load_solar_setup(_params(path))
+    data["provenance"] = {"env_kwargs": {"reacher": {"max_torque": 0.1}}}  # its run recorded the arm: that one
+    torch.save(data, path)
+    np.testing.assert_array_equal(load_solar_setup(_params(path)).torque_per_unit, [0.1, 0.1])
 
 
 def test_the_runner_applies_the_policys_gains_to_the_encoded_frame(tmp_path) -> None:

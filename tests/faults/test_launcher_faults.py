@@ -136,7 +136,7 @@ def _solar_policy(tmp_path: Path) -> Path:
     from anima.models.solar.networks import Encoder
     from anima.models.solar.policy import SolarPolicy, make_spec
 
-    spec = make_spec("reacher", 10, 5, 0.05, "joint_torque", [-1.0, -1.0], [1.0, 1.0])
+    spec = make_spec("reacher", 10, 5, 0.05, "joint_torque", [-1.0, -1.0], [1.0, 1.0], torque_limit_nm=0.1)
     path = tmp_path / "solar_reacher.pt"
     SolarPolicy(spec, Encoder(10, 64), np.zeros((5, 2, 10)), np.zeros((5, 2)), np.tile(np.eye(2), (5, 1, 1))).save(path)
     return path

@@ -10,7 +10,7 @@ import torch
 
 from anima.models.checkpoint import CheckpointError
 from anima.models.solar.networks import Encoder
-from anima.models.solar.policy import FORMAT, SolarPolicy, make_spec
+from anima.models.solar.policy import FORMAT, LEGACY_REACHER_TORQUE_NM, SolarPolicy, make_spec, torque_limit_of
 
 T, DU, DZ = 5, 2, 10
 
@@ -18,7 +18,7 @@ T, DU, DZ = 5, 2, 10
 def _policy(seed: int = 0) -> SolarPolicy:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    spec = make_spec("reacher", DZ, T, 0.05, "joint_torque", [-1, -1], [1, 1])
+    spec = make_spec("reacher", DZ, T, 0.05, "joint_torque", [-1, -1], [1, 1], torque_limit_nm=0.1)
     return SolarPolicy(spec, Encoder(DZ, 64), rng.normal(size=(T, DU, DZ)) * 0.1, rng.normal(size=(T, DU)) * 0.1,
                        np.tile(0.25 * np.eye(DU), (T, 1, 1)))
 
@@ -86,3 +86,26 @@ def test_encode_refuses_wrong_shape_or_dtype() -> None:
         p.encode(np.zeros((48, 48, 3), np.uint8))
     with pytest.raises(ValueError, match="float32"):
         p.encode(np.zeros((64, 64, 3), np.float32))
+
+
+def test_a_joint_torque_spec_records_the_arms_torque_and_only_it_does() -> None:
+    spec = make_spec("reacher", DZ, T, 0.05, "joint_torque", [-1, -1], [1, 1], torque_limit_nm=0.1)
+    assert torque_limit_of(spec) == 0.1
+    with pytest.raises(ValueError, match="torque_limit_nm .* is required for joint_torque actions"):
+        make_spec("reacher", DZ, T, 0.05, "joint_torque", [-1, -1], [1, 1])
+    with pytest.raises(ValueError, match="only for them; action_kind 'ee_delta'"):
+        make_spec("sawyer_reach", DZ, T, 0.1, "ee_delta", [-1] * 4, [1] * 4, torque_limit_nm=0.1)
+    for bad in (0.0, -0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="torque_limit_nm must be a finite value > 0"):
+            make_spec("reacher", DZ, T, 0.05, "joint_torque", [-1, -1], [1, 1], torque_limit_nm=bad)
+    legacy = {k: v for k, v in spec.items() if k != "torque_limit_nm"}  # files before the key: the 0.02 N m arm
+    assert torque_limit_of(legacy) == LEGACY_REACHER_TORQUE_NM == 0.02
+
+
+def test_load_refuses_a_bad_torque_limit_naming_the_file(tmp_path: Path) -> None:
+    _policy().save(tmp_path / "p.pt")
+    data = torch.load(tmp_path / "p.pt", weights_only=True)
+    data["spec"]["torque_limit_nm"] = -1.0
+    torch.save(data, tmp_path / "p.pt")
+    with pytest.raises(CheckpointError, match=r"p.pt: .*torque_limit_nm must be a finite value > 0"):
+        SolarPolicy.load(tmp_path / "p.pt")

@@ -77,7 +77,7 @@ def test_the_cost_acts_on_the_latent_part_only() -> None:
 def test_a_latent_history_policy_round_trips_and_acts_on_its_state(tmp_path: Path) -> None:
     torch.manual_seed(0)
     rng = np.random.default_rng(2)
-    spec = make_spec("reacher", DZ, T, 0.05, "joint_torque", [-1, -1], [1, 1], state=SPEC.to_dict())
+    spec = make_spec("reacher", DZ, T, 0.05, "joint_torque", [-1, -1], [1, 1], state=SPEC.to_dict(), torque_limit_nm=0.1)
     K = rng.normal(size=(T, DU, SPEC.dim)) * 0.1
     policy = SolarPolicy(spec, Encoder(DZ, 64), K, np.zeros((T, DU)), np.tile(0.25 * np.eye(DU), (T, 1, 1)))
     policy.save(tmp_path / "h.pt")

@@ -27,6 +27,7 @@ def test_smoke_run_writes_the_run_directory_and_resumes(tmp_path: Path) -> None:
     assert [h["episodes_trained"] for h in history] == [3, 5]
     policy = SolarPolicy.load(run / "policy.pt", expect_task="reacher", expect_latent_dim=10)
     assert policy.spec["horizon"] == 4 and policy.spec["action_kind"] == "joint_torque"
+    assert policy.spec["torque_limit_nm"] == trainer.env.config.reacher.max_torque == 0.1  # the arm it acted on
     assert policy.provenance["episodes_trained"] == 5
     np.testing.assert_allclose(policy.K, trainer.policy.K, atol=1e-6)
 

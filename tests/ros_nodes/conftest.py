@@ -19,13 +19,14 @@ import torch
 from anima.models.solar.networks import Encoder
 from anima.models.solar.policy import SolarPolicy, make_spec
 from anima.sim_bridge.envs.planar_reacher import PlanarReacherWorld, ReacherConfig
+from anima.sim_bridge.envs.reacher_pixels import ReacherPixelsConfig
 from anima.sim_bridge.reacher_world import ReacherEpisode, fingertip_xy
 
 LATENT_DIM, IMAGE_SIZE = 10, 64
 
 
 def reacher_reaching_actions(episode: ReacherEpisode, horizon: int = 50, kp: float = 10.0, kd: float = 0.01,
-                             config: ReacherConfig = ReacherConfig()) -> tuple[np.ndarray, float, float]:
+                             config: ReacherConfig = ReacherPixelsConfig().reacher) -> tuple[np.ndarray, float, float]:
     """Normalized actions (T, 2) of tau = J^T kp (target - tip) - kd qd, with the start and final distance (m)."""
     world = PlanarReacherWorld(config)
     world.reset(np.asarray(episode.q0))
@@ -47,8 +48,10 @@ def write_feedforward_policy(path: Path, task: str, k: np.ndarray, latent_dim: i
     """A SolarPolicy file acting ``u_t = k[t]`` (K_t = 0) for ``len(k)`` steps, actions in [-1, 1]."""
     k = np.asarray(k, float)
     horizon, du = k.shape
-    spec = make_spec(task, latent_dim, horizon, control_dt_s, "joint_torque" if task == "reacher" else "ee_delta",
-                     [-1.0] * du, [1.0] * du, image_size=image_size)
+    reacher = task == "reacher"
+    spec = make_spec(task, latent_dim, horizon, control_dt_s, "joint_torque" if reacher else "ee_delta",
+                     [-1.0] * du, [1.0] * du, image_size=image_size,
+                     torque_limit_nm=ReacherPixelsConfig().reacher.max_torque if reacher else None)
     torch.manual_seed(0)
     policy = SolarPolicy(spec, Encoder(latent_dim, image_size), np.zeros((horizon, du, latent_dim)), k,
                          np.tile(0.25 * np.eye(du), (horizon, 1, 1)))

@@ -30,7 +30,9 @@ def test_a_seed_draws_the_solar_environments_episode() -> None:
         ep = draw_solar_episode(np.random.default_rng(seed), env.config)
         np.testing.assert_array_equal(ep.q0, info["q"])
         np.testing.assert_array_equal(ep.target_xy, info["target"])
-    assert ReacherPixelsConfig().reacher.max_torque == ReacherConfig().max_torque  # the bridge's guard limit
+    # the bridge's guard limit is SOLAR's arm (0.1 N m; PDDM's reacher keeps 0.02)
+    assert ReacherPixelsConfig().reacher.max_torque == load_robot_config("reacher").torque_limit[0] == 0.1
+    assert ReacherConfig().max_torque == 0.02
 
 
 def test_substeps_with_a_held_torque_are_one_environment_step() -> None:
@@ -81,7 +83,7 @@ def test_fingertip_and_distance_match_the_reach_task() -> None:
 def test_robot_config_matches_the_reacher() -> None:
     robot = load_robot_config("reacher")
     assert robot.joint_names == NAMES
-    np.testing.assert_array_equal(robot.torque_limit, [ReacherConfig().max_torque] * 2)
+    np.testing.assert_array_equal(robot.torque_limit, [ReacherPixelsConfig().reacher.max_torque] * 2)
     assert robot.target_rate_hz == pytest.approx(1.0 / ReacherConfig().control_dt)
 
 
