@@ -2,7 +2,7 @@
 
 The world is :class:`anima.sim_bridge.reacher_world.ReacherSimWorld` (the numpy two-link arm of the
 training environments, one 5 ms substep per physics step); joint names and the guard's torque limit
-(0.02 N m) and watchdog damping come from ``config/robots/reacher.yaml``. Joint torques arrive on
+(0.1 N m, SOLAR's arm) and watchdog damping come from ``config/robots/reacher.yaml``. Joint torques arrive on
 ``joint_commands`` through the bridge's command guard, as for every robot.
 
 At ``camera_rate_hz`` of sim time it publishes, with the same stamp:

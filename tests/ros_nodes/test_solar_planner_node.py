@@ -34,7 +34,8 @@ from anima.ros_nodes._diagnostics import DIAGNOSTICS_TOPIC, WARN, find_status, l
 pytestmark = [pytest.mark.ros]
 REACHER = load_robot_config("reacher")
 SAWYER = load_robot_config("sawyer")
-K_REACHER = np.array([[0.5, -0.25], [1.0, 1.0], [-0.5, 0.75], [0.25, 0.0]])  # 4 steps; torque = k * 0.02 N m
+K_REACHER = np.array([[0.5, -0.25], [1.0, 1.0], [-0.5, 0.75], [0.25, 0.0]])  # 4 steps; torque = k * 0.1 N m (TORQUE)
+TORQUE = 0.1  # N m per action unit: config/robots/reacher.yaml, the test policy's arm
 
 
 def _start(ros_env: dict, model: Path, *extra: str) -> subprocess.Popen:
@@ -132,8 +133,8 @@ def test_reacher_torques_follow_the_steps_and_bad_frames_are_refused(ros_env, tm
         np.testing.assert_array_equal(robot.answer_to(1.0, proc), [0.0, 0.0])
         robot.call(robot.start, proc)
         # The first frame after start is step 0; a frame stamped 0.05 s later is step 1.
-        np.testing.assert_allclose(robot.answer_to(2.0, proc), K_REACHER[0] * 0.02)
-        np.testing.assert_allclose(robot.answer_to(2.05, proc), K_REACHER[1] * 0.02)
+        np.testing.assert_allclose(robot.answer_to(2.0, proc), K_REACHER[0] * TORQUE)
+        np.testing.assert_allclose(robot.answer_to(2.05, proc), K_REACHER[1] * TORQUE)
         # Refused frames in the same episode: zero torque, counted, and the reason on /diagnostics.
         np.testing.assert_array_equal(robot.answer_to(2.07, proc, size=48), [0.0, 0.0])
         np.testing.assert_array_equal(robot.answer_to(2.08, proc, encoding="bgr8"), [0.0, 0.0])
@@ -141,13 +142,13 @@ def test_reacher_torques_follow_the_steps_and_bad_frames_are_refused(ros_env, tm
         assert robot.status["last_refusal"] in ("image is 48x48, the policy takes 64x64", "encoding 'bgr8' is not rgb8")
         assert int(robot.status["frames_refused"]) >= 2
         # A good frame again acts at its step (stamp 2.15 s = step 3), by time since the episode's start.
-        np.testing.assert_allclose(robot.answer_to(2.15, proc), K_REACHER[3] * 0.02)
+        np.testing.assert_allclose(robot.answer_to(2.15, proc), K_REACHER[3] * TORQUE)
         assert robot.status["task"] == "reacher"
         # The horizon (4 steps) ends the episode: hold.
         np.testing.assert_array_equal(robot.answer_to(2.2, proc), [0.0, 0.0])
         robot.spin_until(lambda: robot.status.get("phase") == "done", proc, "phase done")
         robot.call(robot.start, proc)
-        np.testing.assert_allclose(robot.answer_to(3.0, proc), K_REACHER[0] * 0.02)
+        np.testing.assert_allclose(robot.answer_to(3.0, proc), K_REACHER[0] * TORQUE)
         assert "stopped (running before)" in robot.call(robot.stop, proc)
         np.testing.assert_array_equal(robot.answer_to(3.05, proc), [0.0, 0.0])
     finally:
