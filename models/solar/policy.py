@@ -20,7 +20,7 @@ data, never code)::
 
 Actions: ``joint_torque`` (reacher) are normalized torques in [-1, 1], one unit = ``torque_limit_nm``
 (the ``max_torque`` of the arm the policy was trained on; ``load`` gives a file written before the key,
-2026-12-06, the arm its provenance's ``env_kwargs`` recorded, else the 0.02 N m arm of those runs,
+2026-12-05, the arm its provenance's ``env_kwargs`` recorded, else the 0.02 N m arm of those runs,
 :data:`LEGACY_REACHER_TORQUE_NM`); ``ee_delta`` (Sawyer) are the
 Sawyer env's end-effector moves (``sim_bridge/envs/sawyer.py``).
 
@@ -58,7 +58,7 @@ __all__ = ["ACTION_KINDS", "DATA_DIR", "FORMAT", "LEGACY_REACHER_TORQUE_NM", "So
 FORMAT = "anima.solar.policy/1"
 ACTION_KINDS = ("joint_torque", "ee_delta")
 DATA_DIR = Path(__file__).resolve().parent / "data"
-LEGACY_REACHER_TORQUE_NM = 0.02  # the reacher arm of every joint_torque file without torque_limit_nm (before 2026-12-06)
+LEGACY_REACHER_TORQUE_NM = 0.02  # the reacher arm of every joint_torque file without torque_limit_nm (before 2026-12-05)
 
 
 def shipped_policy_path(task: str) -> Path:

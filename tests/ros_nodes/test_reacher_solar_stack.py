@@ -235,7 +235,7 @@ def test_the_shipped_model_reduces_the_distance_to_the_goal(ros_env, venv_bin) -
     for ep, reply in zip(episodes, replies):  # the bridge drew the episodes the in-process runs start from
         assert f"q0 [{ep.q0[0]:.4f}, {ep.q0[1]:.4f}] rad" in reply, (reply, ep)
     # The reduction the user came for: every episode ends nearer, on average within 15 % of the start
-    # distance, and the arm reaches the goal tolerance (the shipped model, 0.1 N m arm, 2026-12-06: 22 cm ->
+    # distance, and the arm reaches the goal tolerance (the shipped model, 0.1 N m arm, 2026-12-05: 22 cm ->
     # 1.74-1.83 cm, all 5 within 2 cm; 98 % of 50 in-process episodes from other starts, its provenance YAML).
     assert ends.mean() < 0.15 * starts.mean(), (results, log[-3000:])
     assert (ends < starts).all(), results
