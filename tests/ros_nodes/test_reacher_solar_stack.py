@@ -154,7 +154,7 @@ def test_a_policy_that_reaches_drives_the_arm_to_the_target(ros_env, venv_bin, t
         log = _stop(launch)
     assert d_held == pytest.approx(d_start, abs=1e-9), "the arm moved before the episode started"
     assert d_start > 0.05, d_start  # a real move
-    # In process the same torques end 'expected_final' (1.4 mm) from the target; over ROS, one frame
+    # In process the same torques end 'expected_final' (0.4 mm, 0.1 N m arm) from the target; over ROS, one frame
     # per step in lockstep, the same (measured: equal to 0.1 mm), unless a torque came later than the
     # bridge's lockstep wait (1 s) on a loaded machine and acted one period late. Either way the
     # episode ends within the goal tolerance (2 cm) of a target it began 21 cm from.
