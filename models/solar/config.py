@@ -108,6 +108,8 @@ class SolarTrainConfig:
         for name in ("pretrain_epochs", "finetune_epochs", "eval_episodes", "iteration_eval_episodes", "video_every", "reward_refit_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"SolarTrainConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if self.task == "reacher":
+            object.__setattr__(self, "env_kwargs", _with_reacher_arm(self.env_kwargs))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> "SolarTrainConfig":
@@ -127,6 +129,17 @@ class SolarTrainConfig:
             if "." in key and group not in ("vae", "lqr", "env_kwargs"):
                 raise ValueError(f"unknown config group {group!r} in override {key!r} (groups: vae, lqr, env_kwargs)")
         return config_from_mapping(type(self), with_overrides(self.to_dict(), changes), source)
+
+
+def _with_reacher_arm(env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The reacher's env_kwargs with the arm's torque written out (``SOLAR_REACHER``'s unless given), so that a run's
+    config.yaml and its policies say which arm they were trained on whatever the default is later."""
+    from anima.sim_bridge.envs.reacher_pixels import SOLAR_REACHER
+
+    reacher = env_kwargs.get("reacher", {})
+    if not isinstance(reacher, dict) or "max_torque" in reacher:
+        return env_kwargs  # a ReacherConfig, or an explicit torque: ReacherPixelsConfig checks it
+    return {**env_kwargs, "reacher": {**reacher, "max_torque": SOLAR_REACHER.max_torque}}
 
 
 __all__ = ["LqrConfig", "SolarTrainConfig", "TASKS"]

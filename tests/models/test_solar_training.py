@@ -341,3 +341,14 @@ def test_pretrained_starts_from_the_sources_pretrained_reward_model_not_its_refi
     torch.save(ckpt, tmp_path / "source" / "checkpoint.pt")
     with pytest.raises(ValueError, match="reward model was refitted on its own episodes"):
         SolarTrainer(SolarTrainConfig(**TINY), tmp_path / "old", log=lambda m: None).start_from_pretrained(tmp_path / "source")
+
+
+def test_a_reacher_config_writes_its_arms_torque_out(tmp_path: Path) -> None:
+    """config.yaml and the policies say which arm a run trained on, whatever the default becomes later."""
+    assert SolarTrainConfig().env_kwargs == {"reacher": {"max_torque": 0.1}}  # SOLAR_REACHER
+    weak = SolarTrainConfig().replace(**{"env_kwargs.reacher.max_torque": 0.02, "env_kwargs.reacher.damping": 0.02})
+    assert weak.env_kwargs == {"reacher": {"max_torque": 0.02, "damping": 0.02}}
+    assert SolarTrainConfig(task="sawyer_reach").env_kwargs == {}
+    path = tmp_path / "config.yaml"
+    path.write_text("task: reacher\nenv_kwargs: {reacher: {damping: 0.02}}\n")
+    assert SolarTrainConfig.from_yaml(path).env_kwargs == {"reacher": {"damping": 0.02, "max_torque": 0.1}}
