@@ -61,7 +61,13 @@ class _Probe:
         from sensor_msgs.msg import JointState
         from std_srvs.srv import Trigger
 
-        from anima.ros_nodes._common import SENSOR_QOS
+        from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+        # Reliable with the bridge's 0.5-s writer history (HIGH_RATE_STREAM_QOS): the reset test reads the
+        # first sample after the reset, which a best-effort reader starved of CPU can miss (seen in two CI
+        # runs, 2026-12-05: the first sample it heard was ~0.2 rad into the stand-up again).
+        probe_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=250, reliability=ReliabilityPolicy.RELIABLE,
+                               durability=DurabilityPolicy.VOLATILE)
 
         self.ctx = rclpy.Context()
         rclpy.init(context=self.ctx, domain_id=domain_id)
@@ -69,8 +75,8 @@ class _Probe:
         self.cond = threading.Condition()
         self.joints: list[tuple[float, np.ndarray]] = []  # (stamp s, positions)
         self.truth: list[tuple[float, np.ndarray]] = []
-        self.node.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS)
-        self.node.create_subscription(Odometry, "sim/ground_truth/odom", self._on_truth, SENSOR_QOS)
+        self.node.create_subscription(JointState, "joint_states", self._on_joints, probe_qos)
+        self.node.create_subscription(Odometry, "sim/ground_truth/odom", self._on_truth, probe_qos)
         self.reset = self.node.create_client(Trigger, "sim/reset")
         self.params = self.node.create_client(SetParameters, "imitation_policy/set_parameters")
         self.executor = SingleThreadedExecutor(context=self.ctx)
