@@ -76,6 +76,9 @@ def test_policy_late_and_stalled_while_standing_up_robot_is_not_thrown(ros_env, 
         try:
             stopped_at = clock[-1]
             peer.wait_for(lambda: clock[-1] >= stopped_at + STALL_S, timeout=60.0, what="the stall")
+            # ... at least until pd_controller's target timeout has damped: this peer's /clock may lag the world
+            # when starved (a CI run, 2026-12-05: the stall it measured as 0.6 s was under the 0.25-s timeout)
+            procs["pd_controller"].wait_line("joint_targets silent", timeout=60.0)
         finally:
             os.kill(pid, signal.SIGCONT)  # ... and comes back
         code = procs["stack_monitor"].wait_exit(timeout=300.0)
