@@ -2,8 +2,9 @@
 
 SOLAR (Zhang, Vikram et al., ICML 2019, Sec. 4-5) acts with a time-varying linear-Gaussian
 controller on a latent state: at step ``t`` of an episode the frame is encoded, ``z_t = enc(o_t)``,
-the controller's state ``x_t`` is built from it (``policy.tracker()``: z_t, or for ``latent_history``
-policies z_t with its change since the last step and the last action, ``models/solar/state.py``),
+the controller's state ``x_t`` is built from it (``policy.tracker()``: z_t; for ``latent_history``
+policies z_t with its change since the last step and the last action; for ``filtered`` policies the
+Kalman-filtered latent under the policy's dynamics, ``models/solar/state.py``),
 and the action is ``u_t = K_t x_t + k_t`` (the mean at run time; ``SolarPolicy.act(t, x)``). This
 module turns a stream of stamped frames into those actions, as the training rollouts do:
 
@@ -60,7 +61,7 @@ class PolicyLike(Protocol):
 
     spec: Mapping[str, Any]
 
-    def encode(self, image: np.ndarray) -> np.ndarray: ...
+    def encode_potential(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
     def act(self, t: int, x: np.ndarray, explore: bool = False) -> np.ndarray: ...
 
@@ -191,7 +192,7 @@ class SolarRunner:
         return StepResult(self._action, k, True)
 
     def _compute(self, k: int, image: np.ndarray) -> np.ndarray | None:
-        x = self._track.state(self.policy.encode(image))
+        x = self._track.state(*self.policy.encode_potential(image))
         u = np.asarray(self.policy.act(k, x, explore=False), dtype=float).reshape(-1)
         if u.shape != self._lo.shape or not np.isfinite(u).all():
             self.last_error = f"step {k}: the policy gave {u.tolist()} (expected {self._lo.size} finite values): holding"

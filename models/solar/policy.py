@@ -16,6 +16,7 @@ data, never code)::
               "state": {"kind": "latent" | "latent_history", "diff_scale": 20.0}},
      "encoder": <Encoder state_dict>,
      "K": (T, action_dim, state_dim) float32, "k": (T, action_dim), "cov": (T, action_dim, action_dim),
+     "lds": {"A": (T, dz, dz), "B": (T, dz, du), "a": (T, dz), "logvar": (T, dz)},   # state kind "filtered" only
      "provenance": {...}}
 
 Actions: ``joint_torque`` (reacher) are normalized torques in [-1, 1], one unit = ``torque_limit_nm``
@@ -28,13 +29,14 @@ Use::
 
     policy = SolarPolicy.load("reacher.pt", expect_task="reacher", expect_latent_dim=10)
     track = policy.tracker()          # per episode: track.reset() at its start
-    z = policy.encode(image)          # (64, 64, 3) uint8 RGB -> (10,) float32 latent mean
-    u = policy.act(t, track.state(z)) # (action_dim,) float32, t = steps since the episode start
+    z, lv = policy.encode_potential(image)  # (64, 64, 3) uint8 RGB -> latent mean and log-variance (10,) each
+    u = policy.act(t, track.state(z, lv))   # (action_dim,) float32, t = steps since the episode start
     track.applied(u)                  # the action that acts over the coming period
 
 The controller's state (``models/solar/state.py``): ``latent`` is z_t itself (state_dim = latent_dim;
 files without a ``state`` entry); ``latent_history`` is [z_t, diff_scale (z_t - z_{t-1}), u_{t-1}]
-(state_dim = 2 latent_dim + action_dim).
+(state_dim = 2 latent_dim + action_dim); ``filtered`` is the Kalman-filtered latent mean under the file's
+``lds`` (state_dim = latent_dim), the encoder's log-variance weighing each frame.
 
 ``load`` refuses (``CheckpointError``, a ValueError naming the file) a file of another format,
 another task or latent size (saying which differs), or with NaN/inf weights or gains.
@@ -49,6 +51,7 @@ import numpy as np
 import torch
 
 from anima.models.checkpoint import CheckpointError, load_torch, require_finite, save_torch
+from anima.models.solar.lds import LdsParams
 from anima.models.solar.networks import Encoder
 from anima.models.solar.state import StateSpec, StateTracker
 
@@ -143,9 +146,16 @@ class SolarPolicy:
     """Encoder + gains K (T, du, dz), k (T, du), covariance cov (T, du, du); CPU, float32."""
 
     def __init__(self, spec: dict[str, Any], encoder: Encoder, K: np.ndarray, k: np.ndarray, cov: np.ndarray,
-                 provenance: dict[str, Any] | None = None) -> None:
+                 provenance: dict[str, Any] | None = None, lds: LdsParams | None = None) -> None:
         _check_spec(spec, "SolarPolicy")
         self.state_spec = state_spec_of(spec)
+        if (self.state_spec.kind == "filtered") != (lds is not None):
+            raise ValueError(f"SolarPolicy: latent dynamics (lds) are part of a policy of state kind 'filtered' and only of it; "
+                             f"kind {self.state_spec.kind!r}, lds {'given' if lds is not None else 'missing'}")
+        if lds is not None and (lds.horizon, lds.latent_dim, lds.action_dim) != (spec["horizon"], spec["latent_dim"], spec["action_dim"]):
+            raise ValueError(f"SolarPolicy: lds is horizon {lds.horizon} / latent {lds.latent_dim} / action {lds.action_dim}, spec says "
+                             f"{spec['horizon']} / {spec['latent_dim']} / {spec['action_dim']}")
+        self.lds = lds
         t, du, dz, dx = spec["horizon"], spec["action_dim"], spec["latent_dim"], self.state_spec.dim
         K, k, cov = (np.asarray(a, dtype=np.float64) for a in (K, k, cov))
         if K.shape != (t, du, dx) or k.shape != (t, du) or cov.shape != (t, du, du):
@@ -178,9 +188,16 @@ class SolarPolicy:
         x = torch.from_numpy(np.ascontiguousarray(self.check_image(image)))[None]
         return self.encoder(x)[0][0].numpy().astype(np.float32)
 
+    @torch.no_grad()
+    def encode_potential(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(S, S, 3) uint8 -> latent mean and log-variance (latent_dim,) float32 each (what ``tracker().state`` takes)."""
+        x = torch.from_numpy(np.ascontiguousarray(self.check_image(image)))[None]
+        mean, logvar = self.encoder(x)
+        return mean[0].numpy().astype(np.float32), logvar[0].numpy().astype(np.float32)
+
     def tracker(self) -> StateTracker:
-        """A fresh per-episode state builder (``models/solar/state.py``): ``reset()``, ``state(z)``, ``applied(u)``."""
-        return StateTracker(self.state_spec)
+        """A fresh per-episode state builder (``models/solar/state.py``): ``reset()``, ``state(z, logvar)``, ``applied(u)``."""
+        return StateTracker(self.state_spec, self.lds)
 
     def actor(self, *, explore: bool = False, rng: np.random.Generator | None = None):
         """``act(t, image) -> u`` for whole episodes in order (t = 0 starts one): encode, state, act, as the node does."""
@@ -189,7 +206,7 @@ class SolarPolicy:
         def act(t: int, image: np.ndarray) -> np.ndarray:
             if int(t) == 0:
                 track.reset()
-            u = self.act(t, track.state(self.encode(image)), explore=explore, rng=rng)
+            u = self.act(t, track.state(*self.encode_potential(image)), explore=explore, rng=rng)
             track.applied(u)
             return u
 
@@ -216,7 +233,8 @@ class SolarPolicy:
         """Write the policy file atomically (``models/checkpoint.py``)."""
         save_torch({"format": FORMAT, "spec": self.spec, "encoder": self.encoder.state_dict(),
                     "K": torch.as_tensor(self.K, dtype=torch.float32), "k": torch.as_tensor(self.k, dtype=torch.float32),
-                    "cov": torch.as_tensor(self.cov, dtype=torch.float32), "provenance": self.provenance}, path)
+                    "cov": torch.as_tensor(self.cov, dtype=torch.float32), "provenance": self.provenance,
+                    **({"lds": self.lds.to_tensors()} if self.lds is not None else {})}, path)
 
     @classmethod
     def load(cls, path: str | Path, *, expect_task: str | None = None, expect_latent_dim: int | None = None) -> "SolarPolicy":
@@ -236,13 +254,18 @@ class SolarPolicy:
         if differs:
             raise CheckpointError(f"{path}: refused: SOLAR policy for another setup: {'; '.join(differs)}")
         try:
+            lds_data = data.get("lds")
+            if lds_data is not None and not isinstance(lds_data, dict):
+                raise CheckpointError(f"{path}: SOLAR policy 'lds' must be a mapping of A, B, a, logvar, got {type(lds_data).__name__}")
             require_finite(path, {"K": data["K"], "k": data["k"], "cov": data["cov"],
-                                  **{f"encoder.{n}": v for n, v in data["encoder"].items()}})
+                                  **{f"encoder.{n}": v for n, v in data["encoder"].items()},
+                                  **{f"lds.{n}": v for n, v in (lds_data or {}).items()}})
+            lds = None if lds_data is None else LdsParams(*(lds_data[k].double().numpy() for k in ("A", "B", "a", "logvar")))
             encoder = Encoder(int(spec["latent_dim"]), int(spec["image_size"]))
             encoder.load_state_dict(data["encoder"])
             provenance = data.get("provenance")
             return cls(_with_recorded_torque(spec, provenance), encoder, data["K"].numpy(), data["k"].numpy(),
-                       data["cov"].numpy(), provenance)
+                       data["cov"].numpy(), provenance, lds=lds)
         except CheckpointError:
             raise
         except (KeyError, TypeError, ValueError, RuntimeError, np.linalg.LinAlgError) as exc:

@@ -20,6 +20,11 @@ finite difference + the last action 0/50 (3-5 cm short). With the learned latent
 seed 2, 380 episodes) ``latent_history`` reached 0/20 as well (BENCHMARKS.md), so it stays an option
 and ``latent`` the default.
 
+* ``filtered``: x_t is the Kalman-filtered latent mean of the frames so far under the VAE's LDS prior (the
+  encoder's output as a potential, ``lds.py``): with a VAE trained by structured inference
+  (``vae.inference: smooth``), the latent holds what the dynamics infer across frames, a velocity among it.
+  The policy file carries the LDS (``SolarPolicy``); x_t has the latent's size.
+
 The cost is a function of the latent part only (:func:`embed_cost`): the reward depends on where
 the arm is, and a fit on the velocity and action parts would only add noise.
 """
@@ -31,10 +36,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from anima.models.solar.cost import QuadraticCost
+from anima.models.solar.lds import LdsFilter, LdsParams
 
 __all__ = ["STATE_KINDS", "StateSpec", "StateTracker", "embed_cost", "episode_states"]
 
-STATE_KINDS = ("latent", "latent_history")
+STATE_KINDS = ("latent", "latent_history", "filtered")
 
 
 @dataclass(frozen=True)
@@ -54,22 +60,23 @@ class StateSpec:
 
     @property
     def dim(self) -> int:
-        return self.latent_dim if self.kind == "latent" else 2 * self.latent_dim + self.action_dim
+        return 2 * self.latent_dim + self.action_dim if self.kind == "latent_history" else self.latent_dim
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "diff_scale": float(self.diff_scale)}
 
     def build(self, z: np.ndarray, z_prev: np.ndarray, u_prev: np.ndarray) -> np.ndarray:
-        """One state from the latent, the previous step's latent and the previous action."""
-        if self.kind == "latent":
+        """One state from the latent (filtered already for ``filtered``), the previous step's latent and the previous action."""
+        if self.kind != "latent_history":
             return np.asarray(z, np.float64)
         return np.concatenate([z, self.diff_scale * (np.asarray(z) - z_prev), u_prev]).astype(np.float64)
 
 
 def episode_states(spec: StateSpec, latents: np.ndarray, actions: np.ndarray) -> np.ndarray:
-    """States (N, T+1, dx) of whole episodes: latents (N, T+1, dz), actions (N, T, du)."""
+    """States (N, T+1, dx) of whole episodes: latents (N, T+1, dz), actions (N, T, du) (for ``filtered``, the
+    filtered latents: ``StructuredVAE.filtered_means``)."""
     z = np.asarray(latents, np.float64)
-    if spec.kind == "latent":
+    if spec.kind != "latent_history":
         return z
     u = np.asarray(actions, np.float64)
     if z.ndim != 3 or u.ndim != 3 or z.shape[1] != u.shape[1] + 1 or z.shape[2] != spec.latent_dim \
@@ -82,18 +89,33 @@ def episode_states(spec: StateSpec, latents: np.ndarray, actions: np.ndarray) ->
 
 
 class StateTracker:
-    """The online state of one episode: ``reset()`` at its start, ``state(z)`` per step, ``applied(u)`` after."""
+    """The online state of one episode: ``reset()`` at its start, ``state(z, z_logvar)`` per step, ``applied(u)`` after.
 
-    def __init__(self, spec: StateSpec) -> None:
+    ``filtered`` needs the LDS (``lds``) and each frame's encoder log-variance (``z_logvar``)."""
+
+    def __init__(self, spec: StateSpec, lds: LdsParams | None = None) -> None:
+        if (spec.kind == "filtered") != (lds is not None):
+            raise ValueError(f"StateTracker: the latent dynamics (lds) are needed for state kind 'filtered' and only for it; "
+                             f"kind {spec.kind!r}, lds {'given' if lds is not None else 'missing'}")
+        if lds is not None and (lds.latent_dim, lds.action_dim) != (spec.latent_dim, spec.action_dim):
+            raise ValueError(f"StateTracker: the LDS is latent {lds.latent_dim} / action {lds.action_dim}, the state "
+                             f"{spec.latent_dim} / {spec.action_dim}")
         self.spec = spec
+        self._filter = LdsFilter(lds) if lds is not None else None
         self.reset()
 
     def reset(self) -> None:
         self._z_prev: np.ndarray | None = None
         self._u_prev = np.zeros(self.spec.action_dim)
+        if self._filter is not None:
+            self._filter.reset()
 
-    def state(self, z: np.ndarray) -> np.ndarray:
+    def state(self, z: np.ndarray, z_logvar: np.ndarray | None = None) -> np.ndarray:
         z = np.asarray(z, np.float64).reshape(-1)
+        if self._filter is not None:
+            if z_logvar is None:
+                raise ValueError("StateTracker: state kind 'filtered' needs the encoder's log-variance of each frame")
+            z = self._filter.update(z, z_logvar, None if self._z_prev is None else self._u_prev)
         x = self.spec.build(z, z if self._z_prev is None else self._z_prev, self._u_prev)
         self._z_prev = z
         return x

@@ -2,7 +2,8 @@
 
 1. ``random_rollouts`` episodes with the initial policy (zero gains, std 0.5) pretrain the
    structured VAE (``vae.py``) for ``pretrain_epochs``.
-2. Each iteration: encode every episode's frames to latent means; fit the local time-varying
+2. Each iteration: encode every episode's frames to latent means (for the ``filtered`` state, the Kalman-filtered
+   means under the VAE's LDS); fit the local time-varying
    dynamics of the latest batch under the global BLDS prior of all episodes (``blds.py``); the
    quadratic latent cost is the VAE's learned reward model (or a least-squares refit, ``cost.py``);
    one LQR-FLM step with the KL bound (``controllers/lqr_flm.py``); ``rollouts_per_iter`` episodes with the new policy (its own noise).
@@ -249,7 +250,8 @@ class SolarTrainer:
         prov = {"task": c.task, "seed": c.seed, "iteration": self.iteration, "episodes_trained": self.episodes,
                 "samples": self.episodes * c.horizon, "wall_time_s": round(self.wall_s, 1), "run_dir": str(self.run_dir),
                 "env_kwargs": dict(c.env_kwargs)}
-        return SolarPolicy(spec, copy.deepcopy(self.vae.encoder), self.policy.K, self.policy.k, self.policy.cov, prov)
+        lds = self.vae.lds_params() if self.state_spec.kind == "filtered" else None
+        return SolarPolicy(spec, copy.deepcopy(self.vae.encoder), self.policy.K, self.policy.k, self.policy.cov, prov, lds=lds)
 
     def _torque_limit_nm(self) -> float | None:
         """N m per action unit of the reacher's normalized torques (the arm trained on); None for the Sawyer."""
@@ -263,12 +265,13 @@ class SolarTrainer:
     def _act_fn(self, policy: LinearGaussianPolicy, explore: bool) -> ActFn:
         chol = np.linalg.cholesky(policy.cov)
         low, high = self.env.action_space.low, self.env.action_space.high
-        tracker = StateTracker(self.state_spec)
+        tracker = self._tracker()
 
         def act(t: int, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             if t == 0:
                 tracker.reset()
-            x = tracker.state(self.vae.encode_means(image[None])[0])
+            mean, logvar = self.vae.encode_potentials(image[None])
+            x = tracker.state(mean[0], logvar[0])
             u = policy.K[t] @ x + policy.k[t]
             if explore:
                 u = u + chol[t] @ rng.standard_normal(u.shape[0])
@@ -333,11 +336,22 @@ class SolarTrainer:
         cached = getattr(self, "_latent_cache", None)
         n = self.episodes
         if cached is None or cached[0] != self.vae_step:
-            cached = (self.vae_step, self.vae.encode_means(self.data["images"]))
+            cached = (self.vae_step, self._encode_episodes(0))
         elif len(cached[1]) < n:
-            cached = (self.vae_step, np.concatenate([cached[1], self.vae.encode_means(self.data["images"][len(cached[1]):])]))
+            cached = (self.vae_step, np.concatenate([cached[1], self._encode_episodes(len(cached[1]))]))
         self._latent_cache = cached
         return cached[1][:n]
+
+    def _encode_episodes(self, start: int) -> np.ndarray:
+        """Latents of the stored episodes from ``start`` on: encoder means, or for the ``filtered`` state the
+        Kalman-filtered means under the VAE's LDS (what the controller sees at each step)."""
+        images = self.data["images"][start:]
+        if self.state_spec.kind == "filtered":
+            return self.vae.filtered_means(images, self.data["actions"][start:])
+        return self.vae.encode_means(images)
+
+    def _tracker(self) -> StateTracker:
+        return StateTracker(self.state_spec, self.vae.lds_params() if self.state_spec.kind == "filtered" else None)
 
     def improve_policy(self) -> dict[str, float]:
         """Fit BLDS dynamics + latent cost, then one LQR-FLM step; on non-finite fits keep the policy."""

@@ -6,7 +6,10 @@ Generative model over an episode of images o_0..o_T, actions u_0..u_{T-1} and re
     z_0 ~ N(0, I),  z_{t+1} ~ N(A_t z_t + B_t u_t + a_t, diag exp(logvar_t))      (time-varying LDS)
     o_t ~ Bernoulli(decoder(z_t)),  r_t ~ N(-(1/2 z_{t+1}^T L L^T z_{t+1} + c^T z_{t+1} + b), reward_std^2)
 
-Inference q(z_t | o_t) = N(encoder(o_t)) per frame. The loss per frame is the negative ELBO with the
+Inference (``inference``): ``frame``, q(z_t | o_t) = N(encoder(o_t)) per frame; or ``smooth`` (the paper's,
+FACTS ``smooth=True``), the encoder's output is a Gaussian potential and q(z_0..z_T) is the LDS prior times the
+potentials, a Kalman smoother over the episode (``lds.py``): a dimension no single frame shows (a velocity) is
+inferred from the frames around it. The loss per frame is the negative ELBO with the
 KL weighted by beta (annealed linearly from ``beta_start`` by ``beta_rate`` per gradient step up to
 ``beta_max``; FACTS: 1e-4 -> 10 at 5e-5 per step): reconstruction + beta * KL(q(z_t|o_t) || prior)
 + reward negative log-likelihood. The reward term shapes the latent space so that the cost is
@@ -26,7 +29,11 @@ from torch import nn
 from torch.nn import functional as Fn
 
 from anima.models.solar.cost import QuadraticCost
+from anima.models.solar.lds import LdsParams, kalman_smoother, structured_kl
 from anima.models.solar.networks import Decoder, Encoder, images_to_tensor
+
+
+INFERENCE_KINDS = ("frame", "smooth")
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,13 @@ class VAEConfig:
     beta_max: float = 10.0
     beta_rate: float = 5e-5
     reward_std: float = 0.05
+    # "frame": the latent of each frame from the encoder alone; "smooth": the encoder gives potentials and the posterior
+    # is the LDS smoother over the episode (FACTS smooth=True; models/solar/lds.py)
+    inference: str = "frame"
 
     def __post_init__(self) -> None:
+        if self.inference not in INFERENCE_KINDS:
+            raise ValueError(f"VAEConfig.inference must be one of {INFERENCE_KINDS}, got {self.inference!r}")
         if self.latent_dim < 1 or self.batch_rollouts < 1 or self.lr <= 0 or self.model_lr_per_step <= 0 or self.reward_std <= 0:
             raise ValueError(f"VAEConfig: latent_dim, batch_rollouts >= 1; lr, model_lr_per_step, reward_std > 0; got {self}")
         if not 0 <= self.beta_start <= self.beta_max or self.beta_rate < 0:
@@ -126,18 +138,55 @@ class StructuredVAE(nn.Module):
         b, t1 = images.shape[:2]
         flat = images.reshape(b * t1, *images.shape[2:])
         mean, logvar = self.encoder(flat)
-        eps = torch.randn(mean.shape, generator=generator)
-        z = mean + (0.5 * logvar).exp() * eps
-        recon = Fn.binary_cross_entropy_with_logits(self.decoder(z), images_to_tensor(flat), reduction="none").sum((1, 2, 3)).mean()
-        mean, logvar, z = (v.reshape(b, t1, -1) for v in (mean, logvar, z))
-        t = t1 - 1
-        prior_mean = torch.einsum("tij,btj->bti", self.A[:t], z[:, :-1]) + torch.einsum("tij,btj->bti", self.B[:t], actions) + self.a[:t]
-        kl_dyn = gaussian_kl(mean[:, 1:], logvar[:, 1:], prior_mean, self.dyn_logvar[:t].expand_as(prior_mean))
-        kl0 = gaussian_kl(mean[:, 0], logvar[:, 0], torch.zeros_like(mean[:, 0]), torch.zeros_like(mean[:, 0]))
-        kl = (kl0.sum() + kl_dyn.sum()) / (b * t1)
-        reward_nll = 0.5 * ((self.predicted_reward(mean[:, 1:]) - rewards) / self.config.reward_std).pow(2).mean()
+        mean, logvar = mean.reshape(b, t1, -1), logvar.reshape(b, t1, -1)
+        if self.config.inference == "smooth":
+            post = kalman_smoother(self.A, self.B, self.a, self.dyn_logvar, mean, logvar, actions)
+            kl = structured_kl(post, mean, logvar).sum().float() / (b * t1)
+            chol = torch.linalg.cholesky(post.smoothed_cov)
+            eps = torch.randn(post.smoothed_mean.shape, generator=generator, dtype=torch.float64)
+            z = (post.smoothed_mean + (chol @ eps.unsqueeze(-1)).squeeze(-1)).float()
+            z_mean = post.smoothed_mean.float()
+        else:
+            eps = torch.randn(mean.shape, generator=generator)
+            z = mean + (0.5 * logvar).exp() * eps
+            t = t1 - 1
+            prior_mean = torch.einsum("tij,btj->bti", self.A[:t], z[:, :-1]) + torch.einsum("tij,btj->bti", self.B[:t], actions) + self.a[:t]
+            kl_dyn = gaussian_kl(mean[:, 1:], logvar[:, 1:], prior_mean, self.dyn_logvar[:t].expand_as(prior_mean))
+            kl0 = gaussian_kl(mean[:, 0], logvar[:, 0], torch.zeros_like(mean[:, 0]), torch.zeros_like(mean[:, 0]))
+            kl = (kl0.sum() + kl_dyn.sum()) / (b * t1)
+            z_mean = mean
+        recon = Fn.binary_cross_entropy_with_logits(self.decoder(z.reshape(b * t1, -1)), images_to_tensor(flat),
+                                                    reduction="none").sum((1, 2, 3)).mean()
+        reward_nll = 0.5 * ((self.predicted_reward(z_mean[:, 1:]) - rewards) / self.config.reward_std).pow(2).mean()
         total = recon + beta * kl + reward_nll
         return total, {"loss": total.item(), "recon": recon.item(), "kl": kl.item(), "reward_nll": reward_nll.item(), "beta": beta}
+
+    def lds_params(self) -> LdsParams:
+        """The latent dynamics prior as numpy arrays (for the run-time filter)."""
+        return LdsParams(*(getattr(self, k).detach().double().numpy().copy() for k in ("A", "B", "a", "dyn_logvar")))
+
+    @torch.no_grad()
+    def encode_potentials(self, images: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """Encoder means and log-variances for images (..., S, S, 3) uint8 -> two (..., dz) float64."""
+        lead = images.shape[:-3]
+        flat = images.reshape(-1, *images.shape[-3:])
+        out = [self.encoder(torch.from_numpy(np.ascontiguousarray(flat[i:i + batch]))) for i in range(0, len(flat), batch)]
+        mean = torch.cat([o[0] for o in out]).double().numpy().reshape(*lead, -1)
+        logvar = torch.cat([o[1] for o in out]).double().numpy().reshape(*lead, -1)
+        return mean, logvar
+
+    @torch.no_grad()
+    def filtered_means(self, images: np.ndarray, actions: np.ndarray, batch: int = 64) -> np.ndarray:
+        """Kalman-filtered latent means (N, T+1, dz) of episodes: images (N, T+1, S, S, 3), actions (N, T, du) --
+        what the controller sees at each step (the frames up to it), as :class:`~anima.models.solar.lds.LdsFilter` gives."""
+        mean, logvar = self.encode_potentials(images)
+        u = torch.as_tensor(np.asarray(actions, np.float64))
+        out = []
+        for i in range(0, len(mean), batch):
+            res = kalman_smoother(self.A, self.B, self.a, self.dyn_logvar, torch.from_numpy(mean[i:i + batch]),
+                                  torch.from_numpy(logvar[i:i + batch]), u[i:i + batch], smooth=False)
+            out.append(res.filtered_mean.numpy())
+        return np.concatenate(out)
 
     @torch.no_grad()
     def encode_means(self, images: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -184,4 +233,4 @@ def train_epochs(vae: StructuredVAE, opt: torch.optim.Optimizer, images: np.ndar
     return step, per_epoch
 
 
-__all__ = ["StructuredVAE", "VAEConfig", "gaussian_kl", "kl_beta", "train_epochs"]
+__all__ = ["INFERENCE_KINDS", "StructuredVAE", "VAEConfig", "gaussian_kl", "kl_beta", "train_epochs"]

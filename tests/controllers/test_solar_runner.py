@@ -24,9 +24,9 @@ class CountingPolicy:
         self.encoded = 0
         self.bad_at = bad_at
 
-    def encode(self, image: np.ndarray) -> np.ndarray:
+    def encode_potential(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.encoded += 1
-        return np.array([image.mean() / 255.0])
+        return np.array([image.mean() / 255.0]), np.array([0.0])
 
     def act(self, t: int, z: np.ndarray, explore: bool = False) -> np.ndarray:
         assert not explore  # the mean action at run time

@@ -109,3 +109,53 @@ def test_load_refuses_a_bad_torque_limit_naming_the_file(tmp_path: Path) -> None
     torch.save(data, tmp_path / "p.pt")
     with pytest.raises(CheckpointError, match=r"p.pt: .*torque_limit_nm must be a finite value > 0"):
         SolarPolicy.load(tmp_path / "p.pt")
+
+
+def _filtered_policy(seed: int = 0) -> tuple[SolarPolicy, "LdsParams"]:
+    from anima.models.solar.lds import LdsParams
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    spec = make_spec("reacher", DZ, T, 0.05, "joint_torque", [-1, -1], [1, 1], torque_limit_nm=0.1,
+                     state={"kind": "filtered", "diff_scale": 1.0})
+    lds = LdsParams(np.eye(DZ) + 0.05 * rng.normal(size=(T, DZ, DZ)), 0.1 * rng.normal(size=(T, DZ, DU)),
+                    0.1 * rng.normal(size=(T, DZ)), np.full((T, DZ), -2.0))
+    return SolarPolicy(spec, Encoder(DZ, 64), rng.normal(size=(T, DU, DZ)) * 0.1, np.zeros((T, DU)),
+                       np.tile(0.25 * np.eye(DU), (T, 1, 1)), lds=lds), lds
+
+
+def test_a_filtered_policy_carries_its_dynamics_and_acts_on_the_filtered_latent(tmp_path: Path) -> None:
+    from anima.models.solar.lds import LdsFilter
+
+    p, lds = _filtered_policy()
+    p.save(tmp_path / "f.pt")
+    q = SolarPolicy.load(tmp_path / "f.pt", expect_task="reacher", expect_latent_dim=DZ)
+    np.testing.assert_allclose(q.lds.A, lds.A, atol=1e-6)
+    images = np.random.default_rng(3).integers(0, 256, size=(4, 64, 64, 3), dtype=np.uint8)
+    actor, f = q.actor(), LdsFilter(lds)
+    u_prev = None
+    for t, image in enumerate(images):
+        m, lv = p.encode_potential(image)
+        x = f.update(m, lv, u_prev)
+        u_prev = np.clip(p.K[t] @ x, -1, 1)
+        np.testing.assert_allclose(actor(t, image), u_prev, atol=1e-4)
+    with pytest.raises(ValueError, match="needs the encoder's log-variance"):
+        q.tracker().state(m)
+
+
+def test_a_filtered_policy_without_dynamics_or_with_bad_ones_is_refused(tmp_path: Path) -> None:
+    p, lds = _filtered_policy()
+    with pytest.raises(ValueError, match="lds\\) are part of a policy of state kind 'filtered'"):
+        SolarPolicy(p.spec, p.encoder, p.K, p.k, p.cov)
+    with pytest.raises(ValueError, match="lds\\) are part of a policy of state kind 'filtered'"):
+        SolarPolicy(_policy().spec, p.encoder, p.K, p.k, p.cov, lds=lds)
+    p.save(tmp_path / "f.pt")
+    data = torch.load(tmp_path / "f.pt", weights_only=True)
+    data["lds"]["B"][0, 0, 0] = float("nan")
+    torch.save(data, tmp_path / "nan.pt")
+    with pytest.raises(CheckpointError, match="nan.pt"):
+        SolarPolicy.load(tmp_path / "nan.pt")
+    del data["lds"]
+    torch.save(data, tmp_path / "none.pt")
+    with pytest.raises(CheckpointError, match="none.pt.*state kind 'filtered'"):
+        SolarPolicy.load(tmp_path / "none.pt")

@@ -51,7 +51,7 @@ def test_latent_kind_is_the_latent_itself() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
-    ({"kind": "filtered"}, "state kind must be one of"),
+    ({"kind": "smoothed"}, "state kind must be one of"),
     ({"diff_scale": 0.0}, "diff_scale > 0"),
     ({"diff_scale": float("nan")}, "diff_scale > 0"),
 ])

@@ -117,9 +117,30 @@ def test_a_latent_history_run_ships_a_policy_that_acts_on_that_state(tmp_path: P
     assert resumed.state_spec == trainer.state_spec and resumed.policy.K.shape == (4, 2, 22)
 
 
+def test_a_structured_run_ships_a_filtered_policy_that_acts_as_training_did(tmp_path: Path) -> None:
+    """vae.inference smooth + state_kind filtered: the policy file carries the VAE's LDS, and its actor gives the
+    actions the trainer's own rollout function gives on the same frames."""
+    config = SolarTrainConfig(**{**TINY, "video_every": 0}).replace(**{"vae.inference": "smooth", "state_kind": "filtered"})
+    trainer = SolarTrainer(config, tmp_path / "run", log=lambda _m: None)
+    trainer.run()
+    assert trainer.history[-1].get("lqr_skipped") is None
+    policy = SolarPolicy.load(tmp_path / "run" / "policy.pt", expect_task="reacher", expect_latent_dim=10)
+    assert policy.state_spec.kind == "filtered" and policy.K.shape == (4, 2, 10)
+    np.testing.assert_allclose(policy.lds.A, trainer.vae.A.detach().double().numpy(), atol=1e-6)
+    images = trainer.data["images"][-1]
+    mine, theirs = trainer._act_fn(trainer.policy, explore=False), policy.actor()
+    rng = np.random.default_rng(0)
+    for t in range(4):
+        np.testing.assert_allclose(theirs(t, images[t]), mine(t, images[t], rng), atol=1e-4)
+    states = trainer._latents()  # the filtered means the update fitted on are what the controller sees
+    np.testing.assert_allclose(states, trainer.vae.filtered_means(trainer.data["images"], trainer.data["actions"]))
+    resumed = SolarTrainer.resume(tmp_path / "run", log=lambda _m: None)
+    assert resumed.config.vae.inference == "smooth" and resumed.state_spec.kind == "filtered"
+
+
 def test_config_refuses_an_unknown_state_or_cost() -> None:
     with pytest.raises(ValueError, match="state_kind must be one of"):
-        SolarTrainConfig(state_kind="filtered")
+        SolarTrainConfig(state_kind="smoothed")
     with pytest.raises(ValueError, match="cost_on must be 'latent' or 'state'"):
         SolarTrainConfig(cost_on="reward")
     with pytest.raises(ValueError, match="cost_target must be 'reward' or 'squared_reward'"):
