@@ -186,13 +186,14 @@ class SolarRunner:
             return StepResult(None, None, False)
         if k == self._step:
             return StepResult(self._action, k, False)
+        steps = 1 if self._step is None else max(1, k - self._step)  # > 1: frames were lost
         self._step = k
         self.steps_acted += 1
-        self._action = self._compute(k, image)
+        self._action = self._compute(k, image, steps)
         return StepResult(self._action, k, True)
 
-    def _compute(self, k: int, image: np.ndarray) -> np.ndarray | None:
-        x = self._track.state(*self.policy.encode_potential(image))
+    def _compute(self, k: int, image: np.ndarray, steps: int = 1) -> np.ndarray | None:
+        x = self._track.state(*self.policy.encode_potential(image), steps=steps)
         u = np.asarray(self.policy.act(k, x, explore=False), dtype=float).reshape(-1)
         if u.shape != self._lo.shape or not np.isfinite(u).all():
             self.last_error = f"step {k}: the policy gave {u.tolist()} (expected {self._lo.size} finite values): holding"

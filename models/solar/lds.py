@@ -82,16 +82,24 @@ class LdsFilter:
         self.mean: np.ndarray | None = None
         self.cov: np.ndarray | None = None
 
-    def update(self, m: np.ndarray, logvar: np.ndarray, u_prev: np.ndarray | None) -> np.ndarray:
+    def update(self, m: np.ndarray, logvar: np.ndarray, u_prev: np.ndarray | None, steps: int = 1) -> np.ndarray:
+        """The filtered mean after this frame. ``steps`` > 1: the frame comes ``steps`` control periods after the last
+        one (frames lost between): the filter predicts through the missing ones under ``u_prev`` (held)."""
         lds, dz = self.lds, self.lds.latent_dim
         m, r = np.asarray(m, np.float64).reshape(dz), np.exp(np.asarray(logvar, np.float64).reshape(dz))
         if self.mean is None:
             mu_p, P_p = np.zeros(dz), np.eye(dz)
         else:
-            i = min(self.t - 1, lds.horizon - 1)
+            if steps < 1:
+                raise ValueError(f"LdsFilter.update: steps since the last frame must be >= 1, got {steps}")
             u = np.zeros(lds.action_dim) if u_prev is None else np.asarray(u_prev, np.float64).reshape(lds.action_dim)
-            mu_p = lds.A[i] @ self.mean + lds.B[i] @ u + lds.a[i]
-            P_p = lds.A[i] @ self.cov @ lds.A[i].T + np.diag(np.exp(lds.logvar[i]))
+            mu_p, P_p = self.mean, self.cov
+            for _ in range(steps):
+                i = min(self.t - 1, lds.horizon - 1)
+                mu_p = lds.A[i] @ mu_p + lds.B[i] @ u + lds.a[i]
+                P_p = lds.A[i] @ P_p @ lds.A[i].T + np.diag(np.exp(lds.logvar[i]))
+                self.t += 1
+            self.t -= 1
         S = P_p + np.diag(r)
         K = np.linalg.solve(S, P_p).T  # P S^-1 (both symmetric)
         self.mean = mu_p + K @ (m - mu_p)

@@ -110,12 +110,14 @@ class StateTracker:
         if self._filter is not None:
             self._filter.reset()
 
-    def state(self, z: np.ndarray, z_logvar: np.ndarray | None = None) -> np.ndarray:
+    def state(self, z: np.ndarray, z_logvar: np.ndarray | None = None, steps: int = 1) -> np.ndarray:
+        """The state for this frame; ``steps``: control periods since the last frame (> 1 when frames were lost: the
+        ``filtered`` state predicts through them under the last action; the other kinds take the frame as it is)."""
         z = np.asarray(z, np.float64).reshape(-1)
         if self._filter is not None:
             if z_logvar is None:
                 raise ValueError("StateTracker: state kind 'filtered' needs the encoder's log-variance of each frame")
-            z = self._filter.update(z, z_logvar, None if self._z_prev is None else self._u_prev)
+            z = self._filter.update(z, z_logvar, None if self._z_prev is None else self._u_prev, steps)
         x = self.spec.build(z, z if self._z_prev is None else self._z_prev, self._u_prev)
         self._z_prev = z
         return x

@@ -187,3 +187,35 @@ def test_model_paths(tmp_path) -> None:
         resolve_model_path(str(tmp_path / "none.pt"), "reacher")
     with pytest.raises(ValueError, match="'model_path' is required"):
         resolve_model_path("", "reacher")
+
+
+class FilteredPolicy(CountingPolicy):
+    """State kind filtered over a 1-D latent that integrates (z' = z + u_0 dt): records the states it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.states: list[np.ndarray] = []
+
+    def act(self, t: int, x: np.ndarray, explore: bool = False) -> np.ndarray:
+        self.states.append(np.asarray(x, float).copy())
+        return np.array([1.0, 0.0])
+
+    def tracker(self) -> StateTracker:
+        from anima.models.solar.lds import LdsParams
+
+        lds = LdsParams(np.ones((4, 1, 1)), np.tile([[[DT, 0.0]]], (4, 1, 1)), np.zeros((4, 1)), np.full((4, 1), -20.0))
+        return StateTracker(StateSpec("filtered", 1, 2), lds)
+
+    def encode_potential(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.encoded += 1
+        return np.array([image.mean() / 255.0]), np.array([12.0])  # the frames say next to nothing
+
+
+def test_a_filtered_policy_predicts_through_lost_frames() -> None:
+    """Frames of steps 1 and 2 lost: the filtered state at step 3 has moved three periods under the held action."""
+    policy = FilteredPolicy()
+    runner = SolarRunner(policy, CONFIG)
+    runner.start_episode()
+    runner.on_frame(frame(0), 0.0)
+    runner.on_frame(frame(0), 3 * DT)
+    assert policy.states[1][0] - policy.states[0][0] == pytest.approx(3 * DT, rel=1e-3)

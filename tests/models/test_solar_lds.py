@@ -97,3 +97,20 @@ def test_bad_dynamics_are_refused() -> None:
         LdsParams(np.full((2, 3, 3), np.nan), np.zeros((2, 3, 1)), np.zeros((2, 3)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="need A"):
         LdsParams(np.zeros((2, 3, 3)), np.zeros((2, 3, 1)), np.zeros((2, 4)), np.zeros((2, 3)))
+
+
+def test_a_lost_frame_is_predicted_through_as_an_uninformative_one() -> None:
+    """Frames 0, 1, 3 (2 lost, its period under the held action): the filter equals the batched one given an
+    uninformative potential at step 2."""
+    lds, m, r_lv, u = _episode(5, t1=4, b=1)
+    u[0, 2] = u[0, 1]  # the action held over the lost period
+    r_lv = r_lv.copy()
+    r_lv[0, 2] = 40.0
+    res = kalman_smoother(*(torch.as_tensor(x) for x in (lds.A, lds.B, lds.a, lds.logvar, m, r_lv, u)), smooth=False)
+    f = LdsFilter(lds)
+    f.update(m[0, 0], r_lv[0, 0], None)
+    f.update(m[0, 1], r_lv[0, 1], u[0, 0])
+    x = f.update(m[0, 3], r_lv[0, 3], u[0, 1], steps=2)
+    np.testing.assert_allclose(x, res.filtered_mean[0, 3].numpy(), atol=1e-7)
+    with pytest.raises(ValueError, match="steps since the last frame must be >= 1"):
+        f.update(m[0, 0], r_lv[0, 0], None, steps=0)
