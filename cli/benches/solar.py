@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from anima.controllers.lqr_flm import lqr_backward, lqr_flm_update
+    from anima.models.solar.lds import LdsParams
     from anima.models.solar.networks import Encoder
     from anima.models.solar.policy import SolarPolicy, make_spec
     from anima.sim_bridge.envs.planar_reacher import ReacherConfig
@@ -77,14 +78,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     cfg = ReacherConfig()
     frames = [render_reacher(rng.uniform(-3, 3, 2), np.array([0.0, 0.12]), cfg) for _ in range(50)]
     encode_ms = _median_ms(lambda: policy.encode(frames[0]), args.repeats * 5)
+    # a filtered policy (vae.inference smooth): per frame, the encoder's potential and one Kalman filter step
+    filtered = SolarPolicy(make_spec("reacher", dz, t_len, 0.05, "joint_torque", [-1, -1], [1, 1], torque_limit_nm=0.1,
+                                     state={"kind": "filtered", "diff_scale": 1.0}), policy.encoder,
+                           np.zeros((t_len, 2, dz)), np.zeros((t_len, 2)), np.tile(0.25 * np.eye(2), (t_len, 1, 1)),
+                           lds=LdsParams(np.tile(np.eye(dz), (t_len, 1, 1)), np.zeros((t_len, dz, 2)), np.zeros((t_len, dz)),
+                                         np.full((t_len, dz), -2.0)))
+    track = filtered.tracker()
+    track.state(*filtered.encode_potential(frames[0]))
+    filtered_ms = _median_ms(lambda: track.state(*filtered.encode_potential(frames[0])), args.repeats * 5)
     batch = torch.from_numpy(np.stack(frames))
     with torch.no_grad():
         batched_ms = _median_ms(lambda: policy.encoder(batch), args.repeats)
     render_ms = _median_ms(lambda: render_reacher(np.array([0.3, 0.5]), np.array([0.0, 0.12]), cfg), args.repeats * 5)
     batched_ms = tuple(v / len(frames) for v in batched_ms)
     return {"lqr_flm_update_ms": round(update_ms[0], 2), "lqr_backward_ms": round(backward_ms[0], 2), "dual_iterations": int(info["dual_iterations"]),
-            "encode_ms": round(encode_ms[0], 3), "encode_batched_ms_per_frame": round(batched_ms[0], 3), "render_ms": round(render_ms[0], 3),
+            "encode_ms": round(encode_ms[0], 3), "encode_filtered_ms": round(filtered_ms[0], 3), "encode_batched_ms_per_frame": round(batched_ms[0], 3), "render_ms": round(render_ms[0], 3),
             "wall_ms": {"lqr_flm_update": round(update_ms[1], 2), "lqr_backward": round(backward_ms[1], 2), "encode": round(encode_ms[1], 3),
+                        "encode_filtered": round(filtered_ms[1], 3),
                         "encode_batched_per_frame": round(batched_ms[1], 3), "render": round(render_ms[1], 3)},
             "load_average_1min": round(__import__("os").getloadavg()[0], 2),
             "target_lqr_flm_update_ms": 50.0, "target_encode_ms": 5.0, "latent_dim": dz, "horizon": t_len, "torch_threads": 1}
