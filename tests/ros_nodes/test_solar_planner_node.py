@@ -4,7 +4,8 @@ A policy built by the test (``conftest.solar_policy_file``: feed-forward ``u_t =
 output known: joint torques for the reacher, end-effector setpoints for the Sawyer. Good frames
 are answered with the step's action; frames of the wrong size or encoding are refused with a
 warning and zero torque, in the same run (so the refusal is not a frame that never arrived).
-A model for another task or latent size is refused at start, naming what differs.
+A model for another task or latent size is refused at start, naming what differs. A policy of state
+kind ``filtered`` acts on the Kalman-filtered latent, predicting through a lost frame, as in process.
 """
 
 from __future__ import annotations
@@ -240,3 +241,45 @@ def test_a_model_for_another_task_or_latent_size_is_refused(ros_env, tmp_path, s
                           f"model_path:={model}", *args], env=ros_env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2, out.stderr
     assert "[fatal]" in out.stderr and expected in out.stderr, out.stderr
+
+
+def _filtered_policy(path: Path):
+    """A reacher policy of state kind filtered: random gains on a latent whose dynamics integrate the actions, so
+    the torques depend on the filter's history (frames are uniform grey: the encoder's output never changes)."""
+    import torch
+
+    from anima.models.solar.lds import LdsParams
+    from anima.models.solar.networks import Encoder
+    from anima.models.solar.policy import SolarPolicy, make_spec
+
+    t_len, dz, du = 4, 10, 2
+    rng = np.random.default_rng(4)
+    torch.manual_seed(4)
+    spec = make_spec("reacher", dz, t_len, 0.05, "joint_torque", [-1.0, -1.0], [1.0, 1.0], torque_limit_nm=TORQUE,
+                     state={"kind": "filtered", "diff_scale": 1.0})
+    lds = LdsParams(np.tile(np.eye(dz), (t_len, 1, 1)), rng.normal(size=(t_len, dz, du)), np.zeros((t_len, dz)), np.full((t_len, dz), -3.0))
+    policy = SolarPolicy(spec, Encoder(dz, 64), 0.3 * rng.normal(size=(t_len, du, dz)), 0.2 * rng.normal(size=(t_len, du)),
+                         np.tile(0.25 * np.eye(du), (t_len, 1, 1)), lds=lds)
+    policy.save(path)
+    return policy
+
+
+def test_a_filtered_policy_acts_on_the_kalman_filtered_latent_and_predicts_through_a_lost_frame(ros_env, tmp_path) -> None:
+    policy = _filtered_policy(tmp_path / "f.pt")
+    grey = np.full((64, 64, 3), 128, np.uint8)
+    track, m_lv, expected = policy.tracker(), policy.encode_potential(grey), []
+    for t, steps in ((0, 1), (1, 1), (3, 2)):  # step 2's frame is never sent
+        u = policy.act(t, track.state(*m_lv, steps=steps)).astype(float)
+        track.applied(u)
+        expected.append(u * TORQUE)
+    assert np.ptp(np.stack(expected), axis=0).max() > 1e-3  # the filter's state moves the torques
+    proc = _start(ros_env, tmp_path / "f.pt")
+    robot = FakeRobot(int(ros_env["ROS_DOMAIN_ID"]))
+    try:
+        robot.call(robot.start, proc)
+        for stamp, want in zip((2.0, 2.05, 2.15), expected):
+            np.testing.assert_allclose(robot.answer_to(stamp, proc), want, atol=1e-6)
+    finally:
+        robot.close()
+        proc.terminate()
+        proc.communicate(timeout=20)
