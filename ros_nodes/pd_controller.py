@@ -42,7 +42,7 @@ from anima.controllers.pd import damping_torque
 from anima.controllers.robot_config import load_robot_config
 from anima.controllers.round_trip import RoundTripConfig, RoundTripMonitor
 from anima.ros_nodes._cdr import CdrError, JointStateReader, JointStateWriter
-from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, run_node
+from anima.ros_nodes._common import COMMAND_QOS, HIGH_RATE_STREAM_QOS, SENSOR_QOS, declare_params, run_node
 from anima.ros_nodes._conversions import reorder_index
 
 
@@ -68,7 +68,9 @@ class PdControllerNode(Node):
         self._index = None
         self._now = None
         self._mode_seen = self.core.mode
-        self._cmd_pub = self.create_publisher(JointState, "joint_commands", COMMAND_QOS)
+        # a 0.5-s writer history (as joint_states): a reliable recorder starved for a moment gets its gap repaired;
+        # the bridge reads the latest (its reader keeps 2), so control is unchanged
+        self._cmd_pub = self.create_publisher(JointState, "joint_commands", HIGH_RATE_STREAM_QOS)
         # the 500 Hz path reads and writes serialized messages (``_cdr``: no Python message objects)
         self._reader, self._writer = JointStateReader(), JointStateWriter(self._names, ("effort",))
         self.create_subscription(JointState, "joint_states", self._on_state, SENSOR_QOS, raw=True)
