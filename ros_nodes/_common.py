@@ -36,7 +36,8 @@ HIGH_RATE_STREAM_QOS = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.VOLATILE,
 )
-"""Publishers of small high-rate streams (the bridge's 500 Hz ``joint_states`` and ``imu/data``): as
+"""Publishers of small high-rate streams (the bridge's 500 Hz ``joint_states`` and ``imu/data``, pd_controller's
+``joint_commands``): as
 ``STREAM_QOS`` with a writer history of 0.5 s, from which a reliable reader (the recorder, a logger)
 that was starved of CPU for a moment gets lost datagrams repaired. With depth 5 (10 ms) a recorder
 on a loaded machine lost runs of 14 and 26 consecutive joint_states. Memory: 250 small messages."""

@@ -87,25 +87,23 @@ class LdsFilter:
         one (frames lost between): the filter predicts through the missing ones under ``u_prev`` (held)."""
         lds, dz = self.lds, self.lds.latent_dim
         m, r = np.asarray(m, np.float64).reshape(dz), np.exp(np.asarray(logvar, np.float64).reshape(dz))
-        if self.mean is None:
-            mu_p, P_p = np.zeros(dz), np.eye(dz)
+        if self.mean is None:  # the first frame: the prior of z_0
+            mu_p, P_p, steps = np.zeros(dz), np.eye(dz), 1
         else:
             if steps < 1:
                 raise ValueError(f"LdsFilter.update: steps since the last frame must be >= 1, got {steps}")
             u = np.zeros(lds.action_dim) if u_prev is None else np.asarray(u_prev, np.float64).reshape(lds.action_dim)
             mu_p, P_p = self.mean, self.cov
-            for _ in range(steps):
-                i = min(self.t - 1, lds.horizon - 1)
+            for k in range(steps):  # self.t: the index after the last frame; A[i] leads from frame i to i + 1
+                i = min(self.t - 1 + k, lds.horizon - 1)
                 mu_p = lds.A[i] @ mu_p + lds.B[i] @ u + lds.a[i]
                 P_p = lds.A[i] @ P_p @ lds.A[i].T + np.diag(np.exp(lds.logvar[i]))
-                self.t += 1
-            self.t -= 1
         S = P_p + np.diag(r)
         K = np.linalg.solve(S, P_p).T  # P S^-1 (both symmetric)
         self.mean = mu_p + K @ (m - mu_p)
         cov = P_p - K @ P_p
         self.cov = 0.5 * (cov + cov.T)
-        self.t += 1
+        self.t += steps
         return self.mean.copy()
 
 

@@ -185,8 +185,7 @@ class SolarPolicy:
     @torch.no_grad()
     def encode(self, image: np.ndarray) -> np.ndarray:
         """(S, S, 3) uint8 -> latent mean (latent_dim,) float32."""
-        x = torch.from_numpy(np.ascontiguousarray(self.check_image(image)))[None]
-        return self.encoder(x)[0][0].numpy().astype(np.float32)
+        return self.encode_potential(image)[0]
 
     @torch.no_grad()
     def encode_potential(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -188,13 +188,9 @@ class StructuredVAE(nn.Module):
             out.append(res.filtered_mean.numpy())
         return np.concatenate(out)
 
-    @torch.no_grad()
     def encode_means(self, images: np.ndarray, batch: int = 256) -> np.ndarray:
         """Latent means for images (..., S, S, 3) uint8 -> (..., dz) float64."""
-        lead = images.shape[:-3]
-        flat = images.reshape(-1, *images.shape[-3:])
-        out = [self.encoder(torch.from_numpy(np.ascontiguousarray(flat[i:i + batch])))[0].numpy() for i in range(0, len(flat), batch)]
-        return np.concatenate(out).astype(np.float64).reshape(*lead, -1)
+        return self.encode_potentials(images, batch)[0]
 
     @torch.no_grad()
     def reconstruct(self, images: np.ndarray) -> np.ndarray:
