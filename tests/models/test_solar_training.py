@@ -134,7 +134,7 @@ def test_a_structured_run_ships_a_filtered_policy_that_acts_as_training_did(tmp_
         np.testing.assert_allclose(theirs(t, images[t]), mine(t, images[t], rng), atol=1e-4)
     states = trainer._latents()  # the filtered means the update fitted on are what the controller sees
     np.testing.assert_allclose(states, trainer.vae.filtered_means(trainer.data["images"], trainer.data["actions"]),
-                                   rtol=1e-5, atol=1e-7)  # float32 encoder in other batch splits: ~1e-8 apart
+                               rtol=1e-5, atol=1e-7)  # float32 encoder in other batch splits: ~1e-8 apart
     resumed = SolarTrainer.resume(tmp_path / "run", log=lambda _m: None)
     assert resumed.config.vae.inference == "smooth" and resumed.state_spec.kind == "filtered"
 
