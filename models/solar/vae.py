@@ -34,6 +34,7 @@ from anima.models.solar.networks import Decoder, Encoder, images_to_tensor
 
 
 INFERENCE_KINDS = ("frame", "smooth")
+LDS_STRUCTURES = ("free", "second_order")
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,22 @@ class VAEConfig:
     # "frame": the latent of each frame from the encoder alone; "smooth": the encoder gives potentials and the posterior
     # is the LDS smoother over the episode (FACTS smooth=True; models/solar/lds.py)
     inference: str = "frame"
+    # k > 0 (not in the paper): the ELBO also decodes frame t+k from the LDS's k-step mean prediction from the sampled
+    # z_t under the episode's actions, a reconstruction the latent can only make with the arm's velocity in it
+    predict_steps: int = 0
+    # "free": A, B, a learned whole (the paper's); "second_order" (not in the paper): z = [p, v], half positions half
+    # velocities, with p_{t+1} = p_t + v_t fixed and only the velocity rows (and every process noise) learned, so the
+    # filter infers v from successive frames' positions as a Kalman filter on a moving object does
+    lds_structure: str = "free"
 
     def __post_init__(self) -> None:
+        if self.lds_structure not in LDS_STRUCTURES:
+            raise ValueError(f"VAEConfig.lds_structure must be one of {LDS_STRUCTURES}, got {self.lds_structure!r}")
+        if self.lds_structure == "second_order" and self.latent_dim % 2:
+            raise ValueError(f"VAEConfig: lds_structure second_order splits the latent into positions and velocities, "
+                             f"so latent_dim must be even, got {self.latent_dim}")
+        if self.predict_steps < 0:
+            raise ValueError(f"VAEConfig.predict_steps must be >= 0, got {self.predict_steps}")
         if self.inference not in INFERENCE_KINDS:
             raise ValueError(f"VAEConfig.inference must be one of {INFERENCE_KINDS}, got {self.inference!r}")
         if self.latent_dim < 1 or self.batch_rollouts < 1 or self.lr <= 0 or self.model_lr_per_step <= 0 or self.reward_std <= 0:
@@ -88,6 +103,18 @@ class StructuredVAE(nn.Module):
         self.cost_L = nn.Parameter(0.1 * torch.eye(dz))
         self.cost_c = nn.Parameter(torch.zeros(dz))
         self.cost_b = nn.Parameter(torch.zeros(()))
+
+    def transition(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The LDS mean dynamics (A, B, a) the prior uses: the parameters, or for ``second_order`` the parameters'
+        velocity rows under fixed position rows p_{t+1} = p_t + v_t (no action, no offset)."""
+        if self.config.lds_structure == "free":
+            return self.A, self.B, self.a
+        dp = self.config.latent_dim // 2
+        eye = torch.eye(dp, dtype=self.A.dtype).expand(self.horizon, dp, dp)
+        A = torch.cat([torch.cat([eye, eye], -1), self.A[:, dp:]], 1)
+        B = torch.cat([torch.zeros_like(self.B[:, :dp]), self.B[:, dp:]], 1)
+        a = torch.cat([torch.zeros_like(self.a[:, :dp]), self.a[:, dp:]], 1)
+        return A, B, a
 
     def model_parameters(self) -> list[nn.Parameter]:
         return [self.A, self.B, self.a, self.dyn_logvar, self.cost_L, self.cost_c, self.cost_b]
@@ -140,7 +167,7 @@ class StructuredVAE(nn.Module):
         mean, logvar = self.encoder(flat)
         mean, logvar = mean.reshape(b, t1, -1), logvar.reshape(b, t1, -1)
         if self.config.inference == "smooth":
-            post = kalman_smoother(self.A, self.B, self.a, self.dyn_logvar, mean, logvar, actions)
+            post = kalman_smoother(*self.transition(), self.dyn_logvar, mean, logvar, actions)
             kl = structured_kl(post, mean, logvar).sum().float() / (b * t1)
             chol = torch.linalg.cholesky(post.smoothed_cov)
             eps = torch.randn(post.smoothed_mean.shape, generator=generator, dtype=torch.float64)
@@ -150,20 +177,43 @@ class StructuredVAE(nn.Module):
             eps = torch.randn(mean.shape, generator=generator)
             z = mean + (0.5 * logvar).exp() * eps
             t = t1 - 1
-            prior_mean = torch.einsum("tij,btj->bti", self.A[:t], z[:, :-1]) + torch.einsum("tij,btj->bti", self.B[:t], actions) + self.a[:t]
+            A, B, a = self.transition()
+            prior_mean = torch.einsum("tij,btj->bti", A[:t], z[:, :-1]) + torch.einsum("tij,btj->bti", B[:t], actions) + a[:t]
             kl_dyn = gaussian_kl(mean[:, 1:], logvar[:, 1:], prior_mean, self.dyn_logvar[:t].expand_as(prior_mean))
             kl0 = gaussian_kl(mean[:, 0], logvar[:, 0], torch.zeros_like(mean[:, 0]), torch.zeros_like(mean[:, 0]))
             kl = (kl0.sum() + kl_dyn.sum()) / (b * t1)
             z_mean = mean
-        recon = Fn.binary_cross_entropy_with_logits(self.decoder(z.reshape(b * t1, -1)), images_to_tensor(flat),
-                                                    reduction="none").sum((1, 2, 3)).mean()
+        recon = self._bce(z, images)
         reward_nll = 0.5 * ((self.predicted_reward(z_mean[:, 1:]) - rewards) / self.config.reward_std).pow(2).mean()
         total = recon + beta * kl + reward_nll
-        return total, {"loss": total.item(), "recon": recon.item(), "kl": kl.item(), "reward_nll": reward_nll.item(), "beta": beta}
+        parts = {"recon": recon.item(), "kl": kl.item(), "reward_nll": reward_nll.item(), "beta": beta}
+        k = self.config.predict_steps
+        if 0 < k < t1:
+            predicted = self.lds_rollout(z[:, :t1 - k], actions, k)
+            pred_recon = self._bce(predicted, images[:, k:])
+            total = total + pred_recon
+            parts["pred_recon"] = pred_recon.item()
+        return total, {"loss": total.item(), **parts}
+
+    def _bce(self, z: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """Bernoulli negative log-likelihood per frame of images (B, n, S, S, 3) uint8 decoded from latents (B, n, dz)."""
+        flat = images.reshape(-1, *images.shape[2:])
+        return Fn.binary_cross_entropy_with_logits(self.decoder(z.reshape(len(flat), -1)), images_to_tensor(flat),
+                                                   reduction="none").sum((1, 2, 3)).mean()
+
+    def lds_rollout(self, z: torch.Tensor, actions: torch.Tensor, k: int) -> torch.Tensor:
+        """The LDS's mean k steps on from latents z (B, n, dz) at steps 0..n-1 under the episodes' actions (B, T, du):
+        z_{t+k} predicted for each t (B, n, dz), without process noise."""
+        n = z.shape[1]
+        A, B, a = self.transition()
+        for j in range(k):
+            steps = slice(j, j + n)
+            z = torch.einsum("tij,btj->bti", A[steps], z) + torch.einsum("tij,btj->bti", B[steps], actions[:, steps]) + a[steps]
+        return z
 
     def lds_params(self) -> LdsParams:
         """The latent dynamics prior as numpy arrays (for the run-time filter)."""
-        return LdsParams(*(getattr(self, k).detach().double().numpy().copy() for k in ("A", "B", "a", "dyn_logvar")))
+        return LdsParams(*(p.detach().double().numpy().copy() for p in (*self.transition(), self.dyn_logvar)))
 
     @torch.no_grad()
     def encode_potentials(self, images: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -181,9 +231,10 @@ class StructuredVAE(nn.Module):
         what the controller sees at each step (the frames up to it), as :class:`~anima.models.solar.lds.LdsFilter` gives."""
         mean, logvar = self.encode_potentials(images)
         u = torch.as_tensor(np.asarray(actions, np.float64))
+        A, B, a = self.transition()
         out = []
         for i in range(0, len(mean), batch):
-            res = kalman_smoother(self.A, self.B, self.a, self.dyn_logvar, torch.from_numpy(mean[i:i + batch]),
+            res = kalman_smoother(A, B, a, self.dyn_logvar, torch.from_numpy(mean[i:i + batch]),
                                   torch.from_numpy(logvar[i:i + batch]), u[i:i + batch], smooth=False)
             out.append(res.filtered_mean.numpy())
         return np.concatenate(out)
@@ -229,4 +280,4 @@ def train_epochs(vae: StructuredVAE, opt: torch.optim.Optimizer, images: np.ndar
     return step, per_epoch
 
 
-__all__ = ["INFERENCE_KINDS", "StructuredVAE", "VAEConfig", "gaussian_kl", "kl_beta", "train_epochs"]
+__all__ = ["INFERENCE_KINDS", "LDS_STRUCTURES", "StructuredVAE", "VAEConfig", "gaussian_kl", "kl_beta", "train_epochs"]
