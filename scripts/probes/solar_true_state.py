@@ -1,0 +1,79 @@
+"""Probe: SOLAR's controller (BLDS dynamics fit + refitted quadratic cost + LQR-FLM) on the reacher's TRUE state.
+
+    .venv/bin/python -P scripts/probes/solar_true_state.py --seed 0 --kl-step 0.5 --state tip --cost squared100
+
+The state is [fingertip x, y, qd1, qd2] (``--state tip``) or [q1, q2, qd1, qd2] (``q``): Markov, no images. The
+cost is a quadratic in the position part fitted to -reward (``reward``), to the squared distance (``squared``),
+or to 100 x the squared distance (``squared100``: the same scale as the action penalty 0.3 |u|^2). 100 random
+episodes (std ``--init-std``), then ``--iterations`` x 40, as ``anima train solar``; prints the mean policy's final
+distance (cm) and success on 20 fixed episodes after each iteration. It separates the controller from the latent
+(BENCHMARKS.md "SOLAR", issue 18). A diagnostic, not part of the package.
+"""
+
+import argparse
+import json
+
+import numpy as np
+
+from anima.controllers.lqr_flm import LinearGaussianPolicy, LqrFlmConfig, lqr_flm_update
+from anima.models.solar.blds import fit_dynamics
+from anima.models.solar.cost import QuadraticCost, fit_quadratic_cost
+from anima.sim_bridge.envs.reacher_pixels import ReacherPixelsConfig, ReacherPixelsEnv
+from anima.sim_bridge.reacher_world import fingertip_xy
+
+T, DU, ACTION_WEIGHT = 50, 2, 0.3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--kl-step", type=float, default=0.5)
+    ap.add_argument("--state", choices=("tip", "q"), default="tip")
+    ap.add_argument("--cost", choices=("reward", "squared", "squared100"), default="squared100")
+    ap.add_argument("--init-std", type=float, default=0.5)
+    ap.add_argument("--max-torque", type=float, default=0.1)
+    ap.add_argument("--iterations", type=int, default=7)
+    args = ap.parse_args()
+    env = ReacherPixelsEnv(ReacherPixelsConfig(reacher={"max_torque": args.max_torque}))
+
+    def state() -> np.ndarray:
+        q = env.world.q
+        return np.concatenate([fingertip_xy(q, env.config.reacher.link_lengths) if args.state == "tip" else q, env.world.qd])
+
+    def run(pol: LinearGaussianPolicy, n: int, rng: np.random.Generator, explore: bool) -> tuple[np.ndarray, ...]:
+        xs_all, us_all, rs_all, dist = [], [], [], []
+        for _ in range(n):
+            env.reset(seed=int(rng.integers(2**31)))
+            xs, us, rs = [state()], [], []
+            for t in range(T):
+                u = pol.K[t] @ xs[-1] + pol.k[t]
+                if explore:
+                    u = u + np.linalg.cholesky(pol.cov[t]) @ rng.standard_normal(DU)
+                u = np.clip(u, -1, 1)
+                _, r, _, _, info = env.step(u)
+                xs.append(state()), us.append(u), rs.append(r)
+            xs_all.append(xs), us_all.append(us), rs_all.append(rs), dist.append(info["distance"])
+        return np.array(xs_all), np.array(us_all), np.array(rs_all), np.array(dist)
+
+    rng = np.random.default_rng(args.seed)
+    pol = LinearGaussianPolicy.initial(T, 4, DU, args.init_std)
+    X, U, R, _ = run(pol, 100, rng, True)
+    curve = []
+    for _ in range(args.iterations):
+        r = R.reshape(-1)
+        r = {"reward": r, "squared": -np.square(r), "squared100": -100 * np.square(r)}[args.cost]
+        pos_cost = fit_quadratic_cost(X[:, 1:, :2].reshape(-1, 2), r, ACTION_WEIGHT)
+        Cxx, cx = np.zeros((4, 4)), np.zeros(4)
+        Cxx[:2, :2], cx[:2] = pos_cost.Cxx, pos_cost.cx
+        dyn = fit_dynamics(X[-40:], U[-40:], X, U, 50.0, 2)
+        C, c = QuadraticCost(Cxx, cx, pos_cost.const, ACTION_WEIGHT).next_state_lqr_terms(dyn.F, dyn.f)
+        pol, _ = lqr_flm_update(dyn, C, c, pol, LqrFlmConfig(kl_step=args.kl_step))
+        x, u, rr, _ = run(pol, 40, rng, True)
+        X, U, R = np.concatenate([X, x]), np.concatenate([U, u]), np.concatenate([R, rr])
+        d = run(pol, 20, np.random.default_rng(12345), False)[3]
+        curve.append([round(float(d.mean()) * 100, 1), float((d < 0.02).mean())])
+    print(json.dumps({**vars(args), "mean_policy_cm_success": curve}))
+
+
+if __name__ == "__main__":
+    main()
