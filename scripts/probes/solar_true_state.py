@@ -5,7 +5,7 @@
 The state is [fingertip x, y, qd1, qd2] (``--state tip``) or [q1, q2, qd1, qd2] (``q``): Markov, no images. The
 cost is a quadratic in the position part fitted to -reward (``reward``), to the squared distance (``squared``),
 or to 100 x the squared distance (``squared100``: the same scale as the action penalty 0.3 |u|^2). 100 random
-episodes (std ``--init-std``), then ``--iterations`` x 40, as ``anima train solar``; prints the mean policy's final
+episodes (std ``--init-std``), then ``--iterations`` x ``--rollouts`` (40), as ``anima train solar``; prints the mean policy's final
 distance (cm) and success on 20 fixed episodes after each iteration. It separates the controller from the latent
 (BENCHMARKS.md "SOLAR", issue 18). A diagnostic, not part of the package.
 """
@@ -24,6 +24,23 @@ from anima.sim_bridge.reacher_world import fingertip_xy
 T, DU, ACTION_WEIGHT = 50, 2, 0.3
 
 
+class PointMass:
+    """A linear system with the reacher's interface (``--system pointmass``): a damped 2-D point mass, state [p, v],
+    acceleration 2 u m/s^2 (u in [-1, 1]^2), 0.05-s steps, start (0.2, 0) +- 2 cm, target (0, 0.12); reward -10 |p - g|."""
+
+    goal = np.array([0.0, 0.12])
+
+    def reset(self, seed: int) -> None:
+        self.p = np.array([0.2, 0.0]) + np.random.default_rng(seed).uniform(-0.02, 0.02, 2)
+        self.v = np.zeros(2)
+
+    def step(self, u: np.ndarray) -> tuple:
+        self.v = 0.95 * self.v + 0.05 * 2.0 * np.asarray(u)
+        self.p = self.p + 0.05 * self.v
+        d = float(np.linalg.norm(self.p - self.goal))
+        return None, -10 * d, False, False, {"distance": d}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
@@ -33,10 +50,15 @@ def main() -> None:
     ap.add_argument("--init-std", type=float, default=0.5)
     ap.add_argument("--max-torque", type=float, default=0.1)
     ap.add_argument("--iterations", type=int, default=7)
+    ap.add_argument("--system", choices=("reacher", "pointmass"), default="reacher")
+    ap.add_argument("--rollouts", type=int, default=40, help="episodes per iteration (the dynamics fit's batch)")
+    ap.add_argument("--strength", type=float, default=50.0, help="the BLDS prior's data strength")
     args = ap.parse_args()
-    env = ReacherPixelsEnv(ReacherPixelsConfig(reacher={"max_torque": args.max_torque}))
+    env = ReacherPixelsEnv(ReacherPixelsConfig(reacher={"max_torque": args.max_torque})) if args.system == "reacher" else PointMass()
 
     def state() -> np.ndarray:
+        if args.system == "pointmass":
+            return np.concatenate([env.p, env.v])
         q = env.world.q
         return np.concatenate([fingertip_xy(q, env.config.reacher.link_lengths) if args.state == "tip" else q, env.world.qd])
 
@@ -65,10 +87,10 @@ def main() -> None:
         pos_cost = fit_quadratic_cost(X[:, 1:, :2].reshape(-1, 2), r, ACTION_WEIGHT)
         Cxx, cx = np.zeros((4, 4)), np.zeros(4)
         Cxx[:2, :2], cx[:2] = pos_cost.Cxx, pos_cost.cx
-        dyn = fit_dynamics(X[-40:], U[-40:], X, U, 50.0, 2)
+        dyn = fit_dynamics(X[-args.rollouts:], U[-args.rollouts:], X, U, args.strength, 2)
         C, c = QuadraticCost(Cxx, cx, pos_cost.const, ACTION_WEIGHT).next_state_lqr_terms(dyn.F, dyn.f)
         pol, _ = lqr_flm_update(dyn, C, c, pol, LqrFlmConfig(kl_step=args.kl_step))
-        x, u, rr, _ = run(pol, 40, rng, True)
+        x, u, rr, _ = run(pol, args.rollouts, rng, True)
         X, U, R = np.concatenate([X, x]), np.concatenate([U, u]), np.concatenate([R, rr])
         d = run(pol, 20, np.random.default_rng(12345), False)[3]
         curve.append([round(float(d.mean()) * 100, 1), float((d < 0.02).mean())])
