@@ -3,8 +3,8 @@
     .venv/bin/python -P scripts/probes/solar_true_state.py --seed 0 --kl-step 0.5 --state tip --cost squared100
 
 The state is [fingertip x, y, qd1, qd2] (``--state tip``) or [q1, q2, qd1, qd2] (``q``): Markov, no images. The
-cost is a quadratic in the position part fitted to -reward (``reward``), to the squared distance (``squared``),
-or to 100 x the squared distance (``squared100``: the same scale as the action penalty 0.3 |u|^2). 100 random
+cost is a quadratic in the position part fitted to -reward (``reward``; reward = -10 |d|), to reward^2 = 100 |d|^2
+(``squared``, the trainer's ``squared_reward``) or to 100 reward^2 = 10^4 |d|^2 (``squared100``). 100 random
 episodes (std ``--init-std``), then ``--iterations`` x ``--rollouts`` (40), as ``anima train solar``; prints the mean policy's final
 distance (cm) and success on 20 fixed episodes after each iteration. It separates the controller from the latent
 (BENCHMARKS.md "SOLAR", issue 18). A diagnostic, not part of the package.
@@ -51,6 +51,7 @@ def main() -> None:
     ap.add_argument("--max-torque", type=float, default=0.1)
     ap.add_argument("--iterations", type=int, default=7)
     ap.add_argument("--system", choices=("reacher", "pointmass"), default="reacher")
+    ap.add_argument("--final-weight", type=float, default=1.0, help="the last step's state-cost weight (final_cost_multiplier)")
     ap.add_argument("--rollouts", type=int, default=40, help="episodes per iteration (the dynamics fit's batch)")
     ap.add_argument("--strength", type=float, default=50.0, help="the BLDS prior's data strength")
     args = ap.parse_args()
@@ -81,6 +82,8 @@ def main() -> None:
     pol = LinearGaussianPolicy.initial(T, 4, DU, args.init_std)
     X, U, R, _ = run(pol, 100, rng, True)
     curve = []
+    weights = np.ones(T)
+    weights[-1] = args.final_weight
     for _ in range(args.iterations):
         r = R.reshape(-1)
         r = {"reward": r, "squared": -np.square(r), "squared100": -100 * np.square(r)}[args.cost]
@@ -88,7 +91,7 @@ def main() -> None:
         Cxx, cx = np.zeros((4, 4)), np.zeros(4)
         Cxx[:2, :2], cx[:2] = pos_cost.Cxx, pos_cost.cx
         dyn = fit_dynamics(X[-args.rollouts:], U[-args.rollouts:], X, U, args.strength, 2)
-        C, c = QuadraticCost(Cxx, cx, pos_cost.const, ACTION_WEIGHT).next_state_lqr_terms(dyn.F, dyn.f)
+        C, c = QuadraticCost(Cxx, cx, pos_cost.const, ACTION_WEIGHT).next_state_lqr_terms(dyn.F, dyn.f, weights)
         pol, _ = lqr_flm_update(dyn, C, c, pol, LqrFlmConfig(kl_step=args.kl_step))
         x, u, rr, _ = run(pol, args.rollouts, rng, True)
         X, U, R = np.concatenate([X, x]), np.concatenate([U, u]), np.concatenate([R, rr])
