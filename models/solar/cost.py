@@ -77,20 +77,28 @@ def _features(x: np.ndarray) -> np.ndarray:
 
 def fit_quadratic_cost(x: np.ndarray, reward: np.ndarray, action_weight: float = 1e-2, ridge: float = 1e-4,
                        min_eig: float = 1e-6) -> QuadraticCost:
-    """Fit -reward (N,) ~ 1/2 x^T C x + c^T x + b from latents x (N, dx)."""
+    """Fit -reward (N,) ~ 1/2 x^T C x + c^T x + b from latents x (N, dx).
+
+    The fit runs on x standardized per dimension and is mapped back, so the ridge does not depend on the units or
+    the offset of x (on raw positions in metres, squared features ~1e-3, it shrank an exact quadratic far off)."""
     x, y = np.asarray(x, np.float64), -np.asarray(reward, np.float64)
     if x.ndim != 2 or y.shape != (x.shape[0],) or not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise ValueError(f"fit_quadratic_cost: need finite latents (N, dx) and rewards (N,), got {x.shape}, {y.shape}")
     dx = x.shape[1]
-    phi = _features(x)
+    mu, sd = x.mean(0), x.std(0)
+    scale = 1.0 / np.where(sd > 0, sd, 1.0)
+    phi = _features((x - mu) * scale)
     w = np.linalg.solve(phi.T @ phi + ridge * x.shape[0] * np.eye(phi.shape[1]), phi.T @ y)
     iu = np.triu_indices(dx)
     M = np.zeros((dx, dx))
     M[iu] = w[: len(iu[0])]
-    C = M + M.T  # 1/2 x^T C x = sum_{i<=j} w_ij x_i x_j  (diagonal counted twice in M + M^T)
+    Cs, cs, bs = M + M.T, w[len(iu[0]):len(iu[0]) + dx], float(w[-1])  # 1/2 s^T Cs s + cs^T s + bs, s = scale (x - mu)
+    C = scale[:, None] * Cs * scale[None, :]
+    c = scale * cs - C @ mu
+    b = bs - float(cs @ (scale * mu)) + 0.5 * float(mu @ C @ mu)
     evals, evecs = np.linalg.eigh(0.5 * (C + C.T))
     C = (evecs * np.maximum(evals, min_eig)) @ evecs.T
-    return QuadraticCost(C, w[len(iu[0]):len(iu[0]) + dx], float(w[-1]), float(action_weight))
+    return QuadraticCost(C, c, b, float(action_weight))
 
 
 __all__ = ["QuadraticCost", "fit_quadratic_cost"]

@@ -87,8 +87,7 @@ def main() -> None:
     for _ in range(args.iterations):
         r = R.reshape(-1)
         r = {"reward": r, "squared": -np.square(r), "squared100": -100 * np.square(r)}[args.cost]
-        # ridge 1e-9: the default (1e-4 x N, absolute) shrinks a fit in metres (features ~1e-3) far from the true quadratic
-        pos_cost = fit_quadratic_cost(X[:, 1:, :2].reshape(-1, 2), r, ACTION_WEIGHT, ridge=1e-9)
+        pos_cost = fit_quadratic_cost(X[:, 1:, :2].reshape(-1, 2), r, ACTION_WEIGHT)
         Cxx, cx = np.zeros((4, 4)), np.zeros(4)
         Cxx[:2, :2], cx[:2] = pos_cost.Cxx, pos_cost.cx
         dyn = fit_dynamics(X[-args.rollouts:], U[-args.rollouts:], X, U, args.strength, 2)
