@@ -110,6 +110,9 @@ class SolarTrainConfig:
                 raise ValueError(f"SolarTrainConfig.{name} must be >= 0, got {getattr(self, name)}")
         if self.task == "reacher":
             object.__setattr__(self, "env_kwargs", _with_reacher_arm(self.env_kwargs))
+            if self.cost_target == "squared_reward" and self.env_kwargs.get("reward") == "squared_distance":
+                raise ValueError("SolarTrainConfig: cost_target squared_reward squares the reward, and env_kwargs.reward "
+                                 "squared_distance is already -100 |d|^2; use cost_target reward")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> "SolarTrainConfig":

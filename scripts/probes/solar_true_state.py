@@ -2,9 +2,13 @@
 
     .venv/bin/python -P scripts/probes/solar_true_state.py --seed 0 --kl-step 0.5 --state tip --cost squared100
 
-The state is [fingertip x, y, qd1, qd2] (``--state tip``) or [q1, q2, qd1, qd2] (``q``): Markov, no images. The
+The state is [fingertip x, y, qd1, qd2] (``--state tip``), [q1, q2, qd1, qd2] (``q``) or the fingertip's position and
+velocity (``tipvel``): Markov, no images. The
 cost is a quadratic in the position part fitted to -reward (``reward``; reward = -10 |d|), to reward^2 = 100 |d|^2
-(``squared``, the trainer's ``squared_reward``) or to 100 reward^2 = 10^4 |d|^2 (``squared100``). 100 random
+(``squared``, the trainer's ``squared_reward``) or to 100 reward^2 = 10^4 |d|^2 (``squared100``), with the action
+penalty 1/2 ``--action-weight`` |u|^2. The reward here is -10 |d| from the env's distance, without ``ReachTask``'s
+-0.01 |qd|^2 term: with it, reward^2 is not a quadratic in the fingertip position and the fitted minimum drifted to
+(0, 0.23) m (the probe tables before 2026-12-06's ninth session had that bias). 100 random
 episodes (std ``--init-std``), then ``--iterations`` x ``--rollouts`` (40), as ``anima train solar``; prints the mean policy's final
 distance (cm) and success on 20 fixed episodes after each iteration. It separates the controller from the latent
 (BENCHMARKS.md "SOLAR", issue 18). A diagnostic, not part of the package.
@@ -45,23 +49,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--kl-step", type=float, default=0.5)
-    ap.add_argument("--state", choices=("tip", "q"), default="tip")
+    ap.add_argument("--state", choices=("tip", "q", "tipvel"), default="tip")
     ap.add_argument("--cost", choices=("reward", "squared", "squared100"), default="squared100")
     ap.add_argument("--init-std", type=float, default=0.5)
     ap.add_argument("--max-torque", type=float, default=0.1)
+    ap.add_argument("--action-weight", type=float, default=ACTION_WEIGHT, help="the cost's 1/2 w |u|^2 weight")
+    ap.add_argument("--armature", type=float, default=0.0, help="the reacher's joint armature (kg m^2)")
+    ap.add_argument("--damping", type=float, default=0.01, help="the reacher's joint damping (N m s/rad)")
     ap.add_argument("--iterations", type=int, default=7)
     ap.add_argument("--system", choices=("reacher", "pointmass"), default="reacher")
     ap.add_argument("--final-weight", type=float, default=1.0, help="the last step's state-cost weight (final_cost_multiplier)")
     ap.add_argument("--rollouts", type=int, default=40, help="episodes per iteration (the dynamics fit's batch)")
     ap.add_argument("--strength", type=float, default=50.0, help="the BLDS prior's data strength")
     args = ap.parse_args()
-    env = ReacherPixelsEnv(ReacherPixelsConfig(reacher={"max_torque": args.max_torque})) if args.system == "reacher" else PointMass()
+    env = ReacherPixelsEnv(ReacherPixelsConfig(reacher={"max_torque": args.max_torque, "armature": args.armature, "damping": args.damping})) if args.system == "reacher" else PointMass()
 
     def state() -> np.ndarray:
         if args.system == "pointmass":
             return np.concatenate([env.p, env.v])
-        q = env.world.q
-        return np.concatenate([fingertip_xy(q, env.config.reacher.link_lengths) if args.state == "tip" else q, env.world.qd])
+        q, qd, lengths = env.world.q, env.world.qd, env.config.reacher.link_lengths
+        if args.state == "tipvel":  # fingertip position and velocity J(q) qd (finite difference over 1 ms)
+            return np.concatenate([fingertip_xy(q, lengths), (fingertip_xy(q + 1e-3 * qd, lengths) - fingertip_xy(q, lengths)) / 1e-3])
+        return np.concatenate([fingertip_xy(q, lengths) if args.state == "tip" else q, qd])
 
     def run(pol: LinearGaussianPolicy, n: int, rng: np.random.Generator, explore: bool) -> tuple[np.ndarray, ...]:
         xs_all, us_all, rs_all, dist = [], [], [], []
@@ -73,8 +82,8 @@ def main() -> None:
                 if explore:
                     u = u + np.linalg.cholesky(pol.cov[t]) @ rng.standard_normal(DU)
                 u = np.clip(u, -1, 1)
-                _, r, _, _, info = env.step(u)
-                xs.append(state()), us.append(u), rs.append(r)
+                _, _, _, _, info = env.step(u)
+                xs.append(state()), us.append(u), rs.append(-10 * info["distance"])
             xs_all.append(xs), us_all.append(us), rs_all.append(rs), dist.append(info["distance"])
         return np.array(xs_all), np.array(us_all), np.array(rs_all), np.array(dist)
 
@@ -87,11 +96,11 @@ def main() -> None:
     for _ in range(args.iterations):
         r = R.reshape(-1)
         r = {"reward": r, "squared": -np.square(r), "squared100": -100 * np.square(r)}[args.cost]
-        pos_cost = fit_quadratic_cost(X[:, 1:, :2].reshape(-1, 2), r, ACTION_WEIGHT)
+        pos_cost = fit_quadratic_cost(X[:, 1:, :2].reshape(-1, 2), r, args.action_weight)
         Cxx, cx = np.zeros((4, 4)), np.zeros(4)
         Cxx[:2, :2], cx[:2] = pos_cost.Cxx, pos_cost.cx
         dyn = fit_dynamics(X[-args.rollouts:], U[-args.rollouts:], X, U, args.strength, 2)
-        C, c = QuadraticCost(Cxx, cx, pos_cost.const, ACTION_WEIGHT).next_state_lqr_terms(dyn.F, dyn.f, weights)
+        C, c = QuadraticCost(Cxx, cx, pos_cost.const, args.action_weight).next_state_lqr_terms(dyn.F, dyn.f, weights)
         pol, _ = lqr_flm_update(dyn, C, c, pol, LqrFlmConfig(kl_step=args.kl_step))
         x, u, rr, _ = run(pol, args.rollouts, rng, True)
         X, U, R = np.concatenate([X, x]), np.concatenate([U, u]), np.concatenate([R, rr])

@@ -20,11 +20,16 @@ from anima.controllers.planning_tasks import REACHER_STATE_DIM, ReachTask
 
 @dataclass(frozen=True)
 class ReacherConfig:
-    """Arm geometry (m, kg), damping (N m s/rad), torque limit (N m), timing (s)."""
+    """Arm geometry (m, kg), damping (N m s/rad), armature (kg m^2), torque limit (N m), timing (s).
+
+    ``armature`` is a rotor inertia reflected to each joint (MuJoCo's joint ``armature``): it adds to the
+    diagonal of M(q) only, so a large armature makes the arm nearly linear and decoupled.
+    """
 
     link_lengths: tuple[float, float] = (0.1, 0.1)
     link_masses: tuple[float, float] = (0.1, 0.1)
     damping: float = 0.01
+    armature: float = 0.0
     max_torque: float = 0.02
     physics_dt: float = 0.005
     substeps: int = 10
@@ -35,6 +40,8 @@ class ReacherConfig:
     def __post_init__(self) -> None:
         if min(self.link_lengths) <= 0 or min(self.link_masses) <= 0:
             raise ValueError(f"ReacherConfig link lengths and masses must be > 0, got {self.link_lengths}, {self.link_masses}")
+        if not (self.damping >= 0 and self.armature >= 0 and self.max_torque > 0):
+            raise ValueError(f"ReacherConfig damping and armature must be >= 0 and max_torque > 0, got {self.damping}, {self.armature}, {self.max_torque}")
         if self.physics_dt <= 0 or self.substeps < 1 or self.episode_steps < 1:
             raise ValueError("ReacherConfig.physics_dt must be > 0, substeps and episode_steps >= 1")
         if not 0 <= self.target_radius[0] < self.target_radius[1] <= sum(self.link_lengths):
@@ -65,9 +72,9 @@ class PlanarReacherWorld:
         lc1, lc2 = 0.5 * l1, 0.5 * self.config.link_lengths[1]
         i1, i2 = m1 * l1**2 / 12.0, m2 * self.config.link_lengths[1] ** 2 / 12.0
         c2, s2 = np.cos(q[1]), np.sin(q[1])
-        m11 = m1 * lc1**2 + i1 + m2 * (l1**2 + lc2**2 + 2 * l1 * lc2 * c2) + i2
+        m11 = m1 * lc1**2 + i1 + m2 * (l1**2 + lc2**2 + 2 * l1 * lc2 * c2) + i2 + self.config.armature
         m12 = m2 * (lc2**2 + l1 * lc2 * c2) + i2
-        m22 = m2 * lc2**2 + i2
+        m22 = m2 * lc2**2 + i2 + self.config.armature
         h = m2 * l1 * lc2 * s2
         coriolis = np.array([-h * (2 * qd[0] * qd[1] + qd[1] ** 2), h * qd[0] ** 2])
         rhs = tau - coriolis - self.config.damping * qd

@@ -38,6 +38,11 @@ LINK_COLORS = ((60, 120, 255), (60, 200, 255))  # RGB: first link blue, second l
 JOINT_COLOR = (255, 255, 255)
 TIP_COLOR = (255, 255, 0)
 TARGET_COLOR = (255, 40, 40)
+REWARDS = {
+    "reach": "ReachTask's -10 |tip - target| - 0.01 |qd|^2 (PDDM's reacher reward)",
+    "squared_distance": "-100 |tip - target|^2 (m): the SOLAR public code's reacher reward -|tip - target|^2 - 0.05 |u|^2 "
+                        "without its action term, which the LQR cost carries; exactly quadratic in the fingertip position",
+}
 
 
 def _fingertip(q: np.ndarray, link_lengths: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -89,6 +94,7 @@ class ReacherPixelsConfig:
     initial_q: tuple[float, float] = (0.0, 0.0)
     initial_q_noise: float = 0.2
     image_size: int = 64
+    reward: str = "reach"  # "reach": ReachTask's -10 |d| - 0.01 |qd|^2; "squared_distance": -100 |d|^2 (REWARDS)
 
     def __post_init__(self) -> None:
         if isinstance(self.reacher, dict):  # from a YAML config's env_kwargs: {reacher: {max_torque: 0.1}}
@@ -104,6 +110,8 @@ class ReacherPixelsConfig:
             raise ValueError(f"ReacherPixelsConfig.target_xy must be 2 values within reach {reach} m, got {self.target_xy}")
         if len(self.initial_q) != 2 or self.initial_q_noise < 0:
             raise ValueError(f"ReacherPixelsConfig.initial_q must be 2 angles and initial_q_noise >= 0, got {self.initial_q}, {self.initial_q_noise}")
+        if self.reward not in REWARDS:
+            raise ValueError(f"ReacherPixelsConfig.reward must be one of {sorted(REWARDS)}, got {self.reward!r}")
         if not 8 <= self.image_size <= 1024:
             raise ValueError(f"ReacherPixelsConfig.image_size must be 8..1024, got {self.image_size}")
 
@@ -111,7 +119,8 @@ class ReacherPixelsConfig:
 class ReacherPixelsEnv(gym.Env):
     """Planar reacher observed through a (S, S, 3) uint8 top-down image. Action: torques in [-1, 1]^2.
 
-    Reward (per step) is ``ReachTask``'s: -10 |tip - target| - 0.01 |qd|^2. ``info``: ``distance`` (m),
+    Reward (per step, after the action): ``config.reward`` (:data:`REWARDS`), by default ``ReachTask``'s
+    -10 |tip - target| - 0.01 |qd|^2, or -100 |tip - target|^2 (``squared_distance``). ``info``: ``distance`` (m),
     ``success`` (at the last step, distance < ``reacher.success_distance``), ``q``, ``target``.
     """
 
@@ -153,7 +162,10 @@ class ReacherPixelsEnv(gym.Env):
         self.world.step(a * self.config.reacher.max_torque)
         self.t += 1
         state = self.world.state()
-        reward, _ = self.task.reward(state, a.astype(np.float32), np.asarray(self.t))
+        if self.config.reward == "squared_distance":
+            reward = -100.0 * float(self.task.distance(state)) ** 2
+        else:
+            reward, _ = self.task.reward(state, a.astype(np.float32), np.asarray(self.t))
         truncated = self.t >= self.horizon
         info = self._info(False)
         info["success"] = bool(truncated and info["distance"] < self.config.reacher.success_distance)

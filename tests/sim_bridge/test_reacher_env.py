@@ -20,6 +20,16 @@ def test_accelerations_match_hand_computation() -> None:
     np.testing.assert_allclose(qdd, [17.142857, -42.857143], rtol=1e-5)
 
 
+def test_armature_adds_a_rotor_inertia_to_each_joint() -> None:
+    # armature 0.01 kg m^2 on both joints, same pose and torque: M11 = 0.0126667, M22 = 0.0103333, M12 unchanged
+    # det = 1.30194e-4; qdd = (M22 tau1, -M12 tau1) / det = (0.79369, -0.064007): the joints nearly decouple
+    world = PlanarReacherWorld(ReacherConfig(armature=0.01))
+    qdd = world.accelerations(np.zeros(2), np.zeros(2), np.array([0.01, 0.0]))
+    np.testing.assert_allclose(qdd, [0.793686, -0.0640068], rtol=1e-5)
+    with pytest.raises(ValueError, match="armature"):
+        ReacherConfig(armature=-0.01)
+
+
 def test_energy_conserved_without_damping_or_torque() -> None:
     world = PlanarReacherWorld(ReacherConfig(damping=0.0))
     world.reset(np.array([0.3, 0.7]), np.array([2.0, -1.0]))

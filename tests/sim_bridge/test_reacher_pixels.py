@@ -101,3 +101,18 @@ def test_the_arm_config_can_come_from_a_training_configs_mapping() -> None:
         ReacherPixelsConfig(reacher={"max_torqe": 0.1})
     with pytest.raises(ValueError, match="ReacherPixelsConfig.reacher must be"):
         ReacherPixelsConfig(reacher=0.1)
+
+
+def test_the_squared_distance_reward_is_minus_100_d_squared_whatever_the_velocity() -> None:
+    # SOLAR's public reacher rewards -|tip - target|^2 (m); ReachTask's velocity term would make reward^2 non-quadratic
+    env = ReacherPixelsEnv(ReacherPixelsConfig(reward="squared_distance"))
+    reach = ReacherPixelsEnv(ReacherPixelsConfig())
+    env.reset(seed=4), reach.reset(seed=4)
+    for a in ([1.0, -1.0], [1.0, 1.0], [-0.5, 0.2]):
+        _, reward, _, _, info = env.step(np.array(a))
+        _, reach_reward, _, _, reach_info = reach.step(np.array(a))
+        assert reward == pytest.approx(-100 * info["distance"] ** 2, rel=1e-12)
+        assert reach_info["distance"] == info["distance"]
+        assert reach_reward < -10 * reach_info["distance"]  # the moving arm pays ReachTask's velocity term
+    with pytest.raises(ValueError, match="reward must be one of"):
+        ReacherPixelsConfig(reward="squared")
