@@ -84,6 +84,10 @@ class SolarTrainConfig:
     # judged on the final state, while a sum of distances over the episode also rewards getting near early
     final_cost_multiplier: float = 1.0
     cost_on: str = "latent"  # the quadratic cost is fitted on the "latent" part of the state (zero elsewhere) or the whole "state"
+    # the episodes the cost is fitted on (the VAE reward model's refit, or the least-squares refit): every episode (0) or
+    # the last N (not in the paper). A latent is a curved image of the arm's workspace, and one quadratic over all of it
+    # misplaces the minimum; fitted where the policy now goes, it is a local model, as the dynamics are (BENCHMARKS.md)
+    cost_fit_episodes: int = 0
     vae: VAEConfig = VAEConfig()
     lqr: LqrConfig = LqrConfig()
 
@@ -105,7 +109,8 @@ class SolarTrainConfig:
             raise ValueError(f"SolarTrainConfig.cost_model must be 'vae' or 'refit', got {self.cost_model!r}")
         if self.cost_on not in ("latent", "state"):
             raise ValueError(f"SolarTrainConfig.cost_on must be 'latent' or 'state', got {self.cost_on!r}")
-        for name in ("pretrain_epochs", "finetune_epochs", "eval_episodes", "iteration_eval_episodes", "video_every", "reward_refit_steps"):
+        for name in ("pretrain_epochs", "finetune_epochs", "eval_episodes", "iteration_eval_episodes", "video_every", "reward_refit_steps",
+                     "cost_fit_episodes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"SolarTrainConfig.{name} must be >= 0, got {getattr(self, name)}")
         if self.task == "reacher":

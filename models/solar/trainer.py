@@ -363,7 +363,8 @@ class SolarTrainer:
         refit: dict[str, float] = {}
         try:
             if c.reward_refit_steps and c.cost_model == "vae" and self.episodes > c.random_rollouts:
-                refit = self.vae.fit_reward_model(latents[:, 1:].reshape(-1, latents.shape[-1]), self.data["rewards"].reshape(-1),
+                fit = slice(-c.cost_fit_episodes, None) if c.cost_fit_episodes else slice(None)
+                refit = self.vae.fit_reward_model(latents[fit, 1:].reshape(-1, latents.shape[-1]), self.data["rewards"][fit].reshape(-1),
                                                   c.reward_refit_steps)
             dyn = fit_dynamics(states[-n:], u[-n:], states, u, c.lqr.data_strength, c.lqr.prior_window)
             cost = self._fit_cost(latents, states)
@@ -400,7 +401,8 @@ class SolarTrainer:
         c = self.config
         if c.cost_model == "vae":
             return embed_cost(self.vae.quadratic_cost(c.lqr.action_weight), self.state_spec)
-        rewards = self.data["rewards"].reshape(-1)
+        fit = slice(-c.cost_fit_episodes, None) if c.cost_fit_episodes else slice(None)  # the last N episodes: a local model
+        latents, states, rewards = latents[fit], states[fit], self.data["rewards"][fit].reshape(-1)
         if c.cost_target == "squared_reward":
             if (rewards > 0).any():
                 raise ValueError("cost_target squared_reward needs rewards <= 0 (negative distances); got a positive reward")

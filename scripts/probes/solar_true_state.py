@@ -3,7 +3,8 @@
     .venv/bin/python -P scripts/probes/solar_true_state.py --seed 0 --kl-step 0.5 --state tip --cost squared100
 
 The state is [fingertip x, y, qd1, qd2] (``--state tip``), [q1, q2, qd1, qd2] (``q``) or the fingertip's position and
-velocity (``tipvel``): Markov, no images. The
+velocity (``tipvel``), or what ``state_kind: latent_history`` builds from a position, [p_t, (p_t - p_{t-1}) / dt, u_{t-1}]
+with p the fingertip (``tiphist``): Markov, no images. The
 cost is a quadratic in the position part fitted to -reward (``reward``; reward = -10 |d|), to reward^2 = 100 |d|^2
 (``squared``, the trainer's ``squared_reward``) or to 100 reward^2 = 10^4 |d|^2 (``squared100``), with the action
 penalty 1/2 ``--action-weight`` |u|^2. The reward here is -10 |d| from the env's distance, without ``ReachTask``'s
@@ -49,7 +50,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--kl-step", type=float, default=0.5)
-    ap.add_argument("--state", choices=("tip", "q", "tipvel"), default="tip")
+    ap.add_argument("--state", choices=("tip", "q", "tipvel", "tiphist"), default="tip")
     ap.add_argument("--cost", choices=("reward", "squared", "squared100"), default="squared100")
     ap.add_argument("--init-std", type=float, default=0.5)
     ap.add_argument("--max-torque", type=float, default=0.1)
@@ -61,8 +62,29 @@ def main() -> None:
     ap.add_argument("--final-weight", type=float, default=1.0, help="the last step's state-cost weight (final_cost_multiplier)")
     ap.add_argument("--rollouts", type=int, default=40, help="episodes per iteration (the dynamics fit's batch)")
     ap.add_argument("--strength", type=float, default=50.0, help="the BLDS prior's data strength")
+    ap.add_argument("--embed", type=int, default=0, help="tiphist only: the fingertip p replaced by a fixed random embedding "
+                    "of this many dimensions, p -> 10 (A p / 0.1 m + bend sin(B p / 0.1 m)), as a latent; the cost fitted on it")
+    ap.add_argument("--filter", type=float, nargs=2, default=None, metavar=("ALPHA", "BETA"),
+                    help="tiphist: an alpha-beta filter on p (predict p + v dt, correct by alpha and beta / dt): [p^, v^, u_prev]")
+    ap.add_argument("--cost-episodes", type=int, default=0, help="fit the cost on the last N episodes only (0: all)")
+    ap.add_argument("--embed-bend", type=float, default=0.3, help="the embedding's sine amplitude (0: linear)")
+    ap.add_argument("--embed-noise", type=float, default=0.0, help="std of noise added to each embedding dimension per frame")
     args = ap.parse_args()
+    if args.embed and args.state != "tiphist":
+        ap.error("--embed needs --state tiphist")
+    emb_rng = np.random.default_rng(99)
+    A, B = emb_rng.standard_normal((max(args.embed, 1), 2)), emb_rng.standard_normal((max(args.embed, 1), 2))
+    noise_rng = np.random.default_rng(args.seed + 1000)
+    dp = args.embed or 2
+
+    def embed(tip: np.ndarray) -> np.ndarray:
+        if not args.embed:
+            return tip
+        z = 10 * (A @ tip / 0.1 + args.embed_bend * np.sin(B @ tip / 0.1))
+        return z + args.embed_noise * noise_rng.standard_normal(args.embed)
     env = ReacherPixelsEnv(ReacherPixelsConfig(reacher={"max_torque": args.max_torque, "armature": args.armature, "damping": args.damping})) if args.system == "reacher" else PointMass()
+
+    hist = {"tip": None, "u": np.zeros(DU)}
 
     def state() -> np.ndarray:
         if args.system == "pointmass":
@@ -70,35 +92,53 @@ def main() -> None:
         q, qd, lengths = env.world.q, env.world.qd, env.config.reacher.link_lengths
         if args.state == "tipvel":  # fingertip position and velocity J(q) qd (finite difference over 1 ms)
             return np.concatenate([fingertip_xy(q, lengths), (fingertip_xy(q + 1e-3 * qd, lengths) - fingertip_xy(q, lengths)) / 1e-3])
+        if args.state == "tiphist":  # what state_kind latent_history builds: [p_t, (p_t - p_{t-1}) / dt, u_{t-1}]
+            tip = embed(fingertip_xy(q, lengths))
+            if args.filter:
+                dt = env.control_dt
+                if hist["tip"] is None:
+                    hist["tip"], hist["v"] = tip, np.zeros_like(tip)
+                else:
+                    pred = hist["tip"] + hist["v"] * dt
+                    hist["tip"] = pred + args.filter[0] * (tip - pred)
+                    hist["v"] = hist["v"] + args.filter[1] / dt * (tip - pred)
+                return np.concatenate([hist["tip"], hist["v"], hist["u"]])
+            prev = tip if hist["tip"] is None else hist["tip"]
+            hist["tip"] = tip
+            return np.concatenate([tip, (tip - prev) / env.control_dt, hist["u"]])
         return np.concatenate([fingertip_xy(q, lengths) if args.state == "tip" else q, qd])
 
     def run(pol: LinearGaussianPolicy, n: int, rng: np.random.Generator, explore: bool) -> tuple[np.ndarray, ...]:
         xs_all, us_all, rs_all, dist = [], [], [], []
         for _ in range(n):
             env.reset(seed=int(rng.integers(2**31)))
+            hist["tip"], hist["u"] = None, np.zeros(DU)
             xs, us, rs = [state()], [], []
             for t in range(T):
                 u = pol.K[t] @ xs[-1] + pol.k[t]
                 if explore:
                     u = u + np.linalg.cholesky(pol.cov[t]) @ rng.standard_normal(DU)
                 u = np.clip(u, -1, 1)
+                hist["u"] = u
                 _, _, _, _, info = env.step(u)
                 xs.append(state()), us.append(u), rs.append(-10 * info["distance"])
             xs_all.append(xs), us_all.append(us), rs_all.append(rs), dist.append(info["distance"])
         return np.array(xs_all), np.array(us_all), np.array(rs_all), np.array(dist)
 
     rng = np.random.default_rng(args.seed)
-    pol = LinearGaussianPolicy.initial(T, 4, DU, args.init_std)
+    pol = LinearGaussianPolicy.initial(T, 2 * dp + DU if args.state == "tiphist" else 4, DU, args.init_std)
     X, U, R, _ = run(pol, 100, rng, True)
     curve = []
     weights = np.ones(T)
     weights[-1] = args.final_weight
     for _ in range(args.iterations):
-        r = R.reshape(-1)
+        Xc, Rc = (X[-args.cost_episodes:], R[-args.cost_episodes:]) if args.cost_episodes else (X, R)
+        r = Rc.reshape(-1)
         r = {"reward": r, "squared": -np.square(r), "squared100": -100 * np.square(r)}[args.cost]
-        pos_cost = fit_quadratic_cost(X[:, 1:, :2].reshape(-1, 2), r, args.action_weight)
-        Cxx, cx = np.zeros((4, 4)), np.zeros(4)
-        Cxx[:2, :2], cx[:2] = pos_cost.Cxx, pos_cost.cx
+        pos_cost = fit_quadratic_cost(Xc[:, 1:, :dp].reshape(-1, dp), r, args.action_weight)
+        dx = X.shape[-1]
+        Cxx, cx = np.zeros((dx, dx)), np.zeros(dx)
+        Cxx[:dp, :dp], cx[:dp] = pos_cost.Cxx, pos_cost.cx
         dyn = fit_dynamics(X[-args.rollouts:], U[-args.rollouts:], X, U, args.strength, 2)
         C, c = QuadraticCost(Cxx, cx, pos_cost.const, args.action_weight).next_state_lqr_terms(dyn.F, dyn.f, weights)
         pol, _ = lqr_flm_update(dyn, C, c, pol, LqrFlmConfig(kl_step=args.kl_step))

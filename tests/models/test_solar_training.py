@@ -330,6 +330,26 @@ def test_pretrained_takes_a_vae_with_fewer_epochs_and_pretrains_it_further(tmp_p
         fewer.start_from_pretrained(tmp_path / "source")
 
 
+def test_the_cost_can_be_fitted_on_the_last_episodes_only(tmp_path: Path) -> None:
+    """A curved latent: the old episodes' rewards say the goal is at a, the last ones' at b; cost_fit_episodes
+    fits only the last N, so the minimum follows them (a local cost model, as the dynamics are)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(30, 5, 4))
+    a, b = np.zeros(4), np.full(4, 0.5)
+    rewards = np.concatenate([-np.sum((x[:20, 1:] - a) ** 2, -1), -np.sum((x[20:, 1:] - b) ** 2, -1)])
+    minima = []
+    for n in (0, 10):
+        config = SolarTrainConfig(**{**TINY, "video_every": 0}).replace(cost_model="refit", cost_on="state", cost_fit_episodes=n)
+        trainer = SolarTrainer(config, tmp_path / f"run{n}", log=lambda _m: None)
+        trainer.data = {"rewards": rewards}
+        cost = trainer._fit_cost(x, x)
+        minima.append(np.linalg.solve(cost.Cxx, -cost.cx))
+    assert np.linalg.norm(minima[0] - b) > 0.2  # all 30 episodes: pulled toward a
+    np.testing.assert_allclose(minima[1], b, atol=1e-3)  # the last 10 only: exactly b
+    with pytest.raises(ValueError, match="cost_fit_episodes must be >= 0"):
+        SolarTrainConfig(cost_fit_episodes=-1)
+
+
 def test_reward_refit_runs_on_every_update_after_the_random_episodes_only(tmp_path: Path) -> None:
     config = SolarTrainConfig(**{**TINY, "iterations": 2, "reward_refit_steps": 50})
     trainer = SolarTrainer(config, tmp_path / "run", log=lambda m: None)
