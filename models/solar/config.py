@@ -88,6 +88,11 @@ class SolarTrainConfig:
     # the last N (not in the paper). A latent is a curved image of the arm's workspace, and one quadratic over all of it
     # misplaces the minimum; fitted where the policy now goes, it is a local model, as the dynamics are (BENCHMARKS.md)
     cost_fit_episodes: int = 0
+    # with state_kind filtered, the latents the dynamics and the cost are fitted on: the "filtered" means the controller
+    # acts on, or the "smoothed" means (each frame's posterior given the whole episode; not in the paper's code as such).
+    # Fitting on the filtered means regresses x_{t+1} on an estimate that carries each frame's noise; LQG's separation
+    # principle fits the model on the best estimate of the state and acts on the filter's (BENCHMARKS.md)
+    fit_on: str = "filtered"
     vae: VAEConfig = VAEConfig()
     lqr: LqrConfig = LqrConfig()
 
@@ -107,6 +112,10 @@ class SolarTrainConfig:
             raise ValueError(f"SolarTrainConfig.cost_timing must be 'next' or 'current', got {self.cost_timing!r}")
         if self.cost_model not in ("vae", "refit"):
             raise ValueError(f"SolarTrainConfig.cost_model must be 'vae' or 'refit', got {self.cost_model!r}")
+        if self.fit_on not in ("filtered", "smoothed"):
+            raise ValueError(f"SolarTrainConfig.fit_on must be 'filtered' or 'smoothed', got {self.fit_on!r}")
+        if self.fit_on == "smoothed" and self.state_kind != "filtered":
+            raise ValueError(f"SolarTrainConfig.fit_on smoothed needs state_kind filtered, got {self.state_kind!r}")
         if self.cost_on not in ("latent", "state"):
             raise ValueError(f"SolarTrainConfig.cost_on must be 'latent' or 'state', got {self.cost_on!r}")
         for name in ("pretrain_epochs", "finetune_epochs", "eval_episodes", "iteration_eval_episodes", "video_every", "reward_refit_steps",

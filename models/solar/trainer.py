@@ -344,10 +344,11 @@ class SolarTrainer:
 
     def _encode_episodes(self, start: int) -> np.ndarray:
         """Latents of the stored episodes from ``start`` on: encoder means, or for the ``filtered`` state the
-        Kalman-filtered means under the VAE's LDS (what the controller sees at each step)."""
+        Kalman-filtered means under the VAE's LDS (what the controller sees at each step), or the smoothed means
+        (``fit_on: smoothed``: the fits see each frame given the whole episode; the controller still filters)."""
         images = self.data["images"][start:]
         if self.state_spec.kind == "filtered":
-            return self.vae.filtered_means(images, self.data["actions"][start:])
+            return self.vae.filtered_means(images, self.data["actions"][start:], smoothed=self.config.fit_on == "smoothed")
         return self.vae.encode_means(images)
 
     def _tracker(self) -> StateTracker:

@@ -226,17 +226,18 @@ class StructuredVAE(nn.Module):
         return mean, logvar
 
     @torch.no_grad()
-    def filtered_means(self, images: np.ndarray, actions: np.ndarray, batch: int = 64) -> np.ndarray:
+    def filtered_means(self, images: np.ndarray, actions: np.ndarray, batch: int = 64, smoothed: bool = False) -> np.ndarray:
         """Kalman-filtered latent means (N, T+1, dz) of episodes: images (N, T+1, S, S, 3), actions (N, T, du) --
-        what the controller sees at each step (the frames up to it), as :class:`~anima.models.solar.lds.LdsFilter` gives."""
+        what the controller sees at each step (the frames up to it), as :class:`~anima.models.solar.lds.LdsFilter` gives;
+        ``smoothed``: the smoothed means instead (every frame of the episode, the structured posterior's)."""
         mean, logvar = self.encode_potentials(images)
         u = torch.as_tensor(np.asarray(actions, np.float64))
         A, B, a = self.transition()
         out = []
         for i in range(0, len(mean), batch):
             res = kalman_smoother(A, B, a, self.dyn_logvar, torch.from_numpy(mean[i:i + batch]),
-                                  torch.from_numpy(logvar[i:i + batch]), u[i:i + batch], smooth=False)
-            out.append(res.filtered_mean.numpy())
+                                  torch.from_numpy(logvar[i:i + batch]), u[i:i + batch], smooth=smoothed)
+            out.append((res.smoothed_mean if smoothed else res.filtered_mean).numpy())
         return np.concatenate(out)
 
     def encode_means(self, images: np.ndarray, batch: int = 256) -> np.ndarray:

@@ -69,7 +69,11 @@ def main() -> None:
     ap.add_argument("--cost-episodes", type=int, default=0, help="fit the cost on the last N episodes only (0: all)")
     ap.add_argument("--embed-bend", type=float, default=0.3, help="the embedding's sine amplitude (0: linear)")
     ap.add_argument("--embed-noise", type=float, default=0.0, help="std of noise added to each embedding dimension per frame")
+    ap.add_argument("--fit-clean", action="store_true", help="tiphist: fit the dynamics and the cost on the noise-free states "
+                    "(a perfect smoother), act on the noisy ones")
     args = ap.parse_args()
+    if args.fit_clean and (args.state != "tiphist" or args.filter or not args.embed):
+        ap.error("--fit-clean needs --state tiphist with --embed and no --filter")
     if args.embed and args.state != "tiphist":
         ap.error("--embed needs --state tiphist")
     emb_rng = np.random.default_rng(99)
@@ -77,14 +81,14 @@ def main() -> None:
     noise_rng = np.random.default_rng(args.seed + 1000)
     dp = args.embed or 2
 
-    def embed(tip: np.ndarray) -> np.ndarray:
+    def embed(tip: np.ndarray, noise: bool = True) -> np.ndarray:
         if not args.embed:
             return tip
         z = 10 * (A @ tip / 0.1 + args.embed_bend * np.sin(B @ tip / 0.1))
-        return z + args.embed_noise * noise_rng.standard_normal(args.embed)
+        return z + args.embed_noise * noise_rng.standard_normal(args.embed) if noise else z
     env = ReacherPixelsEnv(ReacherPixelsConfig(reacher={"max_torque": args.max_torque, "armature": args.armature, "damping": args.damping})) if args.system == "reacher" else PointMass()
 
-    hist = {"tip": None, "u": np.zeros(DU)}
+    hist = {"tip": None, "u": np.zeros(DU), "clean": None, "clean_state": None}
 
     def state() -> np.ndarray:
         if args.system == "pointmass":
@@ -103,17 +107,21 @@ def main() -> None:
                     hist["tip"] = pred + args.filter[0] * (tip - pred)
                     hist["v"] = hist["v"] + args.filter[1] / dt * (tip - pred)
                 return np.concatenate([hist["tip"], hist["v"], hist["u"]])
+            clean = embed(fingertip_xy(q, lengths), noise=False)
+            prev_clean = clean if hist["clean"] is None else hist["clean"]
+            hist["clean"], hist["clean_state"] = clean, np.concatenate([clean, (clean - prev_clean) / env.control_dt, hist["u"]])
             prev = tip if hist["tip"] is None else hist["tip"]
             hist["tip"] = tip
             return np.concatenate([tip, (tip - prev) / env.control_dt, hist["u"]])
         return np.concatenate([fingertip_xy(q, lengths) if args.state == "tip" else q, qd])
 
     def run(pol: LinearGaussianPolicy, n: int, rng: np.random.Generator, explore: bool) -> tuple[np.ndarray, ...]:
-        xs_all, us_all, rs_all, dist = [], [], [], []
+        xs_all, us_all, rs_all, dist, clean_all = [], [], [], [], []
         for _ in range(n):
             env.reset(seed=int(rng.integers(2**31)))
-            hist["tip"], hist["u"] = None, np.zeros(DU)
+            hist["tip"], hist["u"], hist["clean"] = None, np.zeros(DU), None
             xs, us, rs = [state()], [], []
+            clean = [hist["clean_state"]]
             for t in range(T):
                 u = pol.K[t] @ xs[-1] + pol.k[t]
                 if explore:
@@ -122,7 +130,10 @@ def main() -> None:
                 hist["u"] = u
                 _, _, _, _, info = env.step(u)
                 xs.append(state()), us.append(u), rs.append(-10 * info["distance"])
-            xs_all.append(xs), us_all.append(us), rs_all.append(rs), dist.append(info["distance"])
+                clean.append(hist["clean_state"])
+            xs_all.append(xs), us_all.append(us), rs_all.append(rs), dist.append(info["distance"]), clean_all.append(clean)
+        if args.fit_clean:  # what the fits see
+            return np.array(clean_all), np.array(us_all), np.array(rs_all), np.array(dist)
         return np.array(xs_all), np.array(us_all), np.array(rs_all), np.array(dist)
 
     rng = np.random.default_rng(args.seed)

@@ -139,6 +139,29 @@ def test_a_structured_run_ships_a_filtered_policy_that_acts_as_training_did(tmp_
     assert resumed.config.vae.inference == "smooth" and resumed.state_spec.kind == "filtered"
 
 
+def test_fit_on_smoothed_fits_on_the_smoothed_means_and_acts_on_the_filtered(tmp_path: Path) -> None:
+    """LQG's split: the update fits the dynamics and the cost on each episode's smoothed latents, the controller
+    (trainer and policy file alike) still filters frame by frame; the two agree at each episode's last frame."""
+    config = SolarTrainConfig(**{**TINY, "video_every": 0}).replace(**{"vae.inference": "smooth", "state_kind": "filtered",
+                                                                       "fit_on": "smoothed"})
+    trainer = SolarTrainer(config, tmp_path / "run", log=lambda _m: None)
+    trainer.run()
+    assert trainer.history[-1].get("lqr_skipped") is None
+    images, actions = trainer.data["images"], trainer.data["actions"]
+    fitted, filtered = trainer._latents(), trainer.vae.filtered_means(images, actions)
+    np.testing.assert_allclose(fitted, trainer.vae.filtered_means(images, actions, smoothed=True), rtol=1e-5, atol=1e-7)
+    assert np.abs(fitted[:, :-1] - filtered[:, :-1]).max() > 1e-3  # earlier frames see the later ones
+    np.testing.assert_allclose(fitted[:, -1], filtered[:, -1], rtol=1e-5, atol=1e-6)
+    policy = SolarPolicy.load(tmp_path / "run" / "policy.pt", expect_task="reacher", expect_latent_dim=10)
+    mine, theirs = trainer._act_fn(trainer.policy, explore=False), policy.actor()
+    for t in range(4):
+        np.testing.assert_allclose(theirs(t, images[-1][t]), mine(t, images[-1][t], np.random.default_rng(0)), atol=1e-4)
+    with pytest.raises(ValueError, match="fit_on smoothed needs state_kind filtered"):
+        SolarTrainConfig(fit_on="smoothed")
+    with pytest.raises(ValueError, match="fit_on must be"):
+        SolarTrainConfig(state_kind="filtered", fit_on="both")
+
+
 def test_config_refuses_an_unknown_state_or_cost() -> None:
     with pytest.raises(ValueError, match="state_kind must be one of"):
         SolarTrainConfig(state_kind="smoothed")
