@@ -11,7 +11,9 @@ penalty 1/2 ``--action-weight`` |u|^2. The reward here is -10 |d| from the env's
 -0.01 |qd|^2 term: with it, reward^2 is not a quadratic in the fingertip position and the fitted minimum drifted to
 (0, 0.23) m (the probe tables before 2026-12-06's ninth session had that bias). 100 random
 episodes (std ``--init-std``), then ``--iterations`` x ``--rollouts`` (40), as ``anima train solar``; prints the mean policy's final
-distance (cm) and success on 20 fixed episodes after each iteration. It separates the controller from the latent
+distance (cm) and success on 20 fixed episodes after each iteration. ``--embed``, ``--embed-bend``, ``--embed-noise``,
+``--filter``, ``--fit-clean`` and ``--cost-episodes`` turn the true fingertip into something like a learned latent (a
+curved, higher-dimensional, noisy image of it) one property at a time. It separates the controller from the latent
 (BENCHMARKS.md "SOLAR", issue 18). A diagnostic, not part of the package.
 """
 
@@ -72,8 +74,8 @@ def main() -> None:
     ap.add_argument("--fit-clean", action="store_true", help="tiphist: fit the dynamics and the cost on the noise-free states "
                     "(a perfect smoother), act on the noisy ones")
     args = ap.parse_args()
-    if args.fit_clean and (args.state != "tiphist" or args.filter or not args.embed):
-        ap.error("--fit-clean needs --state tiphist with --embed and no --filter")
+    if args.fit_clean and (args.state != "tiphist" or not args.embed):
+        ap.error("--fit-clean needs --state tiphist with --embed")
     if args.embed and args.state != "tiphist":
         ap.error("--embed needs --state tiphist")
     emb_rng = np.random.default_rng(99)
@@ -98,6 +100,9 @@ def main() -> None:
             return np.concatenate([fingertip_xy(q, lengths), (fingertip_xy(q + 1e-3 * qd, lengths) - fingertip_xy(q, lengths)) / 1e-3])
         if args.state == "tiphist":  # what state_kind latent_history builds: [p_t, (p_t - p_{t-1}) / dt, u_{t-1}]
             tip = embed(fingertip_xy(q, lengths))
+            clean = embed(fingertip_xy(q, lengths), noise=False)
+            prev_clean = clean if hist["clean"] is None else hist["clean"]
+            hist["clean"], hist["clean_state"] = clean, np.concatenate([clean, (clean - prev_clean) / env.control_dt, hist["u"]])
             if args.filter:
                 dt = env.control_dt
                 if hist["tip"] is None:
@@ -107,9 +112,6 @@ def main() -> None:
                     hist["tip"] = pred + args.filter[0] * (tip - pred)
                     hist["v"] = hist["v"] + args.filter[1] / dt * (tip - pred)
                 return np.concatenate([hist["tip"], hist["v"], hist["u"]])
-            clean = embed(fingertip_xy(q, lengths), noise=False)
-            prev_clean = clean if hist["clean"] is None else hist["clean"]
-            hist["clean"], hist["clean_state"] = clean, np.concatenate([clean, (clean - prev_clean) / env.control_dt, hist["u"]])
             prev = tip if hist["tip"] is None else hist["tip"]
             hist["tip"] = tip
             return np.concatenate([tip, (tip - prev) / env.control_dt, hist["u"]])
