@@ -364,7 +364,7 @@ class SolarTrainer:
         refit: dict[str, float] = {}
         try:
             if c.reward_refit_steps and c.cost_model == "vae" and self.episodes > c.random_rollouts:
-                fit = slice(-c.cost_fit_episodes, None) if c.cost_fit_episodes else slice(None)
+                fit = self._cost_episodes()
                 refit = self.vae.fit_reward_model(latents[fit, 1:].reshape(-1, latents.shape[-1]), self.data["rewards"][fit].reshape(-1),
                                                   c.reward_refit_steps)
             dyn = fit_dynamics(states[-n:], u[-n:], states, u, c.lqr.data_strength, c.lqr.prior_window)
@@ -396,13 +396,18 @@ class SolarTrainer:
             self.previous_policy = None  # the next batch comes from the same policy: no step to judge
             return {"skipped": 1.0}
 
+    def _cost_episodes(self) -> slice:
+        """The episodes the cost is fitted on: all, or the last ``cost_fit_episodes`` (a local model)."""
+        n = self.config.cost_fit_episodes
+        return slice(-n, None) if n else slice(None)
+
     def _fit_cost(self, latents: np.ndarray, states: np.ndarray) -> Any:
         """The quadratic cost over the controller state: the VAE's learned reward model (``cost_model: vae``), or a
         least-squares refit on the latent part or the whole state (``cost_model: refit``, ``cost_on``)."""
         c = self.config
         if c.cost_model == "vae":
             return embed_cost(self.vae.quadratic_cost(c.lqr.action_weight), self.state_spec)
-        fit = slice(-c.cost_fit_episodes, None) if c.cost_fit_episodes else slice(None)  # the last N episodes: a local model
+        fit = self._cost_episodes()
         latents, states, rewards = latents[fit], states[fit], self.data["rewards"][fit].reshape(-1)
         if c.cost_target == "squared_reward":
             if (rewards > 0).any():
