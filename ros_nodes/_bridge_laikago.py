@@ -90,12 +90,18 @@ class LaikagoAdapter:
                 imu_msg(stamp, self._imu_frame, r.orientation_xyzw, r.angular_velocity, r.linear_acceleration, self._imu_cov)
             )
         if self._step % self._gt_every == 0:
-            g = self.world.ground_truth()
-            self._gt_pub.publish(
-                odometry_msg(stamp, g.position, g.orientation_xyzw, g.linear_velocity_world, g.angular_velocity_body)
-            )
+            self._publish_ground_truth(stamp)
         if self._step % self._contacts_every == 0:
             self._contacts_pub.publish(String(data=",".join(self.world.non_foot_ground_contact())))
+
+    def on_hold(self, stamp: Time) -> None:
+        """While the bridge holds the world (start-up, ``sim/pause``): the frozen body's ground truth."""
+        self._publish_ground_truth(stamp)
+
+    def _publish_ground_truth(self, stamp: Time) -> None:
+        g = self.world.ground_truth()
+        self._gt_pub.publish(
+            odometry_msg(stamp, g.position, g.orientation_xyzw, g.linear_velocity_world, g.angular_velocity_body))
 
     def close(self) -> None:
         pass

@@ -43,6 +43,13 @@ for the Laikago the initial pose at the origin, at rest; for the planar reacher 
 and target, named in the reply), between physics steps; sim time goes on
 (the clock never runs backwards) and the dynamics (randomized draw or domain) are kept. Used between
 adaptation episodes, where a person resets a real robot.
+
+Service ``sim/pause`` (std_srvs/SetBool): ``data: true`` pauses the world between physics steps, as at
+start-up: no physics, no ``/clock``, sim time stands, and the frozen robot's ``joint_states`` (and the
+adapter's ``on_hold`` topics) are published every ``_HOLD_PERIOD_S`` of wall time; commands are still
+taken and checked, and the last one acts again on resume. ``data: false`` resumes at the same sim time
+(pacing restarts from there: no catch-up burst). A reset while paused shows its start state on the
+topics before anything moves it, the way to inspect it (Gazebo's ``pause_physics`` / ``unpause_physics``).
 """
 
 from __future__ import annotations
@@ -58,7 +65,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
-from std_srvs.srv import Trigger
+from std_srvs.srv import SetBool, Trigger
 
 from anima.controllers.command_guard import CommandGuard, CommandGuardConfig, GuardMode, RejectionLog
 from anima.controllers.latency import LatencyWindow
@@ -118,6 +125,8 @@ class SimBridgeNode(Node):
         cmd_sub = self.create_subscription(JointState, "joint_commands", self._on_command, COMMAND_QOS, raw=True)
         self._commands = SubscriptionPoller(self, cmd_sub)
         self.create_service(Trigger, "sim/reset", self._on_reset)
+        self._paused = False
+        self.create_service(SetBool, "sim/pause", self._on_pause)
         self.get_logger().info(
             f"world={p['world']} physics {1 / dt:.0f} Hz, joint_states every {self._js_every} steps, "
             f"rtf={p['real_time_factor']}, lockstep={p['lockstep']}, torque limits from {robot.source}"
@@ -163,6 +172,16 @@ class SimBridgeNode(Node):
         self.get_logger().info(resp.message)
         return resp
 
+    def _on_pause(self, req: SetBool.Request, resp: SetBool.Response) -> SetBool.Response:
+        """Runs in the physics loop's executor turn: the loop holds (or resumes) before its next step."""
+        was, self._paused = self._paused, bool(req.data)
+        state = "paused" if self._paused else "running"
+        resp.success = True
+        resp.message = f"world {state} at sim time {self.world.time_s:.3f} s" + ("" if was != self._paused
+                                                                                  else f" (already {state})")
+        self.get_logger().info(resp.message)
+        return resp
+
     def _on_command(self, raw: bytes) -> None:
         try:
             msg = self._reader.read(raw)
@@ -200,6 +219,11 @@ class SimBridgeNode(Node):
         step = 0
         next_service = time.perf_counter()
         while (end_step is None or step < end_step) and not shutdown_requested():
+            if self._paused:
+                if not self._hold_paused(executor):
+                    return
+                pacer.restart(step)
+                next_service = time.perf_counter()
             self._commands.take_all()
             self._apply_command()
             self.world.step(1)
@@ -224,23 +248,42 @@ class SimBridgeNode(Node):
         log.info("holding the world (no physics steps, no /clock) until the first joint_commands")
         start = time.monotonic()
         remind = start + _HOLD_REMIND_S
-        on_hold = getattr(self.adapter, "on_hold", None)
         while not self.guard.started:
             if shutdown_requested():
                 return False
-            stamp = to_time_msg(self.world.time_s)
-            self._publish_joint_states(stamp)
-            if on_hold is not None:
-                on_hold(stamp)
-            if self._commands.wait(_HOLD_PERIOD_S):
-                self._commands.take_all()
-            executor.spin_once(timeout_sec=0.0)
+            self._hold_turn(executor, lambda: self.guard.started)
             if time.monotonic() >= remind:
                 log.warn(f"still waiting for the first joint_commands ({time.monotonic() - start:.0f} s): "
                          "the robot is held as placed")
                 remind += _HOLD_REMIND_S
         log.info(f"first joint_commands after {time.monotonic() - start:.2f} s: stepping the world")
         return True
+
+    def _hold_paused(self, executor: SingleThreadedExecutor) -> bool:
+        """Hold the world while ``sim/pause`` says so; False on shutdown."""
+        while self._paused:
+            if shutdown_requested():
+                return False
+            self._hold_turn(executor, lambda: False)
+        return True
+
+    def _hold_turn(self, executor: SingleThreadedExecutor, done) -> None:
+        """One turn of a held world: its frozen readings at the held stamp, then commands taken for
+        ``_HOLD_PERIOD_S`` (or until ``done()``; a controller answering each reading at once must not
+        speed the held stream up), then services served."""
+        stamp = to_time_msg(self.world.time_s)
+        self._publish_joint_states(stamp)
+        on_hold = getattr(self.adapter, "on_hold", None)
+        if on_hold is not None:
+            on_hold(stamp)
+        deadline = time.perf_counter() + _HOLD_PERIOD_S
+        while not done():
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                break
+            if self._commands.wait(left):
+                self._commands.take_all()
+        executor.spin_once(timeout_sec=0.0)
 
     def _apply_command(self) -> None:
         tau = self.guard.torque(self.world.time_s, lambda: self.world.true_joints().velocity)

@@ -37,6 +37,10 @@ class Pacer:
         self._t0 = time.perf_counter()
         self._step0 = 0
 
+    def restart(self, step: int) -> None:
+        """Schedule from now on as if ``step`` were due now (after a pause: no catch-up burst)."""
+        self._t0, self._step0 = time.perf_counter(), step
+
     def wait(self, step: int) -> None:
         """Sleep until the wall time at which ``step`` is due."""
         if self._period == 0.0:

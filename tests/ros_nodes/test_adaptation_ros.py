@@ -1,5 +1,5 @@
-"""Adaptation over ROS: the bridge's `sim/reset` restores the start state, `imitation_policy` takes z at
-run time (validated), and a two-episode `anima adapt --ros` runs through the launched stack."""
+"""Adaptation over ROS: the bridge's `sim/reset` restores the start state (seen while `sim/pause` holds the world),
+`imitation_policy` takes z at run time (validated), and a two-episode `anima adapt --ros` runs through the launched stack."""
 
 from __future__ import annotations
 
@@ -40,6 +40,23 @@ def _initial_pose() -> np.ndarray:
     return np.asarray(named_pose(load_robot_config("laikago"), name), dtype=float)
 
 
+def _start_height() -> float:
+    """The body's height where the bridge's world places it in the initial pose (the Laikago world config's
+    ``initial_height_m``, or the lowest toe on the ground), computed from that world here."""
+    import pybullet
+    from pybullet_utils.bullet_client import BulletClient
+
+    from anima.sim_bridge.laikago_world import LaikagoWorld, load_laikago_world_config
+
+    client = BulletClient(connection_mode=pybullet.DIRECT)
+    try:
+        world = LaikagoWorld(client, load_laikago_world_config(None))
+        world.reset(joint_positions=_initial_pose())
+        return float(world.ground_truth().position[2])
+    finally:
+        client.disconnect()
+
+
 def _wait_for_text(path: Path, needle: str, timeout_s: float = 20.0) -> str:
     """The file's text once it contains ``needle`` (polled: the launcher writes it from another process)."""
     deadline = time.monotonic() + timeout_s
@@ -59,7 +76,7 @@ class _Probe:
         from rcl_interfaces.srv import SetParameters
         from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import JointState
-        from std_srvs.srv import Trigger
+        from std_srvs.srv import SetBool, Trigger
 
         from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
@@ -78,6 +95,7 @@ class _Probe:
         self.node.create_subscription(JointState, "joint_states", self._on_joints, probe_qos)
         self.node.create_subscription(Odometry, "sim/ground_truth/odom", self._on_truth, probe_qos)
         self.reset = self.node.create_client(Trigger, "sim/reset")
+        self.pause = self.node.create_client(SetBool, "sim/pause")
         self.params = self.node.create_client(SetParameters, "imitation_policy/set_parameters")
         self.executor = SingleThreadedExecutor(context=self.ctx)
         self.executor.add_node(self.node)
@@ -155,31 +173,50 @@ def stack(ros_env, venv_bin, tmp_path):
 
 
 def test_sim_reset_restores_the_start_state_and_z_is_a_validated_parameter(stack) -> None:
-    from std_srvs.srv import Trigger
+    from std_srvs.srv import SetBool, Trigger
 
     probe, log_path = stack
     probe.wait_for(lambda: probe.joints and probe.truth, "joint_states and ground truth")
-    # The start state is the bridge's configured initial pose (config/laikago_sim.yaml: crouch), not the
-    # first sample this probe hears: the controllers may already be acting when discovery lets it join.
-    start_q = _initial_pose()
-    probe.wait_for(lambda: probe.truth[-1][1][2] > probe.truth[0][1][2] + 0.05
+    # The start state is the bridge's configured initial pose (config/laikago_sim.yaml: crouch) at the height the
+    # world places it, not the first sample this probe hears: the robot may be up before discovery lets it join.
+    start_q, start_z = _initial_pose(), _start_height()
+    probe.wait_for(lambda: probe.truth[-1][1][2] > start_z + 0.05
                    and np.max(np.abs(probe.joints[-1][1] - start_q)) > 0.3, "the robot standing up")
-    with probe.cond:
-        start_pos = probe.truth[0][1].copy()
-        before = probe.joints[-1][1].copy()
-    assert np.max(np.abs(before - start_q)) > 0.3  # it moved away from the start: the reset has work to do
+
+    # Paused, the world holds whatever the reset made of it, and the bridge keeps publishing that frozen state,
+    # so the check does not depend on catching the few milliseconds between a reset and the PD moving the legs.
+    sent = time.monotonic()
+    paused = probe.call(probe.pause, SetBool.Request(data=True))
+    assert paused.success and "world paused at sim time" in paused.message, paused.message
     resp = probe.call(probe.reset, Trigger.Request())
     assert resp.success, resp.message
     t_reset = float(re.search(r"at sim time ([0-9.]+) s", resp.message).group(1))
-    probe.wait_for(lambda: any(t > t_reset for t, _ in probe.joints) and any(t > t_reset for t, _ in probe.truth),
-                   "readings after the reset")
+    # Held samples all carry the paused stamp and leave in order, one per 20 ms of wall time: the first `before`
+    # of them may show the robot before the reset (published between the pause and the reset, which both fell
+    # inside this probe's two calls); every later one shows the reset state. A lagging probe just hears them later.
+    before = int((time.monotonic() - sent) / 0.02) + 2
+
+    def held(samples):
+        first = next((i for i, (t, _) in enumerate(samples) if abs(t - t_reset) < 5e-4), len(samples))
+        return samples[first:]
+
+    probe.wait_for(lambda: len(held(probe.joints)) >= before + 10 and len(held(probe.truth)) >= before + 10,
+                   "the paused world's readings")
     with probe.cond:
-        q_after = next(q for t, q in probe.joints if t > t_reset)  # the sample stamped t_reset left before it
-        p_after = next(p for t, p in probe.truth if t > t_reset)
-    # Within a few physics steps of the reset: back at the start pose and position (the PD acts again at once).
-    np.testing.assert_allclose(q_after, start_q, atol=0.03)
-    np.testing.assert_allclose(p_after[:2], [0.0, 0.0], atol=0.02)  # the world's origin (it had walked off)
-    np.testing.assert_allclose(p_after[2], start_pos[2], atol=0.03)  # the crouch height it started at
+        held_q, held_p = held(probe.joints), held(probe.truth)
+    assert all(abs(t - t_reset) < 5e-4 for t, _ in held_q + held_p), "sim time moved while paused"
+    for _t, q in held_q[before:]:
+        np.testing.assert_allclose(q, start_q, atol=0.01)  # back at the start pose, and it stays there
+    for _t, p in held_p[before:]:
+        np.testing.assert_allclose(p[:2], [0.0, 0.0], atol=0.02)  # the world's origin (it had walked off)
+        np.testing.assert_allclose(p[2], start_z, atol=0.01)  # the crouch height it starts at
+
+    resumed = probe.call(probe.pause, SetBool.Request(data=False))
+    assert resumed.success and "world running" in resumed.message, resumed.message
+    # Resumed, the controllers act on the reset robot at once: it stands up again, on stamps after the reset.
+    probe.wait_for(lambda: probe.joints[-1][0] > t_reset and probe.truth[-1][0] > t_reset
+                   and probe.truth[-1][1][2] > start_z + 0.05
+                   and np.max(np.abs(probe.joints[-1][1] - start_q)) > 0.3, "the robot standing up again")
 
     ok = probe.set_z([0.5] * 8)
     assert ok.successful, ok.reason

@@ -33,3 +33,12 @@ def test_pacer_unpaced_never_sleeps_and_paced_keeps_schedule() -> None:
     assert time.perf_counter() - t0 >= 0.045
     with pytest.raises(ValueError):
         Pacer(0.001, -1.0)
+
+
+def test_pacer_restart_schedules_from_now_without_a_catch_up_burst() -> None:
+    paced = Pacer(0.01, 1.0, max_lag_s=10.0)  # a lag this large would otherwise be caught up unpaced
+    time.sleep(0.1)  # 10 steps' worth of wall time pass while the world is paused
+    paced.restart(3)
+    t0 = time.perf_counter()
+    paced.wait(5)  # 2 steps after the restart: due 20 ms from now, not 50 ms in the past
+    assert time.perf_counter() - t0 >= 0.015
