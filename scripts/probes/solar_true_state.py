@@ -71,17 +71,33 @@ def main() -> None:
     ap.add_argument("--cost-episodes", type=int, default=0, help="fit the cost on the last N episodes only (0: all)")
     ap.add_argument("--embed-bend", type=float, default=0.3, help="the embedding's sine amplitude (0: linear)")
     ap.add_argument("--embed-noise", type=float, default=0.0, help="std of noise added to each embedding dimension per frame")
+    ap.add_argument("--vae", default="", help="tiphist: p replaced by the latent means of the run VAE's encoder on the "
+                    "rendered 64x64 frame (the image pipeline's state, built here step by step; the cost fitted on it)")
     ap.add_argument("--fit-clean", action="store_true", help="tiphist: fit the dynamics and the cost on the noise-free states "
                     "(a perfect smoother), act on the noisy ones")
     args = ap.parse_args()
     if args.fit_clean and (args.state != "tiphist" or not args.embed):
         ap.error("--fit-clean needs --state tiphist with --embed")
-    if args.embed and args.state != "tiphist":
-        ap.error("--embed needs --state tiphist")
+    if (args.embed or args.vae) and args.state != "tiphist":
+        ap.error("--embed and --vae need --state tiphist")
+    vae = None
+    if args.vae:
+        import torch
+
+        from anima.models.checkpoint import load_torch
+        from anima.models.solar.config import SolarTrainConfig
+        from anima.models.solar.vae import StructuredVAE
+        from anima.sim_bridge.envs.reacher_pixels import render_reacher
+
+        torch.set_num_threads(1)
+        vcfg = SolarTrainConfig.from_yaml(f"{args.vae}/config.yaml")
+        vae = StructuredVAE(vcfg.vae, vcfg.horizon, 2)
+        vae.load_state_dict(load_torch(f"{args.vae}/checkpoint.pt", "SOLAR checkpoint")["vae"])
+        vae.eval()
     emb_rng = np.random.default_rng(99)
     A, B = emb_rng.standard_normal((max(args.embed, 1), 2)), emb_rng.standard_normal((max(args.embed, 1), 2))
     noise_rng = np.random.default_rng(args.seed + 1000)
-    dp = args.embed or 2
+    dp = args.embed or (vae.config.latent_dim if vae is not None else 2)
 
     def embed(tip: np.ndarray, noise: bool = True) -> np.ndarray:
         if not args.embed:
@@ -99,8 +115,12 @@ def main() -> None:
         if args.state == "tipvel":  # fingertip position and velocity J(q) qd (finite difference over 1 ms)
             return np.concatenate([fingertip_xy(q, lengths), (fingertip_xy(q + 1e-3 * qd, lengths) - fingertip_xy(q, lengths)) / 1e-3])
         if args.state == "tiphist":  # what state_kind latent_history builds: [p_t, (p_t - p_{t-1}) / dt, u_{t-1}]
-            tip = embed(fingertip_xy(q, lengths))
-            clean = embed(fingertip_xy(q, lengths), noise=False)
+            if vae is not None:
+                frame = render_reacher(q, np.asarray(env.config.target_xy), env.config.reacher, 64)
+                tip = clean = vae.encode_means(frame[None])[0]
+            else:
+                tip = embed(fingertip_xy(q, lengths))
+                clean = embed(fingertip_xy(q, lengths), noise=False)
             prev_clean = clean if hist["clean"] is None else hist["clean"]
             hist["clean"], hist["clean_state"] = clean, np.concatenate([clean, (clean - prev_clean) / env.control_dt, hist["u"]])
             if args.filter:
@@ -159,7 +179,7 @@ def main() -> None:
         X, U, R = np.concatenate([X, x]), np.concatenate([U, u]), np.concatenate([R, rr])
         d = run(pol, 20, np.random.default_rng(12345), False)[3]
         curve.append([round(float(d.mean()) * 100, 1), float((d < 0.02).mean())])
-    print(json.dumps({**vars(args), "mean_policy_cm_success": curve}))
+    print(json.dumps({**vars(args), "mean_policy_cm_success": curve}), flush=True)
 
 
 if __name__ == "__main__":
