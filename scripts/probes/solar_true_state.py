@@ -73,6 +73,8 @@ def main() -> None:
     ap.add_argument("--embed-noise", type=float, default=0.0, help="std of noise added to each embedding dimension per frame")
     ap.add_argument("--vae", default="", help="tiphist: p replaced by the latent means of the run VAE's encoder on the "
                     "rendered 64x64 frame (the image pipeline's state, built here step by step; the cost fitted on it)")
+    ap.add_argument("--vae-readout", action="store_true", help="with --vae: the latent replaced by its linear read-out "
+                    "of the fingertip (2-D), fitted on 2000 frames at random joint angles around the episodes' range")
     ap.add_argument("--fit-clean", action="store_true", help="tiphist: fit the dynamics and the cost on the noise-free states "
                     "(a perfect smoother), act on the noisy ones")
     args = ap.parse_args()
@@ -94,10 +96,21 @@ def main() -> None:
         vae = StructuredVAE(vcfg.vae, vcfg.horizon, 2)
         vae.load_state_dict(load_torch(f"{args.vae}/checkpoint.pt", "SOLAR checkpoint")["vae"])
         vae.eval()
+        antialias = bool(vcfg.env_kwargs.get("antialias", False))
+        readout = None
+        if args.vae_readout:
+            q_fit = np.random.default_rng(7).uniform([-1.2, -2.6], [2.6, 2.6], (2000, 2))
+            cfg0 = ReacherPixelsConfig()
+            frames = np.stack([render_reacher(qq, np.asarray(cfg0.target_xy), cfg0.reacher, 64, antialias) for qq in q_fit])
+            zf = np.concatenate([vae.encode_means(frames), np.ones((len(frames), 1))], 1)
+            tips_fit = np.stack([fingertip_xy(qq, cfg0.reacher.link_lengths) for qq in q_fit])
+            readout = np.linalg.lstsq(zf, tips_fit, rcond=None)[0]
+            res = zf @ readout - tips_fit
+            print(f"read-out residual rms {100 * np.sqrt((res ** 2).sum(1).mean()):.2f} cm", flush=True)
     emb_rng = np.random.default_rng(99)
     A, B = emb_rng.standard_normal((max(args.embed, 1), 2)), emb_rng.standard_normal((max(args.embed, 1), 2))
     noise_rng = np.random.default_rng(args.seed + 1000)
-    dp = args.embed or (vae.config.latent_dim if vae is not None else 2)
+    dp = args.embed or (vae.config.latent_dim if vae is not None and not args.vae_readout else 2)
 
     def embed(tip: np.ndarray, noise: bool = True) -> np.ndarray:
         if not args.embed:
@@ -116,8 +129,10 @@ def main() -> None:
             return np.concatenate([fingertip_xy(q, lengths), (fingertip_xy(q + 1e-3 * qd, lengths) - fingertip_xy(q, lengths)) / 1e-3])
         if args.state == "tiphist":  # what state_kind latent_history builds: [p_t, (p_t - p_{t-1}) / dt, u_{t-1}]
             if vae is not None:
-                frame = render_reacher(q, np.asarray(env.config.target_xy), env.config.reacher, 64)
+                frame = render_reacher(q, np.asarray(env.config.target_xy), env.config.reacher, 64, antialias)
                 tip = clean = vae.encode_means(frame[None])[0]
+                if readout is not None:
+                    tip = clean = np.append(tip, 1.0) @ readout
             else:
                 tip = embed(fingertip_xy(q, lengths))
                 clean = embed(fingertip_xy(q, lengths), noise=False)

@@ -52,11 +52,16 @@ def _fingertip(q: np.ndarray, link_lengths: tuple[float, float]) -> tuple[np.nda
     return elbow, tip
 
 
-def render_reacher(q: np.ndarray, target_xy: np.ndarray, config: ReacherConfig, size: int = 64) -> np.ndarray:
+def render_reacher(q: np.ndarray, target_xy: np.ndarray, config: ReacherConfig, size: int = 64,
+                   antialias: bool = False) -> np.ndarray:
     """Top-down RGB image (size, size, 3) uint8 of the arm at joint angles ``q`` (2,) rad and the target (2,) m.
 
     The base is at the image centre, +x to the right, +y up; the view spans 2.4 x the arm's reach.
-    Black background, links blue, joints white, fingertip yellow, target red.
+    Black background, links blue, joints white, fingertip yellow, target red. Shapes are drawn at 4x and
+    area-averaged down; ``antialias`` also draws them with anti-aliased edges, so a sub-pixel motion changes
+    the image continuously, as on a camera whose pixels integrate light (without it the drawn edges snap
+    to the 4x grid, 0.19 cm at 64x64: over steps of 0.1 cm the image's changes are close to white noise,
+    and so are a VAE encoder's, BENCHMARKS.md "SOLAR").
     """
     q = np.asarray(q, dtype=np.float64)
     target = np.asarray(target_xy, dtype=np.float64)
@@ -69,6 +74,7 @@ def render_reacher(q: np.ndarray, target_xy: np.ndarray, config: ReacherConfig, 
     big = int(size) * SUPERSAMPLE
     scale = big / (2.4 * sum(config.link_lengths))
     shift = 4  # fixed-point sub-pixel coordinates for cv2 drawing (1/16 pixel)
+    line = cv2.LINE_AA if antialias else cv2.LINE_8
 
     def px(p: np.ndarray) -> tuple[int, int]:
         return int(round((big / 2 + p[0] * scale) * (1 << shift))), int(round((big / 2 - p[1] * scale) * (1 << shift)))
@@ -77,11 +83,11 @@ def render_reacher(q: np.ndarray, target_xy: np.ndarray, config: ReacherConfig, 
     elbow, tip = _fingertip(q, config.link_lengths)
     width = max(1, int(round(0.75 * big / 64)))  # links ~1.5 pixels wide at 64x64
     r_target = max(1, int(round(config.success_distance * scale)))
-    cv2.circle(img, px(target), r_target << shift, TARGET_COLOR, -1, cv2.LINE_8, shift)
-    cv2.line(img, px(np.zeros(2)), px(elbow), LINK_COLORS[0], 2 * width, cv2.LINE_8, shift)
-    cv2.line(img, px(elbow), px(tip), LINK_COLORS[1], 2 * width, cv2.LINE_8, shift)
+    cv2.circle(img, px(target), r_target << shift, TARGET_COLOR, -1, line, shift)
+    cv2.line(img, px(np.zeros(2)), px(elbow), LINK_COLORS[0], 2 * width, line, shift)
+    cv2.line(img, px(elbow), px(tip), LINK_COLORS[1], 2 * width, line, shift)
     for p, color, r in ((np.zeros(2), JOINT_COLOR, 1.5 * width), (elbow, JOINT_COLOR, 1.2 * width), (tip, TIP_COLOR, 1.2 * width)):
-        cv2.circle(img, px(p), int(r * (1 << shift)), color, -1, cv2.LINE_8, shift)
+        cv2.circle(img, px(p), int(r * (1 << shift)), color, -1, line, shift)
     return cv2.resize(img, (int(size), int(size)), interpolation=cv2.INTER_AREA)
 
 
@@ -95,6 +101,7 @@ class ReacherPixelsConfig:
     initial_q_noise: float = 0.2
     image_size: int = 64
     reward: str = "reach"  # "reach": ReachTask's -10 |d| - 0.01 |qd|^2; "squared_distance": -100 |d|^2 (REWARDS)
+    antialias: bool = False  # render_reacher's anti-aliased edges (smooth in sub-pixel motion)
 
     def __post_init__(self) -> None:
         if isinstance(self.reacher, dict):  # from a YAML config's env_kwargs: {reacher: {max_torque: 0.1}}
@@ -112,6 +119,8 @@ class ReacherPixelsConfig:
             raise ValueError(f"ReacherPixelsConfig.initial_q must be 2 angles and initial_q_noise >= 0, got {self.initial_q}, {self.initial_q_noise}")
         if self.reward not in REWARDS:
             raise ValueError(f"ReacherPixelsConfig.reward must be one of {sorted(REWARDS)}, got {self.reward!r}")
+        if not isinstance(self.antialias, bool):
+            raise ValueError(f"ReacherPixelsConfig.antialias must be true or false, got {self.antialias!r}")
         if not 8 <= self.image_size <= 1024:
             raise ValueError(f"ReacherPixelsConfig.image_size must be 8..1024, got {self.image_size}")
 
@@ -139,7 +148,8 @@ class ReacherPixelsEnv(gym.Env):
         self.t = 0
 
     def _obs(self) -> np.ndarray:
-        return render_reacher(self.world.q, np.asarray(self.config.target_xy), self.config.reacher, self.config.image_size)
+        return render_reacher(self.world.q, np.asarray(self.config.target_xy), self.config.reacher, self.config.image_size,
+                              self.config.antialias)
 
     def _info(self, success: bool) -> dict[str, Any]:
         return {"distance": float(self.task.distance(self.world.state())), "success": success,
@@ -173,7 +183,7 @@ class ReacherPixelsEnv(gym.Env):
 
     def render(self) -> np.ndarray:
         """A 240x240 view of the same scene (for videos)."""
-        return render_reacher(self.world.q, np.asarray(self.config.target_xy), self.config.reacher, 240)
+        return render_reacher(self.world.q, np.asarray(self.config.target_xy), self.config.reacher, 240, self.config.antialias)
 
 
 __all__ = ["ReacherPixelsConfig", "ReacherPixelsEnv", "render_reacher", "SUPERSAMPLE"]

@@ -49,6 +49,29 @@ def test_moving_a_joint_changes_the_image_and_a_moved_target_moves_the_red() -> 
     assert tuple(TARGET_COLOR) == (255, 40, 40)
 
 
+def _roughness(antialias: bool, step_rad: float) -> float:
+    """|second difference| / |first difference| of the images over 0.1-cm fingertip steps: 0 for an image that changes
+    linearly with the pose, about sqrt(3) for changes that are white noise from one step to the next."""
+    q = np.stack([np.full(200, 0.8), 0.5 + step_rad * np.arange(200)], axis=1)
+    ims = np.stack([render_reacher(qq, np.array([0.0, 0.12]), CFG, 64, antialias).astype(float).ravel() for qq in q])
+    d1, d2 = np.diff(ims, axis=0), np.diff(ims, 2, axis=0)
+    return float(np.sqrt((d2**2).sum(1).mean()) / np.sqrt((d1**2).sum(1).mean()))
+
+
+def test_antialiased_images_change_smoothly_with_sub_pixel_motion() -> None:
+    # 0.01 rad of the elbow moves the fingertip 0.1 cm, an eighth of a 64x64 pixel (0.75 cm)
+    aliased, smooth = _roughness(False, 0.01), _roughness(True, 0.01)
+    assert aliased > 0.9  # the drawn edges snap to the 4x grid: step-to-step changes are close to noise
+    assert smooth < 0.5 * aliased  # anti-aliased edges move with the arm
+    a = render_reacher(np.array([0.3, -0.7]), np.array([0.05, 0.1]), CFG, 64, True)
+    assert a.shape == (64, 64, 3) and a.dtype == np.uint8 and np.array_equal(a, render_reacher(
+        np.array([0.3, -0.7]), np.array([0.05, 0.1]), CFG, 64, True))
+    with pytest.raises(ValueError, match="antialias"):
+        ReacherPixelsConfig(antialias="yes")
+    env = ReacherPixelsEnv(ReacherPixelsConfig(antialias=True))
+    assert np.array_equal(env.reset(seed=0)[0], render_reacher(env.world.q, np.array(env.config.target_xy), CFG, 64, True))
+
+
 @pytest.mark.parametrize("q, target, size", [(np.zeros(3), np.zeros(2), 64), (np.array([np.nan, 0]), np.zeros(2), 64), (np.zeros(2), np.zeros(2), 4)])
 def test_bad_render_input_is_refused(q: np.ndarray, target: np.ndarray, size: int) -> None:
     with pytest.raises(ValueError, match="render_reacher"):
