@@ -75,6 +75,8 @@ def main() -> None:
                     "rendered 64x64 frame (the image pipeline's state, built here step by step; the cost fitted on it)")
     ap.add_argument("--vae-readout", action="store_true", help="with --vae: the latent replaced by its linear read-out "
                     "of the fingertip (2-D), fitted on 2000 frames at random joint angles around the episodes' range")
+    ap.add_argument("--diagnose", action="store_true", help="print the one-step R^2 of the dynamics fitted on 60 random "
+                    "episodes, on 40 held-out ones (position part, velocity part), and exit")
     ap.add_argument("--fit-clean", action="store_true", help="tiphist: fit the dynamics and the cost on the noise-free states "
                     "(a perfect smoother), act on the noisy ones")
     args = ap.parse_args()
@@ -176,6 +178,19 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     pol = LinearGaussianPolicy.initial(T, 2 * dp + DU if args.state == "tiphist" else 4, DU, args.init_std)
     X, U, R, _ = run(pol, 100, rng, True)
+    if args.diagnose:
+        dyn = fit_dynamics(X[:60], U[:60], X[:60], U[:60], args.strength, 2)
+        xu = np.concatenate([X[60:, :-1], U[60:]], -1)
+        pred = np.einsum("tij,ntj->nti", dyn.F, xu) + dyn.f
+        res, nxt = pred - X[60:, 1:], X[60:, 1:]
+        r2 = lambda sl: 1 - (res[..., sl] ** 2).sum() / ((nxt[..., sl] - nxt[..., sl].mean((0, 1))) ** 2).sum()  # noqa: E731
+        dd = X.shape[-1]
+        inc = nxt[..., :dp] - X[60:, :-1, :dp]
+        print(json.dumps({"one_step_r2_position_increment": round(float(1 - (res[..., :dp] ** 2).sum() / ((inc - inc.mean((0, 1))) ** 2).sum()), 4),
+                          "one_step_r2_position": round(float(r2(slice(0, dp))), 4),
+                          "one_step_r2_velocity": round(float(r2(slice(dp, 2 * dp))), 4) if dd > dp + DU else None,
+                          "state": args.state, "vae": args.vae, "embed": args.embed}))
+        return
     curve = []
     weights = np.ones(T)
     weights[-1] = args.final_weight
