@@ -29,7 +29,8 @@ command; the reply names the start angles and the target.
 Parameters: ``episodes`` (str, "solar": SOLAR's task, ``ReacherPixelsEnv`` - the fixed target
 (0, 0.12) m, start angles (0, 0) +- 0.2 rad; "random": ``PlanarReacherEnv``'s random target and
 start), ``camera_rate_hz`` (float, 20 = 1 / ReacherConfig.control_dt), ``camera_size_px`` (int, 64),
-``ground_truth_rate_hz`` (float, 20). The reacher has no domain randomization and no video view:
+``ground_truth_rate_hz`` (float, 20), ``camera_antialias`` (bool, false: ``render_reacher``'s anti-aliased edges,
+for a model trained with ``env_kwargs.antialias: true``). The reacher has no domain randomization and no video view:
 ``randomize:=true`` and ``video_path`` are refused.
 """
 
@@ -72,10 +73,11 @@ class ReacherAdapter:
     def __init__(self, node: Node, client: BulletClient) -> None:
         del client  # numpy physics: the bridge's PyBullet client stays empty
         p = declare_params(node, {"episodes": "solar", "camera_rate_hz": 20.0, "camera_size_px": 64,
-                                  "ground_truth_rate_hz": 20.0})
+                                  "ground_truth_rate_hz": 20.0, "camera_antialias": False})
         if p["episodes"] not in EPISODE_DRAWS:
             raise ValueError(f"episodes '{p['episodes']}' is unknown; valid: {', '.join(sorted(EPISODE_DRAWS))}")
         self._draw = EPISODE_DRAWS[p["episodes"]]
+        self._antialias = bool(p["camera_antialias"])
         if str(node.get_parameter("video_path").value) not in ("", "none"):
             raise ValueError("video_path: the planar reacher has no 3-D scene to film (record camera/image_raw instead)")
         if not 16 <= int(p["camera_size_px"]) <= 512:
@@ -124,7 +126,8 @@ class ReacherAdapter:
 
     def _publish_frame(self, stamp: Time) -> None:
         q = self.world.read_joints().position
-        rgb = render_reacher(q, np.asarray(self.world.episode.target_xy), self.config, size=self._size)
+        rgb = render_reacher(q, np.asarray(self.world.episode.target_xy), self.config, size=self._size,
+                             antialias=self._antialias)
         self._img_pub.publish(image_msg(stamp, CAMERA_FRAME, rgb))
         self._info.header.stamp = stamp
         self._info_pub.publish(self._info)

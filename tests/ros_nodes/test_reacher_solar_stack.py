@@ -192,6 +192,28 @@ def test_frames_of_the_wrong_size_are_refused_and_the_arm_holds(ros_env, venv_bi
     assert "camera/image_raw frames refused, holding" in log and "image is 32x32, the policy takes 64x64" in log
 
 
+def test_camera_antialias_draws_the_frames_a_model_trained_on_them_sees(ros_env, venv_bin, tmp_path, solar_policy_file,
+                                                                         reaching_actions) -> None:
+    from sensor_msgs.msg import Image
+
+    model = solar_policy_file(tmp_path / "reach.pt", "reacher", reaching_actions(EPISODE)[0])
+    launch = _launch(ros_env, venv_bin, model, "camera_antialias:=true")
+    watcher = ReacherWatcher(int(ros_env["ROS_DOMAIN_ID"]))
+    frames: list[np.ndarray] = []
+    watcher.node.create_subscription(
+        Image, "camera/image_raw",
+        lambda m: frames.append(np.frombuffer(bytes(m.data), np.uint8).reshape(m.height, m.width, 3)), 10)
+    try:
+        watcher.spin_until(lambda: len(frames) >= 3, 120.0, "camera frames", launch)  # no episode: the arm rests
+    finally:
+        watcher.close()
+        _stop(launch)
+    q0, target = np.asarray(EPISODE.q0), np.asarray(EPISODE.target_xy)
+    smooth = render_reacher(q0, target, ReacherConfig(), 64, antialias=True)
+    assert np.array_equal(frames[-1], smooth)
+    assert not np.array_equal(smooth, render_reacher(q0, target, ReacherConfig(), 64))
+
+
 def _distance(episode) -> float:
     """Fingertip-to-target distance at an episode's start (m)."""
     tip = fingertip_xy(np.asarray(episode.q0), ReacherConfig().link_lengths)
