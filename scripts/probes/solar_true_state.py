@@ -48,6 +48,32 @@ class PointMass:
         return None, -10 * d, False, False, {"distance": d}
 
 
+def readout_cost(x: np.ndarray, y: np.ndarray, init: QuadraticCost, k: int = 2, sqrt: bool = False) -> QuadraticCost:
+    """y ~ |W x + b|^2 (a PSD quadratic of rank k), by nonlinear least squares on standardized x; ``sqrt``: the
+    residual is |W x + b| - sqrt(y) (every distance counts alike, the ones near the goal included)."""
+    from scipy.optimize import least_squares
+
+    mu, sd = x.mean(0), np.where(x.std(0) > 0, x.std(0), 1.0)
+    s = (x - mu) / sd
+    C0 = init.Cxx * sd[:, None] * sd[None, :]  # the unclipped fit in standardized coordinates
+    c0 = sd * (init.cx + init.Cxx @ mu)
+    lam, vec = np.linalg.eigh(C0)
+    W0 = (np.sqrt(np.maximum(lam[-k:], 1e-9) / 2)[:, None] * vec[:, -k:].T)
+    b0 = np.linalg.lstsq(W0.T, c0 / 2, rcond=None)[0]
+    dx = x.shape[1]
+
+    def res(th):
+        W, b = th[: k * dx].reshape(k, dx), th[k * dx:]
+        if sqrt:
+            return np.sqrt(((s @ W.T + b) ** 2).sum(1) + 1e-12) - np.sqrt(np.maximum(y, 0))
+        return ((s @ W.T + b) ** 2).sum(1) - y
+
+    th = least_squares(res, np.concatenate([W0.ravel(), b0]), method="lm", max_nfev=2000).x
+    W, b = th[: k * dx].reshape(k, dx) / sd[None, :], th[k * dx:]
+    b = b - W @ mu  # |W (x - mu)/sd + b| = |W' x + b'|
+    return QuadraticCost(2 * W.T @ W, 2 * W.T @ b, float(b @ b), init.action_weight)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
@@ -75,6 +101,13 @@ def main() -> None:
                     "rendered 64x64 frame (the image pipeline's state, built here step by step; the cost fitted on it)")
     ap.add_argument("--vae-readout", action="store_true", help="with --vae: the latent replaced by its linear read-out "
                     "of the fingertip (2-D), fitted on 2000 frames at random joint angles around the episodes' range")
+    ap.add_argument("--vae-plus-tip", action="store_true", help="with --vae: the true fingertip (cm) appended to the latent")
+    ap.add_argument("--cost-on-latent", action="store_true", help="with --vae-plus-tip: the cost fitted on the latent part only "
+                    "(the tip is in the state for the dynamics, not in the cost)")
+    ap.add_argument("--cost-on-tip", action="store_true", help="with --vae-plus-tip: the cost fitted on the tip part only")
+    ap.add_argument("--cost-form", choices=("clip", "indefinite", "readout", "readout_sqrt"), default="clip",
+                    help="clip: the least-squares quadratic with its eigenvalues clipped at 1e-6 (the package's); indefinite: unclipped; "
+                    "readout: |W x + b|^2 with W 2 x dx, fitted by nonlinear least squares from the unclipped fit's top two eigenvectors")
     ap.add_argument("--diagnose", action="store_true", help="print the one-step R^2 of the dynamics fitted on 60 random "
                     "episodes, on 40 held-out ones (position part, velocity part), and exit")
     ap.add_argument("--fit-clean", action="store_true", help="tiphist: fit the dynamics and the cost on the noise-free states "
@@ -112,7 +145,7 @@ def main() -> None:
     emb_rng = np.random.default_rng(99)
     A, B = emb_rng.standard_normal((max(args.embed, 1), 2)), emb_rng.standard_normal((max(args.embed, 1), 2))
     noise_rng = np.random.default_rng(args.seed + 1000)
-    dp = args.embed or (vae.config.latent_dim if vae is not None and not args.vae_readout else 2)
+    dp = args.embed or (vae.config.latent_dim + 2 * args.vae_plus_tip if vae is not None and not args.vae_readout else 2)
 
     def embed(tip: np.ndarray, noise: bool = True) -> np.ndarray:
         if not args.embed:
@@ -135,6 +168,8 @@ def main() -> None:
                 tip = clean = vae.encode_means(frame[None])[0]
                 if readout is not None:
                     tip = clean = np.append(tip, 1.0) @ readout
+                if args.vae_plus_tip:
+                    tip = clean = np.concatenate([tip, 100 * fingertip_xy(q, lengths)])
             else:
                 tip = embed(fingertip_xy(q, lengths))
                 clean = embed(fingertip_xy(q, lengths), noise=False)
@@ -198,10 +233,14 @@ def main() -> None:
         Xc, Rc = (X[-args.cost_episodes:], R[-args.cost_episodes:]) if args.cost_episodes else (X, R)
         r = Rc.reshape(-1)
         r = {"reward": r, "squared": -np.square(r), "squared100": -100 * np.square(r)}[args.cost]
-        pos_cost = fit_quadratic_cost(Xc[:, 1:, :dp].reshape(-1, dp), r, args.action_weight)
+        c0, dc = (dp - 2, dp) if args.cost_on_tip else (0, dp - 2 if args.cost_on_latent else dp)
+        pos_cost = fit_quadratic_cost(Xc[:, 1:, c0:dc].reshape(-1, dc - c0), r, args.action_weight,
+                                      min_eig=1e-6 if args.cost_form == "clip" else -np.inf)
+        if args.cost_form.startswith("readout"):
+            pos_cost = readout_cost(Xc[:, 1:, c0:dc].reshape(-1, dc - c0), -r, pos_cost, sqrt=args.cost_form == "readout_sqrt")
         dx = X.shape[-1]
         Cxx, cx = np.zeros((dx, dx)), np.zeros(dx)
-        Cxx[:dp, :dp], cx[:dp] = pos_cost.Cxx, pos_cost.cx
+        Cxx[c0:dc, c0:dc], cx[c0:dc] = pos_cost.Cxx, pos_cost.cx
         dyn = fit_dynamics(X[-args.rollouts:], U[-args.rollouts:], X, U, args.strength, 2)
         C, c = QuadraticCost(Cxx, cx, pos_cost.const, args.action_weight).next_state_lqr_terms(dyn.F, dyn.f, weights)
         pol, _ = lqr_flm_update(dyn, C, c, pol, LqrFlmConfig(kl_step=args.kl_step))
