@@ -101,6 +101,8 @@ def main() -> None:
                     "rendered 64x64 frame (the image pipeline's state, built here step by step; the cost fitted on it)")
     ap.add_argument("--vae-readout", action="store_true", help="with --vae: the latent replaced by its linear read-out "
                     "of the fingertip (2-D), fitted on 2000 frames at random joint angles around the episodes' range")
+    ap.add_argument("--readout-spread", type=float, default=0.0, help="with --vae-readout: fit it on frames within "
+                    "+-this many rad of the goal pose (a local read-out; 0: the episodes' whole range)")
     ap.add_argument("--vae-plus-tip", action="store_true", help="with --vae: the true fingertip (cm) appended to the latent")
     ap.add_argument("--cost-on-latent", action="store_true", help="with --vae-plus-tip: the cost fitted on the latent part only "
                     "(the tip is in the state for the dynamics, not in the cost)")
@@ -135,6 +137,10 @@ def main() -> None:
         readout = None
         if args.vae_readout:
             q_fit = np.random.default_rng(7).uniform([-1.2, -2.6], [2.6, 2.6], (2000, 2))
+            if args.readout_spread:
+                g2 = np.arccos((0.12**2 - 2 * 0.01) / 0.02)
+                g1 = np.arctan2(0.12, 0.0) - np.arctan2(0.1 * np.sin(g2), 0.1 + 0.1 * np.cos(g2))
+                q_fit = np.array([g1, g2]) + np.random.default_rng(7).uniform(-args.readout_spread, args.readout_spread, (2000, 2))
             cfg0 = ReacherPixelsConfig()
             frames = np.stack([render_reacher(qq, np.asarray(cfg0.target_xy), cfg0.reacher, 64, antialias) for qq in q_fit])
             zf = np.concatenate([vae.encode_means(frames), np.ones((len(frames), 1))], 1)
