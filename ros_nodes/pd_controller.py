@@ -114,6 +114,8 @@ class PdControllerNode(Node):
         before, self._mode_seen = self._mode_seen, mode
         if mode is CommandMode.TIMEOUT:
             self.get_logger().warn(f"joint_targets silent for more than {self.config.command_timeout_s:g} s: damping")
+        elif before is CommandMode.WAITING and mode is CommandMode.TRACKING:
+            self.get_logger().info("first joint_targets: tracking them")
         elif before is CommandMode.TIMEOUT and mode is CommandMode.TRACKING:
             self.get_logger().info(f"joint_targets resumed: from the measured pose over {self.config.resume_ramp_s:g} s")
 

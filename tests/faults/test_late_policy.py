@@ -69,6 +69,9 @@ def test_policy_late_and_stalled_while_standing_up_robot_is_not_thrown(ros_env, 
                       what=f"{LATE_S} s of sim time without a policy")
         procs[late.name] = harness.Proc(late.argv, dict(late.env))
         procs[late.name].wait_line("for dog_pace at", timeout=180.0)
+        # pd_controller must hear the policy before the stall, or there is nothing to time out: its discovery of the
+        # late node can trail this peer's on a loaded machine (a CI attempt, 2026-12-06, saw no 'silent' at all)
+        procs["pd_controller"].wait_line("first joint_targets", timeout=120.0)
         peer.wait_for(lambda: bool(targets) and clock[-1] >= targets[0] + STALL_AT_S, timeout=180.0,
                       what=f"{STALL_AT_S} s of the policy node's stand-up")
         pid = procs[late.name].proc.pid
