@@ -68,6 +68,7 @@ class PdControllerNode(Node):
         self._index = None
         self._now = None
         self._mode_seen = self.core.mode
+        self._tracked = False  # the first joint_targets tracked (logged once)
         # a 0.5-s writer history (as joint_states): a reliable recorder starved for a moment gets its gap repaired;
         # the bridge reads the latest (its reader keeps 2), so control is unchanged
         self._cmd_pub = self.create_publisher(JointState, "joint_commands", HIGH_RATE_STREAM_QOS)
@@ -114,7 +115,8 @@ class PdControllerNode(Node):
         before, self._mode_seen = self._mode_seen, mode
         if mode is CommandMode.TIMEOUT:
             self.get_logger().warn(f"joint_targets silent for more than {self.config.command_timeout_s:g} s: damping")
-        elif before is CommandMode.WAITING and mode is CommandMode.TRACKING:
+        elif before is CommandMode.WAITING and mode is CommandMode.TRACKING and not self._tracked:
+            self._tracked = True  # once: node mode's round-trip gate returns to waiting while it measures
             self.get_logger().info("first joint_targets: tracking them")
         elif before is CommandMode.TIMEOUT and mode is CommandMode.TRACKING:
             self.get_logger().info(f"joint_targets resumed: from the measured pose over {self.config.resume_ramp_s:g} s")
