@@ -126,6 +126,7 @@ class SimBridgeNode(Node):
         self._commands = SubscriptionPoller(self, cmd_sub)
         self.create_service(Trigger, "sim/reset", self._on_reset)
         self._paused = False
+        self._on_hold = getattr(self.adapter, "on_hold", None)  # the adapter's held-world topics, if it has any
         self.create_service(SetBool, "sim/pause", self._on_pause)
         self.get_logger().info(
             f"world={p['world']} physics {1 / dt:.0f} Hz, joint_states every {self._js_every} steps, "
@@ -273,9 +274,8 @@ class SimBridgeNode(Node):
         speed the held stream up), then services served."""
         stamp = to_time_msg(self.world.time_s)
         self._publish_joint_states(stamp)
-        on_hold = getattr(self.adapter, "on_hold", None)
-        if on_hold is not None:
-            on_hold(stamp)
+        if self._on_hold is not None:
+            self._on_hold(stamp)
         deadline = time.perf_counter() + _HOLD_PERIOD_S
         while not done():
             left = deadline - time.perf_counter()

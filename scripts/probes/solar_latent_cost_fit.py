@@ -36,9 +36,7 @@ vae.load_state_dict(load_torch(f"{src}/checkpoint.pt", "SOLAR checkpoint")["vae"
 vae.eval()
 cfg = ReacherPixelsConfig()
 g = np.array(cfg.target_xy)
-q2 = np.arccos((0.12**2 - 2 * 0.01) / 0.02)
-q1 = np.arctan2(0.12, 0.0) - np.arctan2(0.1 * np.sin(q2), 0.1 + 0.1 * np.cos(q2))
-Q = np.array([q1, q2]) + np.random.default_rng(0).uniform(-spread, spread, (3000, 2))
+Q = probe.goal_pose(cfg.target_xy, cfg.reacher.link_lengths) + np.random.default_rng(0).uniform(-spread, spread, (3000, 2))
 z = vae.encode_means(np.stack([render_reacher(q, g, cfg.reacher, 64, antialias) for q in Q]))
 d2 = 1e4 * ((np.stack([fingertip_xy(q, cfg.reacher.link_lengths) for q in Q]) - g) ** 2).sum(1)
 n, near = 2000, d2[2000:] < 9
