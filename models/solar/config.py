@@ -93,6 +93,10 @@ class SolarTrainConfig:
     # Fitting on the filtered means regresses x_{t+1} on an estimate that carries each frame's noise; LQG's separation
     # principle fits the model on the best estimate of the state and acts on the filter's (BENCHMARKS.md)
     fit_on: str = "filtered"
+    # k > 0 (not in the paper): the controller's state is built from the latent's k leading principal components over the
+    # pretraining episodes (models/solar/state.py: Projection), fixed after pretraining; 0: the whole latent. With
+    # vae.encoder spatial_softmax, k = 2 learned the reacher on every seed where the whole latent did not (BENCHMARKS.md)
+    latent_components: int = 0
     vae: VAEConfig = VAEConfig()
     lqr: LqrConfig = LqrConfig()
 
@@ -116,6 +120,12 @@ class SolarTrainConfig:
             raise ValueError(f"SolarTrainConfig.fit_on must be 'filtered' or 'smoothed', got {self.fit_on!r}")
         if self.fit_on == "smoothed" and self.state_kind != "filtered":
             raise ValueError(f"SolarTrainConfig.fit_on smoothed needs state_kind filtered, got {self.state_kind!r}")
+        if not 0 <= self.latent_components <= self.vae.latent_dim:
+            raise ValueError(f"SolarTrainConfig.latent_components must be 0..vae.latent_dim ({self.vae.latent_dim}), got {self.latent_components}")
+        if self.latent_components and (self.state_kind == "filtered" or self.cost_model != "refit"):
+            raise ValueError(f"SolarTrainConfig.latent_components {self.latent_components} needs state_kind latent or latent_history "
+                             f"and cost_model refit (the VAE's reward model is over the whole latent); got {self.state_kind!r}, "
+                             f"{self.cost_model!r}")
         if self.cost_on not in ("latent", "state"):
             raise ValueError(f"SolarTrainConfig.cost_on must be 'latent' or 'state', got {self.cost_on!r}")
         for name in ("pretrain_epochs", "finetune_epochs", "eval_episodes", "iteration_eval_episodes", "video_every", "reward_refit_steps",

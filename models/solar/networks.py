@@ -13,6 +13,7 @@ and the other strides as FACTS gives them).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -43,6 +44,63 @@ class Encoder(nn.Module):
         return mean, logvar.clamp(-12.0, 6.0)
 
 
+class SpatialSoftmaxEncoder(nn.Module):
+    """(N, S, S, 3) uint8 -> mean (N, latent), log-variance (N, latent): feature points, not in the paper.
+
+    The deep spatial autoencoder's encoder (Finn et al., "Deep Spatial Autoencoders for Visuomotor Learning",
+    ICRA 2016), built for the same pairing with a linear-Gaussian controller: convolutions at half resolution end
+    in ``latent_dim / 2`` feature maps, and a spatial softmax (a learned temperature) turns each into the expected
+    image position (x, y) of its activation. The latent is those points under a learned per-dimension affine map,
+    so a feature that fires on one part of the arm (the fingertip) gives that part's image position, which a
+    camera looking down on a plane makes a linear function of its position on the plane: the quadratic cost and
+    the linear dynamics LQR-FLM fits are then those of the part itself. The per-frame log-variance is one
+    learned value per dimension (the points' noise does not depend on the image).
+    """
+
+    def __init__(self, latent_dim: int = 10, image_size: int = 64, channels: int = 16, stride: int = 1,
+                 temperature: float = 1.0) -> None:
+        super().__init__()
+        if latent_dim < 2 or latent_dim % 2 or image_size % 2 or image_size < 8:
+            raise ValueError(f"SpatialSoftmaxEncoder: latent_dim must be even and >= 2 (x, y per point) and image_size even "
+                             f"(>= 8), got {latent_dim}, {image_size}")
+        self.latent_dim, self.image_size = latent_dim, image_size
+        points = latent_dim // 2
+        self.conv = nn.Sequential(
+            nn.Conv2d(3, channels, 5, stride=stride, padding=2), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(channels, points, 3, padding=1),
+        )
+        side = image_size // stride
+        grid = (torch.arange(side, dtype=torch.float32) + 0.5) / side * 2.0 - 1.0  # pixel centres in [-1, 1]
+        gy, gx = torch.meshgrid(grid, grid, indexing="ij")
+        self.register_buffer("grid_x", gx.reshape(-1), persistent=False)
+        self.register_buffer("grid_y", -gy.reshape(-1), persistent=False)  # +y up, as the image's scene
+        self.log_temperature = nn.Parameter(torch.tensor(float(np.log(temperature))))
+        self.scale = nn.Parameter(torch.ones(latent_dim))
+        self.offset = nn.Parameter(torch.zeros(latent_dim))
+        self.logvar = nn.Parameter(torch.full((latent_dim,), -4.0))
+
+    def feature_points(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, S, S, 3) uint8 -> (N, latent): x then y of each point, in [-1, 1] of the image."""
+        maps = self.conv(images_to_tensor(images)).flatten(2)  # (N, P, side*side)
+        soft = torch.softmax(maps / self.log_temperature.exp(), dim=-1)
+        return torch.cat([soft @ self.grid_x, soft @ self.grid_y], dim=-1)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = self.feature_points(images) * self.scale + self.offset
+        return mean, self.logvar.clamp(-12.0, 6.0).expand_as(mean)
+
+
+ENCODERS = {"conv": Encoder, "spatial_softmax": SpatialSoftmaxEncoder}
+
+
+def make_encoder(kind: str, latent_dim: int, image_size: int) -> nn.Module:
+    """The encoder named ``kind`` (:data:`ENCODERS`)."""
+    if kind not in ENCODERS:
+        raise ValueError(f"unknown SOLAR encoder {kind!r} (known: {sorted(ENCODERS)})")
+    return ENCODERS[kind](latent_dim, image_size)
+
+
 class Decoder(nn.Module):
     """latent (N, latent) -> Bernoulli logits (N, 3, 64, 64)."""
 
@@ -59,4 +117,4 @@ class Decoder(nn.Module):
         return self.deconv(self.fc(z).view(-1, 8, 8, 8))
 
 
-__all__ = ["Decoder", "Encoder", "images_to_tensor"]
+__all__ = ["ENCODERS", "Decoder", "Encoder", "SpatialSoftmaxEncoder", "images_to_tensor", "make_encoder"]

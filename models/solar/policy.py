@@ -13,8 +13,10 @@ data, never code)::
               "image_encoding": "rgb8", "control_dt_s": 0.05, "horizon": 50,
               "action_kind": "joint_torque" | "ee_delta", "action_dim": 2,
               "action_low": [-1, -1], "action_high": [1, 1], "torque_limit_nm": 0.1,
-              "state": {"kind": "latent" | "latent_history", "diff_scale": 20.0}},
-     "encoder": <Encoder state_dict>,
+              "state": {"kind": "latent" | "latent_history", "diff_scale": 20.0,
+                        "projection": {"mean": [dz floats], "basis": [k rows of dz floats]}},  # optional
+              "encoder": "conv" | "spatial_softmax"},
+     "encoder": <the encoder's state_dict>,
      "K": (T, action_dim, state_dim) float32, "k": (T, action_dim), "cov": (T, action_dim, action_dim),
      "lds": {"A": (T, dz, dz), "B": (T, dz, du), "a": (T, dz), "logvar": (T, dz)},   # state kind "filtered" only
      "provenance": {...}}
@@ -36,7 +38,11 @@ Use::
 The controller's state (``models/solar/state.py``): ``latent`` is z_t itself (state_dim = latent_dim;
 files without a ``state`` entry); ``latent_history`` is [z_t, diff_scale (z_t - z_{t-1}), u_{t-1}]
 (state_dim = 2 latent_dim + action_dim); ``filtered`` is the Kalman-filtered latent mean under the file's
-``lds`` (state_dim = latent_dim), the encoder's log-variance weighing each frame.
+``lds`` (state_dim = latent_dim), the encoder's log-variance weighing each frame. With a ``projection`` (kinds ``latent`` and
+``latent_history``), the latent enters the state as its k leading principal components, and ``latent_dim`` above reads k.
+
+The spec's ``encoder`` names the encoder's architecture (``networks.ENCODERS``; files without it, written
+before 2026-12-06, are the paper's ``conv``).
 
 ``load`` refuses (``CheckpointError``, a ValueError naming the file) a file of another format,
 another task or latent size (saying which differs), or with NaN/inf weights or gains.
@@ -52,8 +58,8 @@ import torch
 
 from anima.models.checkpoint import CheckpointError, load_torch, require_finite, save_torch
 from anima.models.solar.lds import LdsParams
-from anima.models.solar.networks import Encoder
-from anima.models.solar.state import StateSpec, StateTracker
+from anima.models.solar.networks import ENCODERS, make_encoder
+from anima.models.solar.state import Projection, StateSpec, StateTracker
 
 __all__ = ["ACTION_KINDS", "DATA_DIR", "FORMAT", "LEGACY_REACHER_TORQUE_NM", "SolarPolicy", "make_spec",
            "policy_env_kwargs", "shipped_policy_path", "state_spec_of", "torque_limit_of"]
@@ -71,7 +77,8 @@ def shipped_policy_path(task: str) -> Path:
 
 def make_spec(task: str, latent_dim: int, horizon: int, control_dt_s: float, action_kind: str,
               action_low: list[float] | np.ndarray, action_high: list[float] | np.ndarray, image_size: int = 64,
-              state: dict[str, Any] | None = None, torque_limit_nm: float | None = None) -> dict[str, Any]:
+              state: dict[str, Any] | None = None, torque_limit_nm: float | None = None,
+              encoder: str = "conv") -> dict[str, Any]:
     """A validated spec dict (see the module docstring); ``state`` defaults to the single-frame latent.
 
     ``torque_limit_nm`` (N m per action unit) is required for ``joint_torque`` actions and refused for others."""
@@ -79,7 +86,7 @@ def make_spec(task: str, latent_dim: int, horizon: int, control_dt_s: float, act
     spec = {"format": FORMAT, "task": str(task), "latent_dim": int(latent_dim), "image_size": int(image_size),
             "image_encoding": "rgb8", "control_dt_s": float(control_dt_s), "horizon": int(horizon),
             "action_kind": str(action_kind), "action_dim": len(low), "action_low": low, "action_high": high,
-            "state": dict(state) if state is not None else {"kind": "latent", "diff_scale": 1.0}}
+            "state": dict(state) if state is not None else {"kind": "latent", "diff_scale": 1.0}, "encoder": str(encoder)}
     if (torque_limit_nm is None) == (action_kind == "joint_torque"):
         raise ValueError(f"spec: torque_limit_nm (N m per action unit) is required for joint_torque actions and only for "
                          f"them; action_kind {action_kind!r}, torque_limit_nm {torque_limit_nm!r}")
@@ -109,7 +116,9 @@ def state_spec_of(spec: dict[str, Any]) -> StateSpec:
     state = spec.get("state") or {"kind": "latent", "diff_scale": 1.0}
     if not isinstance(state, dict):
         raise ValueError(f"spec 'state' must be a mapping with kind and diff_scale, got {state!r}")
-    return StateSpec(str(state.get("kind")), int(spec["latent_dim"]), int(spec["action_dim"]), float(state.get("diff_scale", 1.0)))
+    projection = Projection.from_dict(state["projection"]) if state.get("projection") is not None else None
+    return StateSpec(str(state.get("kind")), int(spec["latent_dim"]), int(spec["action_dim"]), float(state.get("diff_scale", 1.0)),
+                     projection)
 
 
 def _with_recorded_torque(spec: dict[str, Any], provenance: Any) -> dict[str, Any]:
@@ -130,6 +139,8 @@ def _check_spec(spec: dict[str, Any], where: str) -> None:
         raise ValueError(f"{where}: latent_dim and horizon must be >= 1, control_dt_s > 0, image_size a multiple of 8; got {spec}")
     if len(spec["action_low"]) != len(spec["action_high"]) or not all(lo < hi for lo, hi in zip(spec["action_low"], spec["action_high"])):
         raise ValueError(f"{where}: action_low must be below action_high elementwise, got {spec['action_low']}, {spec['action_high']}")
+    if spec.get("encoder", "conv") not in ENCODERS:
+        raise ValueError(f"{where}: encoder must be one of {tuple(ENCODERS)}, got {spec.get('encoder')!r}")
     if "torque_limit_nm" in spec:
         tau = spec["torque_limit_nm"]
         if (spec["action_kind"] != "joint_torque" or isinstance(tau, bool) or not isinstance(tau, (int, float))
@@ -145,7 +156,7 @@ def _check_spec(spec: dict[str, Any], where: str) -> None:
 class SolarPolicy:
     """Encoder + gains K (T, du, dz), k (T, du), covariance cov (T, du, du); CPU, float32."""
 
-    def __init__(self, spec: dict[str, Any], encoder: Encoder, K: np.ndarray, k: np.ndarray, cov: np.ndarray,
+    def __init__(self, spec: dict[str, Any], encoder: torch.nn.Module, K: np.ndarray, k: np.ndarray, cov: np.ndarray,
                  provenance: dict[str, Any] | None = None, lds: LdsParams | None = None) -> None:
         _check_spec(spec, "SolarPolicy")
         self.state_spec = state_spec_of(spec)
@@ -163,6 +174,9 @@ class SolarPolicy:
                              f"(state {self.state_spec.kind}); got {K.shape}, {k.shape}, {cov.shape}")
         if encoder.latent_dim != dz or encoder.image_size != spec["image_size"]:
             raise ValueError(f"SolarPolicy: encoder is latent {encoder.latent_dim} / image {encoder.image_size}, spec says {dz} / {spec['image_size']}")
+        kind = spec.get("encoder", "conv")
+        if type(encoder) is not ENCODERS[kind]:
+            raise ValueError(f"SolarPolicy: encoder is a {type(encoder).__name__}, spec says {kind!r} ({ENCODERS[kind].__name__})")
         self.spec = dict(spec)
         self.encoder = encoder.eval()
         self.K, self.k, self.cov = K, k, cov
@@ -260,7 +274,7 @@ class SolarPolicy:
                                   **{f"encoder.{n}": v for n, v in data["encoder"].items()},
                                   **{f"lds.{n}": v for n, v in (lds_data or {}).items()}})
             lds = None if lds_data is None else LdsParams(*(lds_data[k].double().numpy() for k in ("A", "B", "a", "logvar")))
-            encoder = Encoder(int(spec["latent_dim"]), int(spec["image_size"]))
+            encoder = make_encoder(spec.get("encoder", "conv"), int(spec["latent_dim"]), int(spec["image_size"]))
             encoder.load_state_dict(data["encoder"])
             provenance = data.get("provenance")
             return cls(_with_recorded_torque(spec, provenance), encoder, data["K"].numpy(), data["k"].numpy(),

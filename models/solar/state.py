@@ -25,6 +25,14 @@ and ``latent`` the default.
   (``vae.inference: smooth``), the latent holds what the dynamics infer across frames, a velocity among it.
   The policy file carries the LDS (``SolarPolicy``); x_t has the latent's size.
 
+Either of the first two kinds may act on the latent *projected onto its leading principal components*
+(:class:`Projection`, ``latent_components`` in the training config; not in the paper): x_t is built from
+P^T (z_t - m) instead of z_t, with m and P (dz, k) the mean and the k leading principal directions of the
+pretraining episodes' latents, fixed from then on. Unsupervised, from images only. A latent whose variance
+lies in a few directions (the feature points of ``vae.encoder: spatial_softmax`` are near-linear images of
+the fingertip) then gives LQR-FLM a k-dimensional state: its time-varying dynamics are fitted from 40
+episodes per step in 2k + du dimensions instead of 2 dz + du (BENCHMARKS.md, eleventh session).
+
 The cost is a function of the latent part only (:func:`embed_cost`): the reward depends on where
 the arm is, and a fit on the velocity and action parts would only add noise.
 """
@@ -38,51 +46,124 @@ import numpy as np
 from anima.models.solar.cost import QuadraticCost
 from anima.models.solar.lds import LdsFilter, LdsParams
 
-__all__ = ["STATE_KINDS", "StateSpec", "StateTracker", "embed_cost", "episode_states"]
+__all__ = ["STATE_KINDS", "Projection", "StateSpec", "StateTracker", "embed_cost", "episode_states", "principal_projection"]
 
 STATE_KINDS = ("latent", "latent_history", "filtered")
 
 
 @dataclass(frozen=True)
+class Projection:
+    """z -> P^T (z - mean): ``mean`` (dz,) and ``basis`` (k rows of dz: the columns of P, orthonormal), plain tuples so
+    that a spec stays a frozen value and a policy file plain data."""
+
+    mean: tuple[float, ...]
+    basis: tuple[tuple[float, ...], ...]
+
+    def __post_init__(self) -> None:
+        m, b = np.asarray(self.mean, np.float64), np.asarray(self.basis, np.float64)
+        if m.ndim != 1 or b.ndim != 2 or b.shape[1] != m.shape[0] or not 1 <= b.shape[0] <= m.shape[0]:
+            raise ValueError(f"Projection: need a mean (dz,) and 1..dz basis rows of dz values, got {m.shape} and {b.shape}")
+        if not (np.isfinite(m).all() and np.isfinite(b).all()):
+            raise ValueError("Projection: mean and basis must be finite")
+        if not np.allclose(b @ b.T, np.eye(b.shape[0]), atol=1e-6):
+            raise ValueError("Projection: the basis rows must be orthonormal")
+
+    @property
+    def components(self) -> int:
+        return len(self.basis)
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        """(..., dz) -> (..., k)."""
+        return (np.asarray(z, np.float64) - np.asarray(self.mean)) @ np.asarray(self.basis).T
+
+    def to_dict(self) -> dict:
+        return {"mean": [float(v) for v in self.mean], "basis": [[float(v) for v in row] for row in self.basis]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Projection":
+        if not isinstance(data, dict) or set(data) != {"mean", "basis"}:
+            raise ValueError(f"a state projection must be a mapping of mean and basis, got {data!r:.80}")
+        return cls(tuple(float(v) for v in data["mean"]), tuple(tuple(float(v) for v in row) for row in data["basis"]))
+
+
+def principal_projection(latents: np.ndarray, components: int) -> Projection:
+    """The mean and ``components`` leading principal directions of latents (..., dz) (each direction's sign fixed so that
+    its largest entry is positive: the same latents give the same projection)."""
+    z = np.asarray(latents, np.float64).reshape(-1, np.shape(latents)[-1])
+    if not np.isfinite(z).all() or len(z) < 2:
+        raise ValueError(f"principal_projection: need at least 2 finite latents, got {len(z)} (finite: {np.isfinite(z).all()})")
+    if not 1 <= components <= z.shape[1]:
+        raise ValueError(f"principal_projection: components must be 1..{z.shape[1]}, got {components}")
+    mean = z.mean(0)
+    _, _, vt = np.linalg.svd(z - mean, full_matrices=False)
+    basis = vt[:components]
+    basis = basis * np.sign(basis[np.arange(components), np.abs(basis).argmax(1)])[:, None]
+    return Projection(tuple(mean), tuple(map(tuple, basis)))
+
+
+@dataclass(frozen=True)
 class StateSpec:
-    """``kind`` (``STATE_KINDS``), latent size ``latent_dim``, action size ``action_dim``, ``diff_scale``."""
+    """``kind`` (``STATE_KINDS``), latent size ``latent_dim`` (the encoder's), action size ``action_dim``, ``diff_scale``,
+    and the optional ``projection`` of the latent (its principal components) the state is built from."""
 
     kind: str
     latent_dim: int
     action_dim: int
     diff_scale: float = 1.0
+    projection: Projection | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in STATE_KINDS:
             raise ValueError(f"state kind must be one of {STATE_KINDS}, got {self.kind!r}")
         if self.latent_dim < 1 or self.action_dim < 1 or not (np.isfinite(self.diff_scale) and self.diff_scale > 0):
             raise ValueError(f"StateSpec: latent_dim, action_dim >= 1 and diff_scale > 0 are required, got {self}")
+        if self.projection is not None:
+            if self.kind == "filtered":
+                raise ValueError("StateSpec: a projection of the latent is for kinds latent and latent_history; "
+                                 "'filtered' filters the whole latent under the VAE's dynamics")
+            if len(self.projection.mean) != self.latent_dim:
+                raise ValueError(f"StateSpec: the projection is of a {len(self.projection.mean)}-dimensional latent, "
+                                 f"the latent has {self.latent_dim}")
+
+    @property
+    def z_dim(self) -> int:
+        """Size of the latent part of the state: the projection's components, or the latent's size."""
+        return self.projection.components if self.projection is not None else self.latent_dim
 
     @property
     def dim(self) -> int:
-        return 2 * self.latent_dim + self.action_dim if self.kind == "latent_history" else self.latent_dim
+        return 2 * self.z_dim + self.action_dim if self.kind == "latent_history" else self.z_dim
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "diff_scale": float(self.diff_scale)}
+        out = {"kind": self.kind, "diff_scale": float(self.diff_scale)}
+        return {**out, "projection": self.projection.to_dict()} if self.projection is not None else out
+
+    def project(self, z: np.ndarray) -> np.ndarray:
+        """Latents (..., latent_dim) -> the latent part of the state (..., z_dim)."""
+        z = np.asarray(z, np.float64)
+        return self.projection(z) if self.projection is not None else z
 
     def build(self, z: np.ndarray, z_prev: np.ndarray, u_prev: np.ndarray) -> np.ndarray:
-        """One state from the latent (filtered already for ``filtered``), the previous step's latent and the previous action."""
+        """One state from the latent part (projected; filtered already for ``filtered``), the previous step's and the
+        previous action."""
         if self.kind != "latent_history":
             return np.asarray(z, np.float64)
         return np.concatenate([z, self.diff_scale * (np.asarray(z) - z_prev), u_prev]).astype(np.float64)
 
 
 def episode_states(spec: StateSpec, latents: np.ndarray, actions: np.ndarray) -> np.ndarray:
-    """States (N, T+1, dx) of whole episodes: latents (N, T+1, dz), actions (N, T, du) (for ``filtered``, the
-    filtered latents: ``StructuredVAE.filtered_means``)."""
+    """States (N, T+1, dx) of whole episodes: latents (N, T+1, latent_dim) (projected here when the spec has a
+    projection), actions (N, T, du) (for ``filtered``, the filtered latents: ``StructuredVAE.filtered_means``)."""
     z = np.asarray(latents, np.float64)
+    if z.ndim != 3 or z.shape[2] != spec.latent_dim:
+        raise ValueError(f"episode_states: need latents (N, T+1, {spec.latent_dim}), got {z.shape}")
+    z = spec.project(z)
     if spec.kind != "latent_history":
         return z
     u = np.asarray(actions, np.float64)
-    if z.ndim != 3 or u.ndim != 3 or z.shape[1] != u.shape[1] + 1 or z.shape[2] != spec.latent_dim \
-            or u.shape[2] != spec.action_dim:
+    if u.ndim != 3 or z.shape[1] != u.shape[1] + 1 or u.shape[2] != spec.action_dim:
         raise ValueError(f"episode_states: need latents (N, T+1, {spec.latent_dim}) and actions (N, T, {spec.action_dim}), "
-                         f"got {z.shape}, {u.shape}")
+                         f"got {np.shape(latents)}, {u.shape}")
     z_prev = np.concatenate([z[:, :1], z[:, :-1]], axis=1)
     u_prev = np.concatenate([np.zeros_like(u[:, :1]), u], axis=1)
     return np.concatenate([z, spec.diff_scale * (z - z_prev), u_prev], axis=2)
@@ -113,7 +194,7 @@ class StateTracker:
     def state(self, z: np.ndarray, z_logvar: np.ndarray | None = None, steps: int = 1) -> np.ndarray:
         """The state for this frame; ``steps``: control periods since the last frame (> 1 when frames were lost: the
         ``filtered`` state predicts through them under the last action; the other kinds take the frame as it is)."""
-        z = np.asarray(z, np.float64).reshape(-1)
+        z = self.spec.project(np.asarray(z, np.float64).reshape(-1))
         if self._filter is not None:
             if z_logvar is None:
                 raise ValueError("StateTracker: state kind 'filtered' needs the encoder's log-variance of each frame")
@@ -128,8 +209,8 @@ class StateTracker:
 
 
 def embed_cost(cost: QuadraticCost, spec: StateSpec, min_eig: float = 1e-6) -> QuadraticCost:
-    """A cost fitted on the latent part, as a cost on the whole state (zero on the other parts)."""
-    dz, dx = spec.latent_dim, spec.dim
+    """A cost fitted on the latent part (projected, with a projection), as a cost on the whole state (zero on the other parts)."""
+    dz, dx = spec.z_dim, spec.dim
     if cost.cx.shape != (dz,):
         raise ValueError(f"embed_cost: the cost is over {cost.cx.shape[0]} dims, the latent has {dz}")
     C = min_eig * np.eye(dx)

@@ -19,6 +19,7 @@ beside the VAE's reconstructions), ``evaluation.json``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -35,7 +36,7 @@ from anima.models.solar.blds import fit_dynamics
 from anima.models.solar.config import SolarTrainConfig
 from anima.models.solar.cost import fit_quadratic_cost
 from anima.models.solar.policy import SolarPolicy, make_spec
-from anima.models.solar.state import StateSpec, StateTracker, embed_cost, episode_states
+from anima.models.solar.state import Projection, StateSpec, StateTracker, embed_cost, episode_states, principal_projection
 from anima.models.solar.vae import StructuredVAE, train_epochs
 
 ActFn = Callable[[int, np.ndarray, np.random.Generator], np.ndarray]
@@ -146,6 +147,8 @@ class SolarTrainer:
         trainer.step_mult = float(ckpt.get("step_mult", 1.0))
         trainer.pretrained_reward = dict(ckpt.get("pretrained_reward") or {}) or None
         trainer._restore_pretraining(ckpt, stored)
+        if (ckpt.get("state") or {}).get("projection") is not None:
+            trainer.state_spec = dataclasses.replace(trainer.state_spec, projection=Projection.from_dict(ckpt["state"]["projection"]))
         if "previous_K" in ckpt:
             trainer.previous_policy = LinearGaussianPolicy(ckpt["previous_K"].double().numpy(), ckpt["previous_k"].double().numpy(),
                                                            ckpt["previous_cov"].double().numpy())
@@ -205,6 +208,8 @@ class SolarTrainer:
         more = c.pretrain_epochs - self.pretrain_epochs_done
         self.log(f"pretrained VAE and {c.random_rollouts} random episodes from {source} ({self.pretrain_epochs_done} VAE epochs"
                  + (f"; pretraining {more} epochs more)" if more else ")"))
+        if not more:
+            self._set_projection()
         self.save()
 
     def _restore_pretraining(self, ckpt: dict[str, Any], stored: SolarTrainConfig) -> None:
@@ -229,7 +234,7 @@ class SolarTrainer:
                     "history": self.history, "vae_step": self.vae_step, "iteration": self.iteration, "wall_s": self.wall_s,
                     "best": self.best or {}, "step_mult": self.step_mult, **self._previous_policy_tensors(),
                     "pretrain_epochs_done": self.pretrain_epochs_done, "torch_generator": self.generator.get_state(),
-                    "pretrained_reward": self.pretrained_reward or {},
+                    "pretrained_reward": self.pretrained_reward or {}, "state": self.state_spec.to_dict(),
                     "pretrain_rng": json.dumps(self._pretrain_rng.bit_generator.state) if self._pretrain_rng is not None else ""},
                    self.run_dir / "checkpoint.pt")
         self.deployable().save(self.run_dir / "policy.pt")
@@ -246,7 +251,7 @@ class SolarTrainer:
         c = self.config
         spec = make_spec(c.task, c.vae.latent_dim, c.horizon, control_dt(self.env), self.action_kind,
                          self.env.action_space.low, self.env.action_space.high, c.vae.image_size,
-                         state=self.state_spec.to_dict(), torque_limit_nm=self._torque_limit_nm())
+                         state=self.state_spec.to_dict(), torque_limit_nm=self._torque_limit_nm(), encoder=c.vae.encoder)
         prov = {"task": c.task, "seed": c.seed, "iteration": self.iteration, "episodes_trained": self.episodes,
                 "samples": self.episodes * c.horizon, "wall_time_s": round(self.wall_s, 1), "run_dir": str(self.run_dir),
                 "env_kwargs": dict(c.env_kwargs)}
@@ -328,8 +333,27 @@ class SolarTrainer:
                "final_distance_mean": float(np.nanmean(self.data["distance"])), "return_mean": float(self.data["rewards"].sum(1).mean()),
                "pretrain_epochs": self.pretrain_epochs_done, "wall_s": round(self.wall_s, 1)}
         self.history = [{**(self.history[0] if self.history else {}), **row}]
+        self._set_projection()
         self._videos(0)
         self.save()
+
+    def _set_projection(self) -> None:
+        """``latent_components`` k > 0: fix the state's projection, the k leading principal components of the pretraining
+        episodes' latents, once the VAE is pretrained (and the initial policy to the projected state's size)."""
+        c = self.config
+        if not c.latent_components or self.state_spec.projection is not None:
+            return
+        if self.iteration:
+            raise ValueError(f"latent_components {c.latent_components}: the state projection is set after pretraining, "
+                             f"and this run is at iteration {self.iteration} without one")
+        z = self._latents()[:c.random_rollouts]
+        proj = principal_projection(z, c.latent_components)
+        self.state_spec = dataclasses.replace(self.state_spec, projection=proj)
+        self.policy = LinearGaussianPolicy.initial(c.horizon, self.state_spec.dim, self.du, c.lqr.init_std)
+        centred = z.reshape(-1, z.shape[-1]) - np.asarray(proj.mean)
+        kept = float(np.square(proj(z.reshape(-1, z.shape[-1]))).sum() / np.square(centred).sum())
+        self.log(f"state: the latent's {c.latent_components} leading principal components ({100 * kept:.1f} % of its variance "
+                 f"over the {c.random_rollouts} pretraining episodes)")
 
     def _latents(self) -> np.ndarray:
         """Latent means of every stored episode; cached while the VAE does not change."""
@@ -408,6 +432,7 @@ class SolarTrainer:
         if c.cost_model == "vae":
             return embed_cost(self.vae.quadratic_cost(c.lqr.action_weight), self.state_spec)
         fit = self._cost_episodes()
+        latents = states[..., :self.state_spec.z_dim]  # the latent part of the state (the projected latent, with a projection)
         latents, states, rewards = latents[fit], states[fit], self.data["rewards"][fit].reshape(-1)
         if c.cost_target == "squared_reward":
             if (rewards > 0).any():
@@ -421,6 +446,7 @@ class SolarTrainer:
     def step(self) -> dict[str, Any]:
         c = self.config
         t0 = time.time()
+        self._set_projection()
         self.iteration += 1
         info = self.improve_policy()
         rng = np.random.default_rng([c.seed, self.iteration])

@@ -30,7 +30,7 @@ from torch.nn import functional as Fn
 
 from anima.models.solar.cost import QuadraticCost
 from anima.models.solar.lds import LdsParams, kalman_smoother, structured_kl
-from anima.models.solar.networks import Decoder, Encoder, images_to_tensor
+from anima.models.solar.networks import ENCODERS, Decoder, images_to_tensor, make_encoder
 
 
 INFERENCE_KINDS = ("frame", "smooth")
@@ -60,6 +60,9 @@ class VAEConfig:
     # velocities, with p_{t+1} = p_t + v_t fixed and only the velocity rows (and every process noise) learned, so the
     # filter infers v from successive frames' positions as a Kalman filter on a moving object does
     lds_structure: str = "free"
+    # "conv": the paper's encoder (networks.Encoder); "spatial_softmax" (not in the paper): feature points of a deep
+    # spatial autoencoder (networks.SpatialSoftmaxEncoder), image positions of parts of the arm
+    encoder: str = "conv"
 
     def __post_init__(self) -> None:
         if self.lds_structure not in LDS_STRUCTURES:
@@ -67,6 +70,11 @@ class VAEConfig:
         if self.lds_structure == "second_order" and self.latent_dim % 2:
             raise ValueError(f"VAEConfig: lds_structure second_order splits the latent into positions and velocities, "
                              f"so latent_dim must be even, got {self.latent_dim}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"VAEConfig.encoder must be one of {tuple(ENCODERS)}, got {self.encoder!r}")
+        if self.encoder == "spatial_softmax" and self.latent_dim % 2:
+            raise ValueError(f"VAEConfig: encoder spatial_softmax gives (x, y) per feature point, so latent_dim must be even, "
+                             f"got {self.latent_dim}")
         if self.predict_steps < 0:
             raise ValueError(f"VAEConfig.predict_steps must be >= 0, got {self.predict_steps}")
         if self.inference not in INFERENCE_KINDS:
@@ -94,7 +102,7 @@ class StructuredVAE(nn.Module):
         super().__init__()
         self.config, self.horizon, self.action_dim = config, horizon, action_dim
         dz = config.latent_dim
-        self.encoder = Encoder(dz, config.image_size)
+        self.encoder = make_encoder(config.encoder, dz, config.image_size)
         self.decoder = Decoder(dz)
         self.A = nn.Parameter(torch.eye(dz).repeat(horizon, 1, 1))
         self.B = nn.Parameter(torch.zeros(horizon, dz, action_dim))

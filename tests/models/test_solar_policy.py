@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from anima.models.checkpoint import CheckpointError
-from anima.models.solar.networks import Encoder
+from anima.models.solar.networks import Encoder, SpatialSoftmaxEncoder
 from anima.models.solar.policy import FORMAT, LEGACY_REACHER_TORQUE_NM, SolarPolicy, make_spec, torque_limit_of
 
 T, DU, DZ = 5, 2, 10
@@ -159,3 +159,44 @@ def test_a_filtered_policy_without_dynamics_or_with_bad_ones_is_refused(tmp_path
     torch.save(data, tmp_path / "none.pt")
     with pytest.raises(CheckpointError, match="none.pt.*state kind 'filtered'"):
         SolarPolicy.load(tmp_path / "none.pt")
+
+
+def _spatial_policy(seed: int = 0) -> SolarPolicy:
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    spec = make_spec("reacher", DZ, T, 0.05, "joint_torque", [-1, -1], [1, 1], torque_limit_nm=0.1, encoder="spatial_softmax")
+    return SolarPolicy(spec, SpatialSoftmaxEncoder(DZ, 64), rng.normal(size=(T, DU, DZ)) * 0.1, rng.normal(size=(T, DU)) * 0.1,
+                       np.tile(0.25 * np.eye(DU), (T, 1, 1)))
+
+
+def test_a_spatial_softmax_policy_round_trips_and_its_spec_names_the_encoder(tmp_path: Path) -> None:
+    p = _spatial_policy()
+    assert p.spec["encoder"] == "spatial_softmax" and _policy().spec["encoder"] == "conv"
+    p.save(tmp_path / "p.pt")
+    q = SolarPolicy.load(tmp_path / "p.pt", expect_task="reacher", expect_latent_dim=DZ)
+    assert isinstance(q.encoder, SpatialSoftmaxEncoder)
+    img = np.random.default_rng(1).integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+    np.testing.assert_allclose(q.encode(img), p.encode(img), atol=1e-6)
+
+
+def test_a_file_without_an_encoder_entry_is_the_papers_conv_encoder(tmp_path: Path) -> None:
+    p = _policy()
+    p.save(tmp_path / "p.pt")
+    data = torch.load(tmp_path / "p.pt", weights_only=True)
+    del data["spec"]["encoder"]
+    torch.save(data, tmp_path / "old.pt")
+    assert isinstance(SolarPolicy.load(tmp_path / "old.pt").encoder, Encoder)
+
+
+def test_an_unknown_or_mismatched_encoder_is_refused_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="encoder must be one of .*'pixels'"):
+        make_spec("reacher", DZ, T, 0.05, "joint_torque", [-1, -1], [1, 1], torque_limit_nm=0.1, encoder="pixels")
+    p = _policy()
+    with pytest.raises(ValueError, match="encoder is a Encoder, spec says 'spatial_softmax'"):
+        SolarPolicy({**p.spec, "encoder": "spatial_softmax"}, p.encoder, p.K, p.k, p.cov)
+    p.save(tmp_path / "p.pt")
+    data = torch.load(tmp_path / "p.pt", weights_only=True)
+    data["spec"]["encoder"] = "spatial_softmax"  # conv weights under a spatial-softmax spec
+    torch.save(data, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="bad.pt.*incomplete or inconsistent"):
+        SolarPolicy.load(tmp_path / "bad.pt")

@@ -417,3 +417,31 @@ def test_a_reacher_config_writes_its_arms_torque_out(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("task: reacher\nenv_kwargs: {reacher: {damping: 0.02}}\n")
     assert SolarTrainConfig.from_yaml(path).env_kwargs == {"reacher": {"damping": 0.02, "max_torque": 0.1}}
+
+
+def test_a_run_on_the_latents_principal_components_fixes_them_after_pretraining_and_ships_them(tmp_path: Path) -> None:
+    config = SolarTrainConfig(**{**TINY, "video_every": 0, "iterations": 2}).replace(
+        state_kind="latent_history", cost_model="refit", latent_components=2, **{"vae.encoder": "spatial_softmax"})
+    logs: list[str] = []
+    trainer = SolarTrainer(config, tmp_path / "run", log=logs.append)
+    trainer.pretrain()
+    proj = trainer.state_spec.projection
+    assert proj is not None and proj.components == 2 and trainer.policy.K.shape == (4, 2, 2 * 2 + 2)
+    np.testing.assert_allclose(np.asarray(proj.mean), trainer._latents()[:3].reshape(-1, 10).mean(0), atol=1e-9)
+    assert any("2 leading principal components" in m for m in logs)
+    trainer.run()
+    assert trainer.state_spec.projection == proj  # fixed after pretraining, not refitted per iteration
+    assert trainer.history[-1].get("lqr_skipped") is None
+    policy = SolarPolicy.load(tmp_path / "run" / "policy.pt", expect_task="reacher", expect_latent_dim=10)
+    assert policy.state_spec == trainer.state_spec and policy.spec["encoder"] == "spatial_softmax"
+    resumed = SolarTrainer.resume(tmp_path / "run", log=lambda _m: None, iterations=3)
+    assert resumed.state_spec == trainer.state_spec and resumed.policy.K.shape == (4, 2, 6)
+    resumed.run()
+    assert resumed.state_spec.projection == proj
+
+
+def test_latent_components_need_a_refit_cost_and_an_unfiltered_state() -> None:
+    with pytest.raises(ValueError, match="latent_components 2 needs state_kind latent or latent_history and cost_model refit"):
+        SolarTrainConfig(latent_components=2)
+    with pytest.raises(ValueError, match="latent_components must be 0..vae.latent_dim \\(10\\), got 11"):
+        SolarTrainConfig(latent_components=11, cost_model="refit")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from anima.models.solar.networks import SpatialSoftmaxEncoder
 from anima.models.solar.vae import StructuredVAE, VAEConfig, gaussian_kl, kl_beta, train_epochs
 from anima.sim_bridge.envs.planar_reacher import ReacherConfig
 from anima.sim_bridge.envs.reacher_pixels import render_reacher
@@ -188,3 +189,44 @@ def test_a_second_order_lds_needs_an_even_latent_and_a_known_structure() -> None
 def test_a_negative_predict_steps_is_refused() -> None:
     with pytest.raises(ValueError, match="predict_steps must be >= 0"):
         VAEConfig(predict_steps=-1)
+
+
+def test_spatial_softmax_points_are_the_image_positions_of_the_feature_peaks() -> None:
+    enc = SpatialSoftmaxEncoder(latent_dim=4, image_size=64, temperature=0.01)
+    peaks = [(5, 50), (40, 12)]  # (row, column) of each map's single peak
+
+    class Peaks(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = torch.zeros(len(x), 2, 64, 64)
+            for i, (r, c) in enumerate(peaks):
+                out[:, i, r, c] = 1.0
+            return out
+
+    enc.conv = Peaks()
+    points = enc.feature_points(torch.zeros(3, 64, 64, 3, dtype=torch.uint8)).detach().numpy()
+    expect_x = [(c + 0.5) / 32 - 1 for _, c in peaks]
+    expect_y = [1 - (r + 0.5) / 32 for r, _ in peaks]  # +y up
+    np.testing.assert_allclose(points, np.tile(expect_x + expect_y, (3, 1)), atol=1e-4)
+    mean, logvar = enc(torch.zeros(1, 64, 64, 3, dtype=torch.uint8))
+    np.testing.assert_allclose(mean.detach().numpy()[0], expect_x + expect_y, atol=1e-4)  # scale 1, offset 0 at start
+    assert logvar.shape == (1, 4)
+
+
+def test_a_spatial_softmax_vae_learns_the_toy_set() -> None:
+    torch.manual_seed(0)
+    images, actions, rewards = _toy_episodes()
+    vae = StructuredVAE(VAEConfig(encoder="spatial_softmax"), horizon=3, action_dim=2)
+    assert isinstance(vae.encoder, SpatialSoftmaxEncoder)
+    opt = vae.make_optimizer()
+    rng, gen = np.random.default_rng(0), torch.Generator().manual_seed(0)
+    _, first = train_epochs(vae, opt, images, actions, rewards, 1, 0, rng, gen)
+    _, later = train_epochs(vae, opt, images, actions, rewards, 80, 1, rng, gen)  # the points find the arm after ~40 epochs
+    assert later[-1]["recon"] < first[0]["recon"] / 4
+    assert vae.encode_means(images).shape == (2, 4, 10)
+
+
+def test_a_spatial_softmax_encoder_needs_an_even_latent_and_a_known_name() -> None:
+    with pytest.raises(ValueError, match="spatial_softmax .* latent_dim must be even, got 9"):
+        VAEConfig(encoder="spatial_softmax", latent_dim=9)
+    with pytest.raises(ValueError, match="VAEConfig.encoder must be one of .*got 'resnet'"):
+        VAEConfig(encoder="resnet")
