@@ -48,8 +48,8 @@ class SpatialSoftmaxEncoder(nn.Module):
     """(N, S, S, 3) uint8 -> mean (N, latent), log-variance (N, latent): feature points, not in the paper.
 
     The deep spatial autoencoder's encoder (Finn et al., "Deep Spatial Autoencoders for Visuomotor Learning",
-    ICRA 2016), built for the same pairing with a linear-Gaussian controller: convolutions at half resolution end
-    in ``latent_dim / 2`` feature maps, and a spatial softmax (a learned temperature) turns each into the expected
+    ICRA 2016), built for the same pairing with a linear-Gaussian controller: three convolutions (the first with
+    ``stride``, 1: full resolution; 2 measured worse, BENCHMARKS.md) end in ``latent_dim / 2`` feature maps, and a spatial softmax (a learned temperature) turns each into the expected
     image position (x, y) of its activation. The latent is those points under a learned per-dimension affine map,
     so a feature that fires on one part of the arm (the fingertip) gives that part's image position, which a
     camera looking down on a plane makes a linear function of its position on the plane: the quadratic cost and

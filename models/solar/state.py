@@ -67,6 +67,8 @@ class Projection:
             raise ValueError("Projection: mean and basis must be finite")
         if not np.allclose(b @ b.T, np.eye(b.shape[0]), atol=1e-6):
             raise ValueError("Projection: the basis rows must be orthonormal")
+        object.__setattr__(self, "_mean", m)  # as arrays once: the tracker projects every frame
+        object.__setattr__(self, "_basis_t", np.ascontiguousarray(b.T))
 
     @property
     def components(self) -> int:
@@ -74,7 +76,7 @@ class Projection:
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         """(..., dz) -> (..., k)."""
-        return (np.asarray(z, np.float64) - np.asarray(self.mean)) @ np.asarray(self.basis).T
+        return (np.asarray(z, np.float64) - self._mean) @ self._basis_t
 
     def to_dict(self) -> dict:
         return {"mean": [float(v) for v in self.mean], "basis": [[float(v) for v in row] for row in self.basis]}

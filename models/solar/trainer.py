@@ -392,7 +392,7 @@ class SolarTrainer:
                 refit = self.vae.fit_reward_model(latents[fit, 1:].reshape(-1, latents.shape[-1]), self.data["rewards"][fit].reshape(-1),
                                                   c.reward_refit_steps)
             dyn = fit_dynamics(states[-n:], u[-n:], states, u, c.lqr.data_strength, c.lqr.prior_window)
-            cost = self._fit_cost(latents, states)
+            cost = self._fit_cost(states)
             weights = np.ones(c.horizon)
             weights[-1] = c.final_cost_multiplier
 
@@ -425,7 +425,7 @@ class SolarTrainer:
         n = self.config.cost_fit_episodes
         return slice(-n, None) if n else slice(None)
 
-    def _fit_cost(self, latents: np.ndarray, states: np.ndarray) -> Any:
+    def _fit_cost(self, states: np.ndarray) -> Any:
         """The quadratic cost over the controller state: the VAE's learned reward model (``cost_model: vae``), or a
         least-squares refit on the latent part or the whole state (``cost_model: refit``, ``cost_on``)."""
         c = self.config

@@ -179,7 +179,7 @@ def test_the_default_cost_is_the_vaes_learned_reward_model_on_the_latent_part(tm
     config = SolarTrainConfig(**{**TINY, "video_every": 0}).replace(state_kind="latent_history")
     trainer = SolarTrainer(config, tmp_path / "run", log=lambda _m: None)
     z = np.random.default_rng(1).normal(size=(7, 10))
-    cost = trainer._fit_cost(None, None)
+    cost = trainer._fit_cost(None)
     x = np.concatenate([z, np.zeros((7, 12))], axis=1)
     with torch.no_grad():
         expected = -trainer.vae.predicted_reward(torch.as_tensor(z, dtype=torch.float32)).numpy()
@@ -195,11 +195,11 @@ def test_the_squared_reward_cost_is_minimal_at_the_goal(tmp_path: Path) -> None:
     goal = np.linspace(-0.5, 0.5, 10)
     x = rng.normal(size=(40, 5, 10))
     trainer.data = {"rewards": -np.linalg.norm(x[:, 1:] - goal, axis=-1)}
-    cost = trainer._fit_cost(x, x)
+    cost = trainer._fit_cost(x)
     np.testing.assert_allclose(np.linalg.solve(cost.Cxx, -cost.cx), goal, atol=1e-2)
     trainer.data = {"rewards": np.ones((40, 4))}
     with pytest.raises(ValueError, match="needs rewards <= 0"):
-        trainer._fit_cost(x, x)
+        trainer._fit_cost(x)
 
 
 def test_a_run_can_start_from_another_runs_pretrained_vae(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -365,7 +365,7 @@ def test_the_cost_can_be_fitted_on_the_last_episodes_only(tmp_path: Path) -> Non
         config = SolarTrainConfig(**{**TINY, "video_every": 0}).replace(cost_model="refit", cost_on="state", cost_fit_episodes=n)
         trainer = SolarTrainer(config, tmp_path / f"run{n}", log=lambda _m: None)
         trainer.data = {"rewards": rewards}
-        cost = trainer._fit_cost(x, x)
+        cost = trainer._fit_cost(x)
         minima.append(np.linalg.solve(cost.Cxx, -cost.cx))
     assert np.linalg.norm(minima[0] - b) > 0.2  # all 30 episodes: pulled toward a
     np.testing.assert_allclose(minima[1], b, atol=1e-3)  # the last 10 only: exactly b
