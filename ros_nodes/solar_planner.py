@@ -36,7 +36,8 @@ false: start an episode at the first frame), ``hardware_id`` (str, "" = the robo
 Sawyer ``max_step_m`` (float, 0.02), ``workspace_min_m`` / ``workspace_max_m`` (float[3], the training
 environment's box), ``base_link`` (str, "base_link"), ``tip_link`` (str, "ee"), ``torch_threads`` (int, 1: the encoder runs
 on one core, as SOLAR's per-frame budget is set; torch's default pool of every core's threads
-stalled frames by 0.4 s on a loaded machine).
+stalled frames by 0.4 s on a loaded machine), ``camera_antialias`` (bool, false: the reacher camera draws anti-aliased
+frames, as the launch sets the bridge's; a model trained on the other kind of frames gets a warning naming both).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from std_srvs.srv import Trigger
 
 from anima.controllers.command_guard import RejectionLog
 from anima.controllers.solar_runner import FrameRefused, RunnerPhase, SolarRunner, decode_rgb8, torque_command
-from anima.controllers.solar_setup import SolarSetup, load_solar_setup
+from anima.controllers.solar_setup import SolarSetup, frames_mismatch, load_solar_setup
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node
 from anima.ros_nodes._conversions import joint_state_msg, reorder_index
 from anima.ros_nodes._ee_command import EeCommandPublisher
@@ -65,7 +66,7 @@ class SolarPlannerNode(Node):
         p = declare_params(self, {"model_path": "", "task": "reacher", "latent_dim": 10, "auto_start": False,
                                   "hardware_id": "", "max_step_m": 0.02, "workspace_min_m": [0.35, -0.35, 0.02],
                                   "workspace_max_m": [0.85, 0.35, 0.35], "base_link": "base_link", "tip_link": "ee",
-                                  "torch_threads": 1})
+                                  "torch_threads": 1, "camera_antialias": False})
         if int(p["torch_threads"]) < 1:
             raise ValueError(f"parameter 'torch_threads' must be >= 1, got {p['torch_threads']}")
         torch.set_num_threads(int(p["torch_threads"]))
@@ -96,6 +97,9 @@ class SolarPlannerNode(Node):
         self.get_logger().info(f"model {self.setup.model_path}: task {self.setup.task}, latent {self.setup.latent_dim}, "
                                f"{c.image_size}x{c.image_size} frames, T={c.horizon} steps of {c.control_dt_s:g} s, "
                                f"{c.action_kind}" + (", episode starts at the first frame" if p["auto_start"] else ""))
+        mismatch = frames_mismatch(self.setup, bool(p["camera_antialias"]))
+        if mismatch:
+            self.get_logger().warn(mismatch)
 
     def _warm_up(self) -> None:
         """Encode one blank frame now: torch's first call is slow, and frames would queue (and drop) behind it."""

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from anima.controllers.solar_runner import SolarRunner, SolarRunnerConfig
-from anima.controllers.solar_setup import load_solar_setup
+from anima.controllers.solar_setup import frames_mismatch, load_solar_setup
 from anima.models.solar.networks import Encoder
 from anima.models.solar.policy import SolarPolicy, make_spec
 
@@ -56,6 +56,24 @@ def test_a_reacher_model_written_before_the_spec_recorded_the_torque_gets_its_ru
     data["provenance"] = {"env_kwargs": {"reacher": {"max_torque": 0.1}}}  # its run recorded the arm: that one
     torch.save(data, path)
     np.testing.assert_array_equal(load_solar_setup(_params(path)).torque_per_unit, [0.1, 0.1])
+
+
+def test_a_camera_drawing_other_frames_than_the_models_training_is_named(tmp_path) -> None:
+    """The reacher's training env records its frames (env_kwargs.antialias); the planner warns on a camera unlike them."""
+    path = _policy(tmp_path / "r.pt", "reacher", "joint_torque", 2)
+    aliased = load_solar_setup(_params(path))  # no antialias recorded: the env's default, aliased frames
+    assert aliased.trained_antialias is False and frames_mismatch(aliased, False) == ""
+    assert "camera_antialias:=false" in frames_mismatch(aliased, True)
+    policy = SolarPolicy.load(path)
+    policy.provenance = {"env_kwargs": {"antialias": True}}
+    policy.save(path)
+    smooth = load_solar_setup(_params(path))
+    assert smooth.trained_antialias is True and frames_mismatch(smooth, True) == ""
+    assert frames_mismatch(smooth, False) == (
+        f"model_path {path}: trained on anti-aliased frames (env_kwargs.antialias true), but camera_antialias is false: "
+        "the camera draws aliased frames the model never saw; launch with camera_antialias:=true")
+    sawyer = load_solar_setup(_params(_policy(tmp_path / "s.pt", "sawyer_reach", "ee_delta", 4), "sawyer_reach"))
+    assert sawyer.trained_antialias is None and frames_mismatch(sawyer, True) == ""  # its camera has no such setting
 
 
 def test_the_runner_applies_the_policys_gains_to_the_encoded_frame(tmp_path) -> None:

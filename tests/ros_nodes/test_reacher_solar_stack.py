@@ -12,6 +12,8 @@ runs in this test's own ROS_DOMAIN_ID. The test process watches the ground truth
   episode, the arm stays where it is; ``sim/reset`` then places it at the start of the seed's next episode.
 * The same policy with 32x32 camera frames: every frame is refused, the planner holds, the arm
   does not move, and ``/diagnostics`` says why (the negative case: frames were delivered).
+* The launch's camera draws the anti-aliased frames the shipped model was trained on; with
+  ``camera_antialias:=false`` the aliased ones, and the planner warns that its model never saw them.
 * The shipped reacher model (``models/solar/data/reacher.pt``) over five reset episodes: the
   distance to the target falls, and each episode ends where the same policy ends it in process
   (skipped, saying so, while no model is shipped).
@@ -33,7 +35,7 @@ from sensor_msgs.msg import MultiDOFJointState
 from std_srvs.srv import Trigger
 
 from anima.controllers.solar_setup import SHIPPED_DIR
-from anima.models.solar.policy import SolarPolicy
+from anima.models.solar.policy import SolarPolicy, policy_env_kwargs
 from anima.sim_bridge.envs.planar_reacher import PlanarReacherWorld, ReacherConfig
 from anima.sim_bridge.envs.reacher_pixels import ReacherPixelsConfig, render_reacher
 from anima.sim_bridge.reacher_world import draw_solar_episode, fingertip_xy
@@ -117,6 +119,7 @@ class ReacherWatcher:
         return d_start, d_held, self.history[first_after]
 
     def close(self) -> None:
+        self.executor.shutdown()
         self.node.destroy_node()
         rclpy.shutdown(context=self.ctx)
 
@@ -192,26 +195,33 @@ def test_frames_of_the_wrong_size_are_refused_and_the_arm_holds(ros_env, venv_bi
     assert "camera/image_raw frames refused, holding" in log and "image is 32x32, the policy takes 64x64" in log
 
 
-def test_camera_antialias_draws_the_frames_a_model_trained_on_them_sees(ros_env, venv_bin, tmp_path, solar_policy_file,
-                                                                         reaching_actions) -> None:
+@pytest.mark.skipif(not SHIPPED.is_file(), reason=f"no shipped SOLAR reacher model yet ({SHIPPED.relative_to(REPO)})")
+def test_the_launch_camera_draws_the_frames_the_shipped_model_was_trained_on(ros_env, venv_bin) -> None:
+    """By default anti-aliased (the shipped model's and config/solar/reacher.yaml's frames); camera_antialias:=false
+    draws the aliased ones, and the planner then warns that its model (anti-aliased) never saw them."""
     from sensor_msgs.msg import Image
 
-    model = solar_policy_file(tmp_path / "reach.pt", "reacher", reaching_actions(EPISODE)[0])
-    launch = _launch(ros_env, venv_bin, model, "camera_antialias:=true")
-    watcher = ReacherWatcher(int(ros_env["ROS_DOMAIN_ID"]))
-    frames: list[np.ndarray] = []
-    watcher.node.create_subscription(
-        Image, "camera/image_raw",
-        lambda m: frames.append(np.frombuffer(bytes(m.data), np.uint8).reshape(m.height, m.width, 3)), 10)
-    try:
-        watcher.spin_until(lambda: len(frames) >= 3, 120.0, "camera frames", launch)  # no episode: the arm rests
-    finally:
-        watcher.close()
-        _stop(launch)
+    assert policy_env_kwargs(SolarPolicy.load(SHIPPED)).get("antialias") is True
     q0, target = np.asarray(EPISODE.q0), np.asarray(EPISODE.target_xy)
     smooth = render_reacher(q0, target, ReacherConfig(), 64, antialias=True)
-    assert np.array_equal(frames[-1], smooth)
-    assert not np.array_equal(smooth, render_reacher(q0, target, ReacherConfig(), 64))
+    aliased = render_reacher(q0, target, ReacherConfig(), 64)
+    assert not np.array_equal(smooth, aliased)
+    for args, expected in (((), smooth), (("camera_antialias:=false",), aliased)):
+        launch = _launch(ros_env, venv_bin, SHIPPED, *args)
+        watcher = ReacherWatcher(int(ros_env["ROS_DOMAIN_ID"]))
+        frames: list[np.ndarray] = []
+        watcher.node.create_subscription(
+            Image, "camera/image_raw",
+            lambda m: frames.append(np.frombuffer(bytes(m.data), np.uint8).reshape(m.height, m.width, 3)), 10)
+        try:
+            watcher.spin_until(lambda: len(frames) >= 3, 120.0, "camera frames", launch)  # no episode: the arm rests
+            watcher.spin_until(lambda: watcher.status is not None, 120.0, "the planner's diagnostics (it has loaded)", launch)
+        finally:
+            watcher.close()
+            log = _stop(launch)
+        assert np.array_equal(frames[-1], expected), args
+        warned = "trained on anti-aliased frames (env_kwargs.antialias true), but camera_antialias is false" in log
+        assert warned == bool(args), log[-3000:]
 
 
 def _distance(episode) -> float:
@@ -221,14 +231,14 @@ def _distance(episode) -> float:
 
 
 def _in_process_final_distance(policy, episode) -> float:
-    """The same episode without ROS: render, encode, act, step the environment's physics (the node's loop)."""
-    config = ReacherPixelsConfig()
+    """The same episode without ROS: render (as the policy's training env drew), encode, act, step the physics."""
+    config = ReacherPixelsConfig(antialias=bool(policy_env_kwargs(policy).get("antialias", False)))
     world = PlanarReacherWorld(config.reacher)
     world.reset(np.asarray(episode.q0))
     target = np.asarray(episode.target_xy)
     act = policy.actor()
     for t in range(policy.horizon):
-        u = act(t, render_reacher(world.q, target, config.reacher, config.image_size))
+        u = act(t, render_reacher(world.q, target, config.reacher, config.image_size, config.antialias))
         world.step(np.asarray(u, float) * config.reacher.max_torque)
     return float(np.linalg.norm(fingertip_xy(world.q, config.reacher.link_lengths) - target))
 
@@ -257,8 +267,8 @@ def test_the_shipped_model_reduces_the_distance_to_the_goal(ros_env, venv_bin) -
     for ep, reply in zip(episodes, replies):  # the bridge drew the episodes the in-process runs start from
         assert f"q0 [{ep.q0[0]:.4f}, {ep.q0[1]:.4f}] rad" in reply, (reply, ep)
     # The reduction the user came for: every episode ends nearer, on average within 15 % of the start
-    # distance, and the arm reaches the goal tolerance (the shipped model, 0.1 N m arm, 2026-12-05: 22 cm ->
-    # 1.74-1.83 cm, all 5 within 2 cm; 98 % of 50 in-process episodes from other starts, its provenance YAML).
+    # distance, and the arm reaches the goal tolerance (the shipped model, spatial-softmax encoder, 2026-12-06:
+    # 22 cm -> 0.27-0.30 cm, all 5 within 2 cm; 100 % of 50 in-process episodes from other starts, its provenance YAML).
     assert ends.mean() < 0.15 * starts.mean(), (results, log[-3000:])
     assert (ends < starts).all(), results
     assert (ends < ReacherConfig().success_distance).sum() >= 3, results
