@@ -11,6 +11,7 @@ reliable keep-last with a small depth both ways; latched data is transient-local
 from __future__ import annotations
 
 import faulthandler
+import os
 import signal
 import sys
 import threading
@@ -97,6 +98,11 @@ def shutdown_requested() -> bool:
 # A node still alive this long after SIGINT/SIGTERM prints every thread's stack to stderr, so a
 # shutdown that hangs (``anima launch`` kills a node 5 s after SIGINT) says where it hung.
 STOP_TRACE_AFTER_S = 4.0
+# The rcl/DDS part of a node's teardown (``destroy_node``, ``try_shutdown``) may take this long; past it the
+# process prints what stalled and exits with the node's exit code, before ``anima launch`` (or ``ros2 launch``)
+# escalates 5 s after SIGINT. Seen under load: ``pose_hold`` stuck for the whole grace inside rcl's node
+# destruction (RELIABILITY.md). The node's own ``close`` (a recorder writing its bag) is not bounded.
+TEARDOWN_LIMIT_S = 2.5
 
 
 def _on_signal(_signum: int, _frame: object) -> None:
@@ -157,13 +163,40 @@ def run_node(
             try:
                 if close is not None:
                     close()
-                node.destroy_node()
             except Exception as err:  # a failing cleanup must not hide how the node ended
                 print(f"[cleanup] {type(err).__name__}: {err}", file=sys.stderr)
                 code = code or 1
-        rclpy.try_shutdown()
+        code = _bounded_teardown(node, code)
         _ignore_stop_signals()
     return code
+
+
+def _bounded_teardown(node: Node | None, code: int) -> int:
+    """``destroy_node`` and ``try_shutdown`` within :data:`TEARDOWN_LIMIT_S`, else exit now with ``code``."""
+    watchdog = threading.Timer(TEARDOWN_LIMIT_S, _teardown_overrun, args=(node.get_name() if node else "node", code))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        if node is not None:
+            node.destroy_node()
+    except Exception as err:  # a failing cleanup must not hide how the node ended
+        print(f"[cleanup] {type(err).__name__}: {err}", file=sys.stderr)
+        code = code or 1
+    finally:
+        rclpy.try_shutdown()
+        watchdog.cancel()
+    return code
+
+
+def _teardown_overrun(name: str, code: int) -> None:
+    """The watchdog's end: say where the teardown stalled, then leave without waiting for it (the OS frees the
+    node's sockets and memory; its peers see it gone when its DDS lease ends)."""
+    print(f"[teardown] {name}: rcl/DDS teardown still running after {TEARDOWN_LIMIT_S:g} s; exiting with code {code} "
+          "without waiting for it. Where it stalled:", file=sys.stderr, flush=True)
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 class SubscriptionPoller:

@@ -42,3 +42,40 @@ def test_a_node_stuck_after_sigint_prints_its_stacks(ros_env: dict) -> None:
     assert time.monotonic() - start >= STOP_TRACE_AFTER_S
     assert "most recent call first" in err and "in stuck_loop" in err, err
 
+
+
+# A node whose rcl teardown stalls (as pose_hold's once did under load, RELIABILITY.md): destroy_node hangs.
+STALLED_TEARDOWN_NODE = """
+import sys, time
+from rclpy.node import Node
+from anima.ros_nodes._common import run_node, shutdown_requested
+
+class Stalled(Node):
+    def destroy_node(self):
+        time.sleep(60)
+
+def loop(node):
+    print("spinning", flush=True)
+    while not shutdown_requested():
+        time.sleep(0.01)
+    raise SystemExit(int(sys.argv[1]))
+
+run_node(lambda: Stalled("stalled"), [], spin=loop)
+"""
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_a_stalled_rcl_teardown_ends_within_its_limit_with_the_nodes_exit_code(ros_env: dict, code: int) -> None:
+    from anima.ros_nodes._common import TEARDOWN_LIMIT_S
+
+    proc = subprocess.Popen([sys.executable, "-P", "-c", STALLED_TEARDOWN_NODE, str(code)], env=ros_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "spinning"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)  # the stalled destroy_node alone would take 60 s
+    finally:
+        proc.kill()
+    assert proc.returncode == code, err
+    assert f"[teardown] stalled: rcl/DDS teardown still running after {TEARDOWN_LIMIT_S:g} s; exiting with code {code}" in err
+    assert "in destroy_node" in err  # where it stalled
