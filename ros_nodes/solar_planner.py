@@ -54,6 +54,7 @@ from std_srvs.srv import Trigger
 from anima.controllers.command_guard import RejectionLog
 from anima.controllers.solar_runner import FrameRefused, RunnerPhase, SolarRunner, decode_rgb8, torque_command
 from anima.controllers.solar_setup import SolarSetup, frames_mismatch, load_solar_setup
+from anima.models.solar.networks import flush_denormals
 from anima.ros_nodes._common import COMMAND_QOS, SENSOR_QOS, declare_params, from_time_msg, run_node
 from anima.ros_nodes._conversions import joint_state_msg, reorder_index
 from anima.ros_nodes._ee_command import EeCommandPublisher
@@ -70,6 +71,7 @@ class SolarPlannerNode(Node):
         if int(p["torch_threads"]) < 1:
             raise ValueError(f"parameter 'torch_threads' must be >= 1, got {p['torch_threads']}")
         torch.set_num_threads(int(p["torch_threads"]))
+        flush_denormals()  # the spatial softmax's sharp peaks: denormal arithmetic is many times slower
         self.setup: SolarSetup = load_solar_setup(p)
         self.runner = SolarRunner(self.setup.policy, self.setup.runner_config)
         self.names = self.setup.robot.joint_names

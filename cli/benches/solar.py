@@ -5,7 +5,9 @@ Shape (FACTS.md "SOLAR"): latent 10, action 2, T 50, 64x64 RGB frames, one torch
 step) on synthetic stable time-varying dynamics; reference in the same run: ``lqr_backward_ms``,
 one plain LQR backward pass, and ``dual_iterations``. ``encode_ms``: ``SolarPolicy.encode`` of one
 frame (what the node does per camera frame); reference: ``encode_batched_ms_per_frame`` (50 frames
-in one call) and ``render_ms`` (drawing the frame itself). Targets: update <= 50 ms, encode <= 5 ms. The top-level numbers are
+in one call) and ``render_ms`` (drawing the frame itself). ``encode_shipped_ms``: the shipped reacher model's
+encoder and state per frame, float32 denormals flushed as ``solar_planner`` runs (``encode_shipped_unflushed_ms``
+without: the spatial softmax's sharp peaks are denormal arithmetic). Targets: update <= 50 ms, encode <= 5 ms. The top-level numbers are
 the medians of this thread's CPU time (the one-core cost, meaningful on a shared machine);
 ``wall_ms`` holds the wall-clock medians, which also count waiting for a core.
 """
@@ -54,6 +56,31 @@ def _problem(rng: np.random.Generator, t_len: int = 50, dx: int = 10, du: int = 
     return dyn, C, c, LinearGaussianPolicy.initial(t_len, dx, du, 0.5)
 
 
+def _shipped_encode_ms(rng: np.random.Generator, repeats: int) -> dict[str, Any]:
+    """The shipped reacher model's per-frame cost as solar_planner pays it (its encoder, here the spatial softmax,
+    and its state: encode, project, history), denormals flushed as the node runs; reference: the same unflushed."""
+    import torch
+
+    from anima.models.solar.policy import SolarPolicy, policy_env_kwargs, shipped_policy_path
+    from anima.sim_bridge.envs.reacher_pixels import ReacherPixelsConfig, render_reacher
+
+    path = shipped_policy_path("reacher")
+    if not path.is_file():
+        return {}
+    policy = SolarPolicy.load(path, expect_task="reacher")
+    config = ReacherPixelsConfig(**policy_env_kwargs(policy))
+    frame = render_reacher(rng.uniform(-0.2, 0.2, 2), np.asarray(config.target_xy), config.reacher, config.image_size,
+                           config.antialias)
+    track = policy.tracker()
+    step = lambda: track.state(*policy.encode_potential(frame))  # noqa: E731
+    times = {}
+    for flush in (False, True):
+        torch.set_flush_denormal(flush)
+        times[flush] = _median_ms(step, repeats)
+    return {"encode_shipped_ms": round(times[True][0], 3), "encode_shipped_unflushed_ms": round(times[False][0], 3),
+            "shipped_encoder": policy.spec.get("encoder", "conv")}
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
@@ -92,10 +119,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         batched_ms = _median_ms(lambda: policy.encoder(batch), args.repeats)
     render_ms = _median_ms(lambda: render_reacher(np.array([0.3, 0.5]), np.array([0.0, 0.12]), cfg), args.repeats * 5)
     batched_ms = tuple(v / len(frames) for v in batched_ms)
+    shipped = _shipped_encode_ms(rng, args.repeats * 5)
     return {"lqr_flm_update_ms": round(update_ms[0], 2), "lqr_backward_ms": round(backward_ms[0], 2), "dual_iterations": int(info["dual_iterations"]),
             "encode_ms": round(encode_ms[0], 3), "encode_filtered_ms": round(filtered_ms[0], 3), "encode_batched_ms_per_frame": round(batched_ms[0], 3), "render_ms": round(render_ms[0], 3),
             "wall_ms": {"lqr_flm_update": round(update_ms[1], 2), "lqr_backward": round(backward_ms[1], 2), "encode": round(encode_ms[1], 3),
                         "encode_filtered": round(filtered_ms[1], 3),
                         "encode_batched_per_frame": round(batched_ms[1], 3), "render": round(render_ms[1], 3)},
+            **shipped,
             "load_average_1min": round(__import__("os").getloadavg()[0], 2),
             "target_lqr_flm_update_ms": 50.0, "target_encode_ms": 5.0, "latent_dim": dz, "horizon": t_len, "torch_threads": 1}

@@ -30,6 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def evaluate(task: str, policy_path: Path | None, episodes: int, seed: int) -> dict[str, Any]:
     """Success of ``policy_path`` (or the shipped policy) on ``task``; ValueError naming a bad input."""
     from anima.models.solar.config import SolarTrainConfig
+    from anima.models.solar.networks import flush_denormals
     from anima.models.solar.policy import SolarPolicy, policy_env_kwargs, shipped_policy_path
     from anima.models.solar.trainer import collect, make_task_env
 
@@ -39,6 +40,7 @@ def evaluate(task: str, policy_path: Path | None, episodes: int, seed: int) -> d
     if policy_path is None and not path.is_file():
         raise ValueError(f"no shipped SOLAR policy for {task!r} ({path}); train one and pass --policy RUN_DIR/policy.pt")
     policy = SolarPolicy.load(path, expect_task=task)
+    flush_denormals()
     env, _ = make_task_env(SolarTrainConfig(task=task, env_kwargs=policy_env_kwargs(policy)))
     actor = policy.actor()
     batch = collect(env, lambda t, image, rng: actor(t, image), episodes, policy.horizon, np.random.default_rng(seed))

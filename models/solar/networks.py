@@ -117,4 +117,14 @@ class Decoder(nn.Module):
         return self.deconv(self.fc(z).view(-1, 8, 8, 8))
 
 
-__all__ = ["ENCODERS", "Decoder", "Encoder", "SpatialSoftmaxEncoder", "images_to_tensor", "make_encoder"]
+def flush_denormals() -> bool:
+    """Flush float32 denormals to zero in this process (torch's CPU kernels); True where the CPU supports it.
+
+    The spatial softmax's peaks sharpen as the VAE learns, and most of a map's 4 096 ``exp`` values then fall
+    below 1.2e-38, where x86 arithmetic on denormal numbers is many times slower: one seed's VAE epochs ran 2.7x
+    slower than another's, and a softmax-and-backward over such maps takes 50 ms against 10 ms flushed (twelfth
+    session, BENCHMARKS.md). Values that small are zero to every result here."""
+    return bool(torch.set_flush_denormal(True))
+
+
+__all__ = ["ENCODERS", "Decoder", "Encoder", "SpatialSoftmaxEncoder", "flush_denormals", "images_to_tensor", "make_encoder"]

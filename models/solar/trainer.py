@@ -35,6 +35,7 @@ from anima.models.checkpoint import load_torch, save_npz, save_torch, write_json
 from anima.models.solar.blds import fit_dynamics
 from anima.models.solar.config import SolarTrainConfig
 from anima.models.solar.cost import fit_quadratic_cost
+from anima.models.solar.networks import flush_denormals
 from anima.models.solar.policy import SolarPolicy, make_spec
 from anima.models.solar.state import Projection, StateSpec, StateTracker, embed_cost, episode_states, principal_projection
 from anima.models.solar.vae import StructuredVAE, train_epochs
@@ -102,6 +103,7 @@ class SolarTrainer:
         self.config, self.run_dir, self.log = config, Path(run_dir), log
         self.run_dir.mkdir(parents=True, exist_ok=True)
         torch.set_num_threads(config.torch_threads)
+        flush_denormals()
         torch.manual_seed(config.seed)
         self.env, self.action_kind = make_task_env(config)
         self.du = int(self.env.action_space.shape[0])
