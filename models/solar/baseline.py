@@ -99,7 +99,8 @@ def _make_model(config: SacBaselineConfig, env: Any) -> Any:
 
 
 def _save_checkpoint(model: Any, run_dir: Path, finished: list[dict], history: list[dict], wall_s: float) -> None:
-    """replay.npz first, then checkpoint.pt naming its step count: a checkpoint never points at a missing buffer."""
+    """replay.npz first, then checkpoint.pt naming its step count: a checkpoint never points at a buffer without its
+    transitions (after a crash between the two, the newer buffer's first steps are the checkpoint's)."""
     import torch
 
     buf, n = model.replay_buffer, model.num_timesteps
@@ -134,8 +135,11 @@ def _load_checkpoint(model: Any, run_dir: Path) -> tuple[list[dict], list[dict],
     except (OSError, KeyError, ValueError) as err:
         raise CheckpointError(f"{run_dir / 'replay.npz'}: cannot read the replay buffer: {err}") from None
     buf = model.replay_buffer
-    if int(arrays["num_timesteps"]) != n:
-        raise CheckpointError(f"{run_dir / 'replay.npz'}: holds {int(arrays['num_timesteps'])} steps, checkpoint.pt {n}")
+    if int(arrays["num_timesteps"]) < n:
+        raise CheckpointError(f"{run_dir / 'replay.npz'}: holds {int(arrays['num_timesteps'])} steps, fewer than "
+                              f"checkpoint.pt's {n}")
+    arrays = {k: v[:n] for k, v in arrays.items() if k != "num_timesteps"}  # a newer buffer (a crash between the
+    # two writes) starts with the same n transitions: the buffer only grows
     if n > buf.buffer_size:
         raise CheckpointError(f"{run_dir}: the checkpoint holds {n} steps, more than the episode budget's {buf.buffer_size}")
     for k in REPLAY_KEYS:
@@ -143,7 +147,7 @@ def _load_checkpoint(model: Any, run_dir: Path) -> tuple[list[dict], list[dict],
             raise CheckpointError(f"{run_dir / 'replay.npz'}: {k} has shape {arrays[k].shape}, expected "
                                   f"{(n, *getattr(buf, k).shape[1:])}")
         getattr(buf, k)[:n] = arrays[k]
-    buf.pos, buf.full = n, n == buf.buffer_size
+    buf.pos, buf.full = (0, True) if n == buf.buffer_size else (n, False)  # as ReplayBuffer.add leaves them
     model.policy.load_state_dict(ck["policy"])
     model.actor.optimizer.load_state_dict(ck["actor_optimizer"])
     model.critic.optimizer.load_state_dict(ck["critic_optimizer"])

@@ -12,7 +12,7 @@ import yaml
 
 import numpy as np
 
-from anima.models.checkpoint import CheckpointError
+from anima.models.checkpoint import CheckpointError, save_torch
 from anima.models.solar.baseline import SacBaselineConfig, resume_sac_baseline, train_sac_baseline
 
 
@@ -58,6 +58,9 @@ def test_a_run_resumes_from_its_checkpoint_with_every_transition_and_a_larger_bu
         assert data["observations"].shape[0] == 200
     moved = [k for k in first["policy"] if not torch.equal(first["policy"][k], second["policy"][k])]
     assert any(k.startswith("actor.") for k in moved)  # trained on from the restored networks
+    # A crash between the two writes leaves a newer buffer beside the older checkpoint: its first steps are used
+    save_torch(first, tmp_path / "checkpoint.pt")
+    assert resume_sac_baseline(tmp_path, episodes=3, log=lambda _m: None)["episodes_trained"] == 3
 
 
 def test_a_resume_with_a_damaged_checkpoint_is_refused_naming_the_file(tmp_path) -> None:
@@ -66,7 +69,7 @@ def test_a_resume_with_a_damaged_checkpoint_is_refused_naming_the_file(tmp_path)
     with np.load(tmp_path / "replay.npz", allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     np.savez(tmp_path / "replay.npz", **{**arrays, "num_timesteps": np.array(40)})
-    with pytest.raises(CheckpointError, match=r"replay.npz: holds 40 steps, checkpoint.pt 50"):
+    with pytest.raises(CheckpointError, match=r"replay.npz: holds 40 steps, fewer than checkpoint.pt's 50"):
         resume_sac_baseline(tmp_path, episodes=2, log=lambda _m: None)
     (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match=r"checkpoint.pt: cannot read"):
