@@ -36,8 +36,8 @@ false: start an episode at the first frame), ``hardware_id`` (str, "" = the robo
 Sawyer ``max_step_m`` (float, 0.02), ``workspace_min_m`` / ``workspace_max_m`` (float[3], the training
 environment's box), ``base_link`` (str, "base_link"), ``tip_link`` (str, "ee"), ``torch_threads`` (int, 1: the encoder runs
 on one core, as SOLAR's per-frame budget is set; torch's default pool of every core's threads
-stalled frames by 0.4 s on a loaded machine), ``camera_antialias`` (bool, false: the reacher camera draws anti-aliased
-frames, as the launch sets the bridge's; a model trained on the other kind of frames gets a warning naming both).
+stalled frames by 0.4 s on a loaded machine), ``camera_antialias`` (bool, false: whether the reacher camera draws
+anti-aliased frames, as the launch sets the bridge's; a model trained on the other kind gets a warning naming both).
 """
 
 from __future__ import annotations
