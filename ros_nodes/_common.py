@@ -103,6 +103,9 @@ STOP_TRACE_AFTER_S = 4.0
 # escalates 5 s after SIGINT. Seen under load: ``pose_hold`` stuck for the whole grace inside rcl's node
 # destruction (RELIABILITY.md). The node's own ``close`` (a recorder writing its bag) is not bounded.
 TEARDOWN_LIMIT_S = 2.5
+# A stall inside one C call that holds the GIL starves that Python watchdog; faulthandler's own C thread then dumps
+# every stack and exits with code 1 this much later, still before the launcher's 5 s.
+TEARDOWN_HARD_LIMIT_S = 3.5
 
 
 def _on_signal(_signum: int, _frame: object) -> None:
@@ -176,6 +179,7 @@ def _bounded_teardown(node: Node | None, code: int) -> int:
     watchdog = threading.Timer(TEARDOWN_LIMIT_S, _teardown_overrun, args=(node.get_name() if node else "node", code))
     watchdog.daemon = True
     watchdog.start()
+    faulthandler.dump_traceback_later(TEARDOWN_HARD_LIMIT_S, exit=True)  # replaces the stop-signal dump meanwhile
     try:
         if node is not None:
             node.destroy_node()
@@ -183,8 +187,13 @@ def _bounded_teardown(node: Node | None, code: int) -> int:
         print(f"[cleanup] {type(err).__name__}: {err}", file=sys.stderr)
         code = code or 1
     finally:
-        rclpy.try_shutdown()
-        watchdog.cancel()
+        try:
+            rclpy.try_shutdown()
+        finally:
+            watchdog.cancel()
+            faulthandler.cancel_dump_traceback_later()
+            if _STOP.is_set():  # a finalization that hangs (torch, rclpy) still says where
+                faulthandler.dump_traceback_later(STOP_TRACE_AFTER_S, exit=False)
     return code
 
 

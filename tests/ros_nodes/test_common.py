@@ -52,6 +52,8 @@ from anima.ros_nodes._common import run_node, shutdown_requested
 
 class Stalled(Node):
     def destroy_node(self):
+        if sys.argv[2] == "gil":
+            sum(range(10**12))  # one C call that never lets the GIL go (minutes)
         time.sleep(60)
 
 def loop(node):
@@ -68,7 +70,7 @@ run_node(lambda: Stalled("stalled"), [], spin=loop)
 def test_a_stalled_rcl_teardown_ends_within_its_limit_with_the_nodes_exit_code(ros_env: dict, code: int) -> None:
     from anima.ros_nodes._common import TEARDOWN_LIMIT_S
 
-    proc = subprocess.Popen([sys.executable, "-P", "-c", STALLED_TEARDOWN_NODE, str(code)], env=ros_env,
+    proc = subprocess.Popen([sys.executable, "-P", "-c", STALLED_TEARDOWN_NODE, str(code), "sleep"], env=ros_env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "spinning"
@@ -79,3 +81,18 @@ def test_a_stalled_rcl_teardown_ends_within_its_limit_with_the_nodes_exit_code(r
     assert proc.returncode == code, err
     assert f"[teardown] stalled: rcl/DDS teardown still running after {TEARDOWN_LIMIT_S:g} s; exiting with code {code}" in err
     assert "in destroy_node" in err  # where it stalled
+
+
+def test_a_teardown_stalled_holding_the_gil_is_ended_by_the_hard_limit(ros_env: dict) -> None:
+    """The Python watchdog cannot run then; faulthandler's C thread dumps the stacks and exits 1."""
+    proc = subprocess.Popen([sys.executable, "-P", "-c", STALLED_TEARDOWN_NODE, "0", "gil"], env=ros_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "spinning"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)  # the stalled sum alone would take minutes
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, err
+    assert "Timeout (0:00:03.500000)!" in err and "in destroy_node" in err, err
+    assert "[teardown]" not in err  # the Python watchdog never got the GIL
