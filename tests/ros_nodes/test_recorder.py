@@ -98,6 +98,9 @@ def test_recorded_laikago_bag_has_every_message_unaltered(ros_env, venv_bin, tmp
         gaps = np.diff(stamps)
         assert np.all(gaps == period), f"{topic}: {np.count_nonzero(gaps != period)} gaps/repeats, e.g. {gaps[gaps != period][:5]}"
     commands = np.array([_stamp_ns("/joint_commands", m) for _t, _d, m in recorded["/joint_commands"]])
+    # pd_controller answers each republished state of the held world under that state's one stamp until the
+    # bridge steps (seen: 26 such answers in a fresh-clone CI run, 2026-12-06); the stepped stream starts after them
+    commands = commands[np.count_nonzero(commands == commands[0]) - 1:]
     steps = np.diff(commands)
     assert len(commands) >= 0.9 * 5e9 / COMMAND_PERIOD_NS, len(commands)
     assert np.all(steps > 0) and np.all(steps % COMMAND_PERIOD_NS == 0), \
