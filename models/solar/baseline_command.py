@@ -34,10 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _env_kwargs(task: str, path: Path | None) -> dict:
-    from anima.controllers.paths import share_dir
-    from anima.models.solar.config import SolarTrainConfig
+    from anima.models.solar.config import SolarTrainConfig, task_config_path
 
-    path = path or share_dir() / "config" / "solar" / f"{task}.yaml"
+    path = task_config_path(task, path)
     config = SolarTrainConfig.from_yaml(path)
     if config.task != task:
         raise ValueError(f"--config {path} is for task {config.task!r}, not {task!r}")

@@ -43,12 +43,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _load_config(args: argparse.Namespace, overrides: dict[str, Any]) -> Any:
-    from anima.controllers.paths import share_dir
-    from anima.models.solar.config import SolarTrainConfig
+    from anima.models.solar.config import SolarTrainConfig, task_config_path
 
-    path = args.config or share_dir() / "config" / "solar" / f"{args.task}.yaml"
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no training config {path} (tasks with configs: {sorted(p.stem for p in (share_dir() / 'config' / 'solar').glob('*.yaml'))})")
+    path = task_config_path(args.task, args.config)
     config = SolarTrainConfig.from_yaml(path)
     if args.config is None and config.task != args.task:
         raise ValueError(f"{path}: task is {config.task!r}, --task asked for {args.task!r}")

@@ -169,4 +169,16 @@ def _with_reacher_arm(env_kwargs: dict[str, Any]) -> dict[str, Any]:
     return {**env_kwargs, "reacher": {**reacher, "max_torque": SOLAR_REACHER.max_torque}}
 
 
-__all__ = ["LqrConfig", "SolarTrainConfig", "TASKS"]
+def task_config_path(task: str, path: str | Path | None = None) -> Path:
+    """``path``, or the package's training YAML for ``task`` (``<share>/config/solar/<task>.yaml``); FileNotFoundError
+    naming the tasks that have one."""
+    from anima.controllers.paths import share_dir
+
+    folder = share_dir() / "config" / "solar"
+    path = Path(path) if path is not None else folder / f"{task}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no training config {path} (tasks with configs: {sorted(p.stem for p in folder.glob('*.yaml'))})")
+    return path
+
+
+__all__ = ["LqrConfig", "SolarTrainConfig", "TASKS", "task_config_path"]
